@@ -1,0 +1,51 @@
+# DataHound Lakehouse. `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+BIN := $(VENV)/bin
+COMPANY ?= acme
+DAYS ?= 90
+
+.DEFAULT_GOAL := help
+
+.PHONY: help demo test lint format bench migrate clean-data
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version' 
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.runtime-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.runtime-installed
+
+demo: $(VENV)/.runtime-installed ## Run the main job end to end on the embedded defaults (SQLite, ./data)
+	$(BIN)/lakehouse demo --company $(COMPANY) --days $(DAYS)
+
+test: $(VENV)/.dev-installed ## Run the whole test suite (SQLite and PostgreSQL)
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.dev-installed ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.dev-installed ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.dev-installed ## Run the benchmarks in bench/
+	$(BIN)/python -m bench
+
+migrate: $(VENV)/.runtime-installed ## Upgrade the control plane (LAKEHOUSE_DATABASE_URL) to head
+	$(BIN)/lakehouse db upgrade
+
+clean-data: ## Remove everything under ./data except its README
+	find data -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,47 @@
+"""Entry point of the ``lakehouse`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Annotated
+
+import typer
+
+from lakehouse.cli import db_cmd
+from lakehouse.cli.demo_cmd import demo_command
+
+app = typer.Typer(
+    name="lakehouse",
+    help=(
+        "DataHound Lakehouse: Parquet zones (bronze/silver/gold) built with DuckDB and dbt, "
+        "a control plane in SQLite or PostgreSQL (LAKEHOUSE_DATABASE_URL), and JSON config (LAKEHOUSE_CONFIG_DIR)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    log_level: Annotated[
+        str,
+        typer.Option("--log-level", envvar="LAKEHOUSE_LOG_LEVEL", help="Logging level: DEBUG, INFO, WARNING, ERROR."),
+    ] = "WARNING",
+) -> None:
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+app.add_typer(db_cmd.app, name="db")
+app.command("demo")(demo_command)
+
+
+def main() -> None:
+    """Run the CLI."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""The DAL façade: what services and the CLI call, never raw file or SQL operations.
+
+:class:`DataAccessLayer` opens one control-plane transaction per call and delegates to the
+per-entity repositories in :mod:`lakehouse.db.repos`. Data-plane operations (publishing dataset
+versions, reading them back) build on it in :mod:`lakehouse.datasets`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lakehouse.db.engine import make_engine, make_session_factory, redact_url, transaction
+from lakehouse.db.migrate import require_head
+from lakehouse.db.records import (
+    DatasetVersionRecord,
+    DatasetVersionSpec,
+    DetectedEvent,
+    EventRecord,
+    GateMode,
+    NotificationRecord,
+    NotificationSpec,
+    PipelineRunRecord,
+    PullRequest,
+    ReviewChecks,
+    ReviewGateRecord,
+    RunStatus,
+    Task,
+    TaskRun,
+    TaskSpec,
+    TaskUpdate,
+)
+from lakehouse.db.repos.event_repo import SqlEventRepo
+from lakehouse.db.repos.idempotency_repo import SqlIdempotencyRepo
+from lakehouse.db.repos.notification_repo import SqlNotificationRepo
+from lakehouse.db.repos.review_repo import SqlReviewRepo
+from lakehouse.db.repos.run_repo import SqlRunRepo
+from lakehouse.db.repos.scheduler_repo import SqlSchedulerRepo
+from lakehouse.db.types import utcnow
+from lakehouse.errors import DatabaseUnavailableError
+from lakehouse.ids import new_run_id
+from lakehouse.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class DataAccessLayer:
+    """Façade over the control plane (scheduler, runs, dataset versions, events, review, notify, idempotency).
+
+    Args:
+        engine: the control-plane engine; see :meth:`from_url` and :meth:`from_settings`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions: sessionmaker[Session] = make_session_factory(engine)
+
+    @classmethod
+    def from_url(cls, url: str, check_schema: bool = True) -> DataAccessLayer:
+        """Connect to ``url``; with ``check_schema``, refuse a database not migrated to head."""
+        dal = cls(make_engine(url))
+        if check_schema:
+            try:
+                require_head(dal.engine)
+            except BaseException:
+                dal.close()
+                raise
+        return dal
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, check_schema: bool = True) -> DataAccessLayer:
+        return cls.from_url((settings or get_settings()).database_url, check_schema=check_schema)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commit on success, roll back on error."""
+        try:
+            with transaction(self._sessions) as session:
+                yield session
+        except OperationalError as exc:
+            if "could not connect" in str(exc) or "connection" in str(exc.orig).lower():
+                raise DatabaseUnavailableError(
+                    redact_url(self.engine.url.render_as_string(hide_password=False)), str(exc.orig).strip()
+                ) from exc
+            raise
+
+    # --- scheduler ---------------------------------------------------------------------------------
+
+    def create_task(self, task: TaskSpec) -> Task:
+        """Create a scheduler task.
+
+        Raises:
+            AlreadyExistsError: a task with the same ``task_key`` exists.
+        """
+        with self.session() as s:
+            return SqlSchedulerRepo(s).create_task(task)
+
+    def update_task(self, task: TaskUpdate) -> Task:
+        """Apply the non-None fields of ``task`` to the task with its ``task_key``.
+
+        Raises:
+            NotFoundError: no such task.
+        """
+        with self.session() as s:
+            return SqlSchedulerRepo(s).update_task(task)
+
+    def get_task(self, task_key: str) -> Task:
+        with self.session() as s:
+            return SqlSchedulerRepo(s).get_task(task_key)
+
+    def list_active_tasks(self, company: str | None = None) -> list[Task]:
+        """Tasks with status ``active`` (of one company, if given), by task_key."""
+        with self.session() as s:
+            return SqlSchedulerRepo(s).list_active_tasks(company)
+
+    def record_task_run(self, run: TaskRun) -> None:
+        """Record one execution of a task (found by ``run.task_key``).
+
+        Raises:
+            NotFoundError: no such task. AlreadyExistsError: the run_id was recorded before.
+        """
+        with self.session() as s:
+            SqlSchedulerRepo(s).record_task_run(run)
+
+    def list_task_runs(self, task_key: str) -> list[TaskRun]:
+        with self.session() as s:
+            return SqlSchedulerRepo(s).list_task_runs(task_key)
+
+    # --- pipeline runs and dataset versions --------------------------------------------------------
+
+    def start_pipeline_run(
+        self,
+        company: str,
+        pipeline_name: str,
+        stage: str | None = None,
+        input_manifest: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Record a new running pipeline run.
+
+        Returns:
+            Its run_id: sortable by start time as text, unique.
+        """
+        rid = run_id or new_run_id()
+        with self.session() as s:
+            SqlRunRepo(s).start_pipeline_run(rid, company, pipeline_name, stage, input_manifest)
+        logger.info("started %s run %s for %s", pipeline_name, rid, company)
+        return rid
+
+    def finish_pipeline_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        manifests: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        input_manifest: dict[str, Any] | None = None,
+    ) -> PipelineRunRecord:
+        """Finish a running run with ``status`` (success|failed), its output manifest and error.
+
+        Raises:
+            NotFoundError: unknown run. InvalidStateError: the run already finished.
+        """
+        with self.session() as s:
+            return SqlRunRepo(s).finish_pipeline_run(run_id, status, manifests, error, input_manifest)
+
+    def get_pipeline_run(self, run_id: str) -> PipelineRunRecord:
+        with self.session() as s:
+            return SqlRunRepo(s).get_run(run_id)
+
+    def list_pipeline_runs(
+        self, company: str | None = None, pipeline_name: str | None = None, limit: int = 50
+    ) -> list[PipelineRunRecord]:
+        """The newest runs first."""
+        with self.session() as s:
+            return SqlRunRepo(s).list_runs(company, pipeline_name, limit)
+
+    def register_dataset_version(self, spec: DatasetVersionSpec) -> DatasetVersionRecord:
+        """Register a published dataset version.
+
+        Raises:
+            AlreadyExistsError: the company already has that dataset version tag.
+        """
+        with self.session() as s:
+            return SqlRunRepo(s).register_dataset_version(spec)
+
+    def list_dataset_versions(
+        self, company: str, dataset_name: str | None = None
+    ) -> list[DatasetVersionRecord]:
+        with self.session() as s:
+            return SqlRunRepo(s).list_dataset_versions(company, dataset_name)
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def upsert_events_index(self, events: Sequence[DetectedEvent], run_id: str | None = None) -> int:
+        """Upsert detected events, set-based (one ``INSERT ... ON CONFLICT`` per batch).
+
+        New events are inserted active with first_seen_at = last_seen_at = now; known ones keep
+        first_seen_at, move last_seen_at, take the new details, and a resolved one becomes active.
+        ``run_id`` (the detecting run) is recorded as the events' ``source_file`` when they name none.
+
+        Returns:
+            How many distinct events were written.
+        """
+        if run_id is not None:
+            events = [e if e.source_file else _with_source(e, f"run:{run_id}") for e in events]
+        with self.session() as s:
+            return SqlEventRepo(s).upsert_events_index(events)
+
+    def resolve_missing_events(self, current_event_ids: Iterable[str], event_type: str, company: str) -> int:
+        """Resolve the active events of ``event_type`` and ``company`` not in ``current_event_ids``.
+
+        Returns:
+            How many were resolved (one UPDATE over ids staged in a temporary table).
+        """
+        with self.session() as s:
+            return SqlEventRepo(s).resolve_missing_events(current_event_ids, event_type, company)
+
+    def list_events(
+        self, company: str, status: str | None = None, event_type: str | None = None, limit: int | None = None
+    ) -> list[EventRecord]:
+        with self.session() as s:
+            return SqlEventRepo(s).list_events(company, status, event_type, limit)
+
+    def count_events_by_type(self, company: str, status: str = "active") -> dict[str, int]:
+        with self.session() as s:
+            return SqlEventRepo(s).count_by_type(company, status)
+
+    # --- review gates and notifications ------------------------------------------------------------
+
+    def upsert_review_gate(
+        self, task_id: str, pr: PullRequest, checks: ReviewChecks, mode: GateMode = "strict"
+    ) -> ReviewGateRecord:
+        """Create or update a task's review gate; ``ready`` is computed from ``checks`` and ``mode``."""
+        with self.session() as s:
+            return SqlReviewRepo(s).upsert_review_gate(task_id, pr, checks, mode)
+
+    def get_review_gate(self, task_id: str) -> ReviewGateRecord:
+        with self.session() as s:
+            return SqlReviewRepo(s).get(task_id)
+
+    def mark_ready(self, task_id: str) -> ReviewGateRecord:
+        """Mark a task's gate ready, after re-checking its checks.
+
+        Raises:
+            NotFoundError: no gate. InvalidStateError: a required check has not passed.
+        """
+        with self.session() as s:
+            return SqlReviewRepo(s).mark_ready(task_id)
+
+    def record_notification(self, spec: NotificationSpec) -> NotificationRecord:
+        """Record the receipt of a notification that was sent (or failed)."""
+        with self.session() as s:
+            return SqlNotificationRepo(s).record_notification(spec)
+
+    def list_notifications(self, task_id: str) -> list[NotificationRecord]:
+        with self.session() as s:
+            return SqlNotificationRepo(s).list_notifications(task_id)
+
+    # --- idempotency -------------------------------------------------------------------------------
+
+    def claim_idempotency_key(
+        self, scope: str, key: str, ttl: timedelta | None = None, run_id: str | None = None
+    ) -> bool:
+        """Claim ``key`` in ``scope`` atomically; True only for the one caller that got it.
+
+        Args:
+            ttl: after this long the claim expires and the key may be claimed again; None = never.
+        """
+        now = utcnow()
+        expires = now + ttl if ttl is not None else None
+        with self.session() as s:
+            return SqlIdempotencyRepo(s).claim(_scoped(scope, key), scope, run_id, now, expires)
+
+    def release_idempotency_key(self, scope: str, key: str, run_id: str | None = None) -> None:
+        with self.session() as s:
+            SqlIdempotencyRepo(s).release(_scoped(scope, key), run_id)
+
+    def run_once(
+        self,
+        scope: str,
+        key: str,
+        side_effect: Callable[[], T],
+        ttl: timedelta | None = None,
+        run_id: str | None = None,
+    ) -> tuple[bool, T | None]:
+        """Run ``side_effect`` only if this caller claims ``key``; release the claim if it raises.
+
+        Returns:
+            ``(True, result)`` for the caller that ran it, ``(False, None)`` for every other.
+        """
+        if not self.claim_idempotency_key(scope, key, ttl=ttl, run_id=run_id):
+            logger.info("skipped %s/%s: already claimed", scope, key)
+            return False, None
+        try:
+            return True, side_effect()
+        except BaseException:
+            self.release_idempotency_key(scope, key, run_id)
+            raise
+
+
+def _scoped(scope: str, key: str) -> str:
+    return f"{scope}:{key}"
+
+
+def _with_source(event: DetectedEvent, source: str) -> DetectedEvent:
+    from dataclasses import replace
+
+    return replace(event, source_file=source)
+
+
+__all__ = ["DataAccessLayer", "datetime"]

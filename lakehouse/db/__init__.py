@@ -1,0 +1,1 @@
+"""Control plane: SQLAlchemy engine, ORM models and per-entity repositories."""

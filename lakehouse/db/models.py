@@ -1,0 +1,227 @@
+"""ORM tables of the control plane (tables only; the queries live in ``lakehouse/db/repos``).
+
+One class per table of the reference design (section 3), with every column it lists. Status columns
+are restricted by check constraints to the values the design names, and constraints get stable names
+from the ``MetaData`` naming convention so migrations can refer to them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from lakehouse.db.types import JsonDocument, UtcDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TASK_STATUSES = ("active", "paused", "deleted")
+RUN_STATUSES = ("running", "success", "failed")
+EVENT_STATUSES = ("active", "resolved", "archived")
+GATE_MODES = ("strict", "soft")
+MESSAGE_TYPES = ("ready", "failed", "info")
+NOTIFICATION_STATUSES = ("sent", "failed")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonDocument}
+
+
+class SchedulerTask(Base):
+    """A scheduled unit of work (e.g. a nightly build for one company)."""
+
+    __tablename__ = "scheduler_tasks"
+    __table_args__ = (
+        UniqueConstraint("task_key"),
+        CheckConstraint(_one_of("status", TASK_STATUSES), name="status"),
+        Index(None, "status", "company"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    task_key: Mapped[str] = mapped_column(Text)
+    task_type: Mapped[str] = mapped_column(Text)
+    company: Mapped[str] = mapped_column(Text)
+    config_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    schedule_type: Mapped[str] = mapped_column(Text)
+    schedule_expr: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(Text, default="UTC")
+    status: Mapped[str] = mapped_column(Text, default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchedulerRun(Base):
+    """One execution of a scheduler task."""
+
+    __tablename__ = "scheduler_runs"
+    __table_args__ = (UniqueConstraint("run_id"), Index(None, "task_id", "started_at"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("scheduler_tasks.id"))
+    run_id: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    success: Mapped[bool | None] = mapped_column(Boolean)
+    message: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    metadata_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class PipelineRun(Base):
+    """A pipeline run (ingest, dbt build, transcript extraction, ...) with its manifests."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (
+        UniqueConstraint("run_id"),
+        CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        Index(None, "company", "pipeline_name", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    run_id: Mapped[str] = mapped_column(Text)
+    company: Mapped[str] = mapped_column(Text)
+    pipeline_name: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default="running")
+    input_manifest_json: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    output_manifest_json: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    error_json: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class DatasetVersion(Base):
+    """An immutable, published version of a dataset (its files are listed in its manifest)."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (
+        UniqueConstraint("company", "dataset_name", "version_tag"),
+        Index(None, "company", "dataset_name", "created_at"),
+        Index(None, "produced_by_run_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    dataset_name: Mapped[str] = mapped_column(Text)
+    company: Mapped[str] = mapped_column(Text)
+    version_tag: Mapped[str] = mapped_column(Text)
+    schema_version: Mapped[str] = mapped_column(Text)
+    file_path: Mapped[str] = mapped_column(Text)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    checksum: Mapped[str] = mapped_column(Text)
+    produced_by_run_id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventIndex(Base):
+    """The canonical active/resolved index of detected business events."""
+
+    __tablename__ = "events_index"
+    __table_args__ = (
+        UniqueConstraint("event_id"),
+        CheckConstraint(_one_of("status", EVENT_STATUSES), name="status"),
+        Index(None, "company", "event_type", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    event_id: Mapped[str] = mapped_column(Text)
+    company: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(Text)
+    entity_type: Mapped[str] = mapped_column(Text)
+    entity_id: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default="active")
+    first_seen_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
+    source_file: Mapped[str | None] = mapped_column(Text)
+    details_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ReviewGate(Base):
+    """Review-gate state of a task's pull request; ``ready`` is derived from the checks and the mode."""
+
+    __tablename__ = "review_gates"
+    __table_args__ = (
+        UniqueConstraint("task_id"),
+        CheckConstraint(_one_of("mode", GATE_MODES), name="mode"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[str] = mapped_column(Text)
+    pr_number: Mapped[int] = mapped_column(Integer)
+    repo: Mapped[str] = mapped_column(Text)
+    branch: Mapped[str] = mapped_column(Text)
+    ci_passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    codex_passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    claude_passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    gemini_passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    branch_up_to_date: Mapped[bool] = mapped_column(Boolean, default=False)
+    screenshots_included: Mapped[bool] = mapped_column(Boolean, default=False)
+    mode: Mapped[str] = mapped_column(Text, default="strict")
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    """A delivery receipt of a notification sent (or attempted) for a task."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(_one_of("message_type", MESSAGE_TYPES), name="message_type"),
+        CheckConstraint(_one_of("status", NOTIFICATION_STATUSES), name="status"),
+        Index(None, "task_id", "sent_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    message_type: Mapped[str] = mapped_column(Text)
+    payload_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(Text)
+
+
+class IdempotencyKey(Base):
+    """A claimed idempotency key: the side effect of ``scope``/``key`` ran (or runs) once."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index(None, "scope", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core ``Table`` of an ORM class (for set-based statements)."""
+    return cast(Table, model.__table__)

@@ -1,0 +1,1 @@
+"""Per-entity repositories: each wraps one session and the queries of one part of the control plane."""

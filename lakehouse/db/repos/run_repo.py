@@ -1,0 +1,156 @@
+"""Pipeline runs and dataset versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lakehouse.db.models import DatasetVersion, PipelineRun
+from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec, PipelineRunRecord, RunStatus
+from lakehouse.db.repos._upsert import rowcount as _rowcount
+from lakehouse.db.types import utcnow
+from lakehouse.errors import AlreadyExistsError, InvalidStateError, NotFoundError
+
+
+def _to_run(row: PipelineRun) -> PipelineRunRecord:
+    return PipelineRunRecord(
+        run_id=row.run_id,
+        company=row.company,
+        pipeline_name=row.pipeline_name,
+        stage=row.stage,
+        status=row.status,
+        input_manifest=row.input_manifest_json,
+        output_manifest=row.output_manifest_json,
+        error=row.error_json,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _to_version(row: DatasetVersion) -> DatasetVersionRecord:
+    return DatasetVersionRecord(
+        id=row.id,
+        company=row.company,
+        dataset_name=row.dataset_name,
+        version_tag=row.version_tag,
+        schema_version=row.schema_version,
+        file_path=row.file_path,
+        row_count=row.row_count,
+        checksum=row.checksum,
+        produced_by_run_id=row.produced_by_run_id,
+        created_at=row.created_at,
+    )
+
+
+class SqlRunRepo:
+    """Queries over ``pipeline_runs`` and ``dataset_versions``."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def start_pipeline_run(
+        self,
+        run_id: str,
+        company: str,
+        pipeline_name: str,
+        stage: str | None,
+        input_manifest: dict[str, Any] | None,
+    ) -> PipelineRunRecord:
+        row = PipelineRun(
+            run_id=run_id,
+            company=company,
+            pipeline_name=pipeline_name,
+            stage=stage,
+            status="running",
+            input_manifest_json=input_manifest,
+            started_at=utcnow(),
+        )
+        try:
+            with self._session.begin_nested():
+                self._session.add(row)
+                self._session.flush()
+        except IntegrityError as exc:
+            raise AlreadyExistsError("pipeline run", run_id) from exc
+        return _to_run(row)
+
+    def finish_pipeline_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        output_manifest: dict[str, Any] | None,
+        error: dict[str, Any] | None,
+        input_manifest: dict[str, Any] | None = None,
+    ) -> PipelineRunRecord:
+        if status == "running":
+            raise InvalidStateError("pipeline run", run_id, "running", "finish a run with status 'running'")
+        values: dict[str, Any] = {
+            "status": status,
+            "output_manifest_json": output_manifest,
+            "error_json": error,
+            "finished_at": utcnow(),
+        }
+        if input_manifest is not None:
+            values["input_manifest_json"] = input_manifest
+        # Conditional update: only a running run can finish, even with two finishers racing.
+        result = self._session.execute(
+            update(PipelineRun)
+            .where(PipelineRun.run_id == run_id, PipelineRun.status == "running")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(result) != 1:
+            current = self.get_run(run_id)  # raises NotFoundError for an unknown run
+            raise InvalidStateError("pipeline run", run_id, f"already {current.status}", "finish it again")
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> PipelineRunRecord:
+        self._session.expire_all()
+        row = self._session.scalars(select(PipelineRun).where(PipelineRun.run_id == run_id)).first()
+        if row is None:
+            raise NotFoundError("pipeline run", run_id)
+        return _to_run(row)
+
+    def list_runs(
+        self, company: str | None = None, pipeline_name: str | None = None, limit: int = 50
+    ) -> list[PipelineRunRecord]:
+        query = select(PipelineRun)
+        if company is not None:
+            query = query.where(PipelineRun.company == company)
+        if pipeline_name is not None:
+            query = query.where(PipelineRun.pipeline_name == pipeline_name)
+        query = query.order_by(PipelineRun.run_id.desc()).limit(limit)
+        return [_to_run(r) for r in self._session.scalars(query)]
+
+    def register_dataset_version(self, spec: DatasetVersionSpec) -> DatasetVersionRecord:
+        row = DatasetVersion(
+            company=spec.company,
+            dataset_name=spec.dataset_name,
+            version_tag=spec.version_tag,
+            schema_version=spec.schema_version,
+            file_path=spec.file_path,
+            row_count=spec.row_count,
+            checksum=spec.checksum,
+            produced_by_run_id=spec.produced_by_run_id,
+            created_at=utcnow(),
+        )
+        try:
+            with self._session.begin_nested():
+                self._session.add(row)
+                self._session.flush()
+        except IntegrityError as exc:
+            raise AlreadyExistsError(
+                "dataset version", f"{spec.company}/{spec.dataset_name}@{spec.version_tag}"
+            ) from exc
+        return _to_version(row)
+
+    def list_dataset_versions(
+        self, company: str, dataset_name: str | None = None
+    ) -> list[DatasetVersionRecord]:
+        query = select(DatasetVersion).where(DatasetVersion.company == company)
+        if dataset_name is not None:
+            query = query.where(DatasetVersion.dataset_name == dataset_name)
+        query = query.order_by(DatasetVersion.dataset_name, DatasetVersion.version_tag)
+        return [_to_version(r) for r in self._session.scalars(query)]
