@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli import db_cmd
+from lakehouse.cli import config_cmd, db_cmd
 from lakehouse.cli.demo_cmd import demo_command
 
 app = typer.Typer(
@@ -27,7 +27,9 @@ app = typer.Typer(
 def _root(
     log_level: Annotated[
         str,
-        typer.Option("--log-level", envvar="LAKEHOUSE_LOG_LEVEL", help="Logging level: DEBUG, INFO, WARNING, ERROR."),
+        typer.Option(
+            "--log-level", envvar="LAKEHOUSE_LOG_LEVEL", help="Logging level: DEBUG, INFO, WARNING, ERROR."
+        ),
     ] = "WARNING",
 ) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -35,6 +37,7 @@ def _root(
 
 
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(config_cmd.app, name="config")
 app.command("demo")(demo_command)
 
 

@@ -1,0 +1,70 @@
+"""``lakehouse config``: check the JSON config plane."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from lakehouse.config import list_config_files, validate_config_dir
+from lakehouse.errors import ConfigProblem, LakehouseError
+from lakehouse.settings import get_settings
+
+app = typer.Typer(help="Check the JSON config plane (global.json, events/*.json, extraction/*.json).")
+
+
+class OutputFormat(StrEnum):
+    """How ``validate`` prints its result."""
+
+    text = "text"
+    json = "json"
+
+
+@app.callback()
+def _group() -> None:
+    """Check the JSON config plane."""
+    # A callback keeps `validate` a named subcommand even while it is the only one.
+
+
+@app.command()
+def validate(
+    config_dir: Annotated[
+        Path | None,
+        typer.Option("--config-dir", help="Config directory [default: LAKEHOUSE_CONFIG_DIR or ./config]."),
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--output", help="Output format.")] = OutputFormat.text,
+) -> None:
+    """Validate every config file and print every problem (exit code 1 if there is any)."""
+    directory = config_dir if config_dir is not None else _default_config_dir()
+    problems = validate_config_dir(directory)
+    file_count = len(list_config_files(directory))
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(_as_json(directory, file_count, problems), indent=2))
+    elif problems:
+        for problem in problems:
+            typer.echo(str(problem))
+    else:
+        typer.echo(f"OK: {file_count} files valid")
+    if problems:
+        raise typer.Exit(code=1)
+
+
+def _default_config_dir() -> Path:
+    try:
+        return get_settings().config_dir
+    except (LakehouseError, ValidationError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+
+
+def _as_json(directory: Path, file_count: int, problems: list[ConfigProblem]) -> dict[str, object]:
+    return {
+        "config_dir": str(directory),
+        "ok": not problems,
+        "files": file_count,
+        "problems": [{"file": p.file, "location": p.location, "message": p.message} for p in problems],
+    }
