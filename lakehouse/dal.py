@@ -44,7 +44,7 @@ from lakehouse.db.repos.review_repo import SqlReviewRepo
 from lakehouse.db.repos.run_repo import SqlRunRepo
 from lakehouse.db.repos.scheduler_repo import SqlSchedulerRepo
 from lakehouse.db.types import utcnow
-from lakehouse.errors import DatabaseUnavailableError
+from lakehouse.errors import AlreadyExistsError, DatabaseUnavailableError
 from lakehouse.ids import new_run_id
 from lakehouse.settings import Settings, get_settings
 
@@ -196,10 +196,51 @@ class DataAccessLayer:
             return SqlRunRepo(s).register_dataset_version(spec)
 
     def list_dataset_versions(
-        self, company: str, dataset_name: str | None = None
+        self,
+        company: str,
+        dataset_name: str | None = None,
+        zone: str | None = None,
+        include_expired: bool = False,
     ) -> list[DatasetVersionRecord]:
+        """Committed versions (and expired ones if asked), oldest first per dataset."""
         with self.session() as s:
-            return SqlRunRepo(s).list_dataset_versions(company, dataset_name)
+            return SqlRunRepo(s).list_dataset_versions(company, dataset_name, zone, include_expired)
+
+    def commit_dataset_versions(
+        self, specs: Sequence[DatasetVersionSpec], claims: Sequence[tuple[str, str]] = ()
+    ) -> list[DatasetVersionRecord]:
+        """Publish several dataset versions in ONE transaction: all become visible, or none.
+
+        This transaction is the commit point of the data plane: files are written first under
+        unique immutable names, and readers only see what a committed row lists.
+
+        Args:
+            specs: the versions to register.
+            claims: ``(scope, key)`` idempotency keys to claim in the same transaction (e.g. the
+                sha256 of an ingested source file); if one is already claimed nothing is published.
+
+        Raises:
+            AlreadyExistsError: a claim or a version tag exists already.
+        """
+        now = utcnow()
+        run_id = specs[0].produced_by_run_id if specs else None
+        with self.session() as s:
+            keys = SqlIdempotencyRepo(s)
+            for scope, key in claims:
+                if not keys.claim(_scoped(scope, key), scope, run_id, now, None):
+                    raise AlreadyExistsError(scope, key)
+            repo = SqlRunRepo(s)
+            return [repo.register_dataset_version(spec) for spec in specs]
+
+    def expire_dataset_versions(self, ids: Sequence[Any]) -> int:
+        """Mark versions expired (gc removes their files afterwards)."""
+        with self.session() as s:
+            return SqlRunRepo(s).expire_versions(list(ids))
+
+    def idempotency_claim_of(self, scope: str, key: str) -> str | None:
+        """The run_id that claimed ``key`` in ``scope`` (unexpired; "" if none recorded), or None."""
+        with self.session() as s:
+            return SqlIdempotencyRepo(s).holder(_scoped(scope, key), utcnow())
 
     # --- events ------------------------------------------------------------------------------------
 

@@ -170,3 +170,50 @@ BRONZE_LINEAGE_COLUMNS: tuple[Column, ...] = (
 def declared_schema(dataset: str) -> DatasetSchema | None:
     """Return the declared raw schema of ``dataset``, or None when it is not declared."""
     return RAW_SCHEMAS.get(dataset)
+
+
+def schema_to_json(schema: DatasetSchema) -> dict[str, object]:
+    """The JSON form of a schema, as recorded on a dataset version."""
+    return {
+        "name": schema.name,
+        "version": schema.version,
+        "primary_key": schema.primary_key,
+        "columns": [
+            {"name": c.name, "type": c.type, "nullable": c.nullable, "enum": list(c.enum) if c.enum else None}
+            for c in schema.columns
+        ],
+    }
+
+
+def schema_from_json(data: dict[str, object]) -> DatasetSchema:
+    """Rebuild a schema from :func:`schema_to_json` output."""
+    raw_columns = data.get("columns")
+    if not isinstance(raw_columns, list):
+        raise ValueError("schema JSON has no column list")
+    columns = tuple(
+        Column(
+            name=str(c["name"]),
+            type=str(c["type"]),
+            nullable=bool(c.get("nullable", True)),
+            enum=tuple(c["enum"]) if c.get("enum") else None,
+        )
+        for c in raw_columns
+    )
+    pk = data.get("primary_key")
+    return DatasetSchema(
+        name=str(data["name"]),
+        version=str(data["version"]),
+        columns=columns,
+        primary_key=str(pk) if pk else None,
+    )
+
+
+def with_added_columns(schema: DatasetSchema, added: tuple[Column, ...]) -> DatasetSchema:
+    """A schema with nullable columns appended and its version bumped by one."""
+    return DatasetSchema(
+        name=schema.name,
+        version=str(int(schema.version) + 1),
+        columns=schema.columns + tuple(Column(c.name, c.type, True, c.enum) for c in added),
+        primary_key=schema.primary_key,
+        description=schema.description,
+    )

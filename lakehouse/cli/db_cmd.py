@@ -29,7 +29,9 @@ def upgrade(
 @app.command("downgrade")
 @catch_errors
 def downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision: an id, '-1', or 'base' to remove every table.")],
+    revision: Annotated[
+        str, typer.Argument(help="Target revision: an id, '-1', or 'base' to remove every table.")
+    ],
 ) -> None:
     """Downgrade the control-plane schema to REVISION."""
     url = get_settings().database_url

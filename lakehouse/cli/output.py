@@ -45,7 +45,9 @@ def print_rows(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[
     console.print(table)
 
 
-def emit(output: OutputFormat, title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:
+def emit(
+    output: OutputFormat, title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
+) -> None:
     """Print rows as JSON or as a table."""
     if output == OutputFormat.json:
         print_json(list(rows))

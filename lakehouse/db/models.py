@@ -42,6 +42,8 @@ EVENT_STATUSES = ("active", "resolved", "archived")
 GATE_MODES = ("strict", "soft")
 MESSAGE_TYPES = ("ready", "failed", "info")
 NOTIFICATION_STATUSES = ("sent", "failed")
+ZONES = ("bronze", "silver", "gold")
+VERSION_STATUSES = ("committed", "expired")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -122,7 +124,9 @@ class DatasetVersion(Base):
 
     __tablename__ = "dataset_versions"
     __table_args__ = (
-        UniqueConstraint("company", "dataset_name", "version_tag"),
+        UniqueConstraint("company", "zone", "dataset_name", "version_tag"),
+        CheckConstraint(_one_of("zone", ZONES), name="zone"),
+        CheckConstraint(_one_of("status", VERSION_STATUSES), name="status"),
         Index(None, "company", "dataset_name", "created_at"),
         Index(None, "produced_by_run_id"),
     )
@@ -137,6 +141,11 @@ class DatasetVersion(Base):
     checksum: Mapped[str] = mapped_column(Text)
     produced_by_run_id: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Added in migration 0002 for the data plane: the zone, the version's column schema (how an
+    # inferred schema is recorded), and whether gc has expired the version's files.
+    zone: Mapped[str] = mapped_column(Text, default="bronze")
+    schema_json: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    status: Mapped[str] = mapped_column(Text, default="committed")
 
 
 class EventIndex(Base):

@@ -102,6 +102,8 @@ class DatasetVersionSpec:
     row_count: int
     checksum: str
     produced_by_run_id: str
+    zone: str = "bronze"
+    schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class DatasetVersionRecord:
     checksum: str
     produced_by_run_id: str
     created_at: datetime
+    zone: str = "bronze"
+    schema: dict[str, Any] | None = None
+    status: str = "committed"
 
 
 @dataclass(frozen=True)

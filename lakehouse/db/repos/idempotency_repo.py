@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from lakehouse.db.models import IdempotencyKey, table_of
@@ -50,3 +50,13 @@ class SqlIdempotencyRepo:
         if run_id is not None:
             cond = cond & or_(table.c.run_id == run_id, table.c.run_id.is_(None))
         self._session.execute(delete(table).where(cond))
+
+    def holder(self, key: str, now: datetime) -> str | None:
+        """The run_id holding an unexpired claim of ``key`` ("" if it has none), or None if unclaimed."""
+        table = table_of(IdempotencyKey)
+        row = self._session.execute(
+            select(table.c.run_id, table.c.expires_at).where(table.c.key == key)
+        ).first()
+        if row is None or (row.expires_at is not None and row.expires_at <= now):
+            return None
+        return str(row.run_id or "")

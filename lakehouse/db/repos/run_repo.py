@@ -42,6 +42,9 @@ def _to_version(row: DatasetVersion) -> DatasetVersionRecord:
         checksum=row.checksum,
         produced_by_run_id=row.produced_by_run_id,
         created_at=row.created_at,
+        zone=row.zone,
+        schema=row.schema_json,
+        status=row.status,
     )
 
 
@@ -135,6 +138,9 @@ class SqlRunRepo:
             checksum=spec.checksum,
             produced_by_run_id=spec.produced_by_run_id,
             created_at=utcnow(),
+            zone=spec.zone,
+            schema_json=spec.schema,
+            status="committed",
         )
         try:
             with self._session.begin_nested():
@@ -142,15 +148,36 @@ class SqlRunRepo:
                 self._session.flush()
         except IntegrityError as exc:
             raise AlreadyExistsError(
-                "dataset version", f"{spec.company}/{spec.dataset_name}@{spec.version_tag}"
+                "dataset version", f"{spec.company}/{spec.zone}.{spec.dataset_name}@{spec.version_tag}"
             ) from exc
         return _to_version(row)
 
     def list_dataset_versions(
-        self, company: str, dataset_name: str | None = None
+        self,
+        company: str,
+        dataset_name: str | None = None,
+        zone: str | None = None,
+        include_expired: bool = False,
     ) -> list[DatasetVersionRecord]:
+        """Versions oldest first (version tags are run ids, which sort by time)."""
         query = select(DatasetVersion).where(DatasetVersion.company == company)
         if dataset_name is not None:
             query = query.where(DatasetVersion.dataset_name == dataset_name)
-        query = query.order_by(DatasetVersion.dataset_name, DatasetVersion.version_tag)
+        if zone is not None:
+            query = query.where(DatasetVersion.zone == zone)
+        if not include_expired:
+            query = query.where(DatasetVersion.status == "committed")
+        query = query.order_by(DatasetVersion.zone, DatasetVersion.dataset_name, DatasetVersion.version_tag)
         return [_to_version(r) for r in self._session.scalars(query)]
+
+    def expire_versions(self, ids: list[Any]) -> int:
+        """Mark versions expired (their files are about to be removed by gc)."""
+        if not ids:
+            return 0
+        result = self._session.execute(
+            update(DatasetVersion)
+            .where(DatasetVersion.id.in_(ids), DatasetVersion.status == "committed")
+            .values(status="expired")
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result)

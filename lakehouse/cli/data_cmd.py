@@ -1,0 +1,214 @@
+"""Data-plane commands: ingest, datasets, runs, verify, gc."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lakehouse.cli.errors import catch_errors, err_console
+from lakehouse.cli.output import OutputFormat, console, emit, print_json
+from lakehouse.errors import DataPlaneError
+from lakehouse.ingest import BronzeIngest, OnError
+from lakehouse.runtime import open_store
+
+CompanyOpt = Annotated[str, typer.Option("--company", "-c", help="Company slug, e.g. acme.")]
+OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="text or json")]
+
+
+def _parse_dt(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise DataPlaneError(f"--dt {value!r} is not a date: use YYYY-MM-DD") from None
+
+
+@catch_errors
+def ingest_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="CSV/JSONL/Parquet files, a YYYY-MM-DD folder, or an extract root.")
+    ],
+    company: CompanyOpt,
+    dataset: Annotated[str | None, typer.Option(help="Dataset name (default: each file's name).")] = None,
+    dt: Annotated[
+        str | None, typer.Option(help="Partition date YYYY-MM-DD (default: the file's folder name).")
+    ] = None,
+    on_error: Annotated[
+        str,
+        typer.Option(help="abort: a bad row stops the ingest; quarantine: bad rows go to bronze/_rejects/."),
+    ] = "abort",
+    allow_schema_evolution: Annotated[
+        bool,
+        typer.Option(
+            help="Accept added nullable columns in an undeclared dataset (bumps its schema version)."
+        ),
+    ] = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Ingest extract files into the bronze zone as one pipeline run (append-only, idempotent per file)."""
+    if on_error not in ("abort", "quarantine"):
+        raise DataPlaneError(f"--on-error must be abort or quarantine, not {on_error!r}")
+    mode: OnError = "quarantine" if on_error == "quarantine" else "abort"
+    with open_store() as store, _progress() as bar:
+        task = bar.add_task("ingest", total=None)
+
+        def report(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=total)
+
+        result = BronzeIngest(store).run(
+            company, paths, dataset, _parse_dt(dt), mode, allow_schema_evolution, report
+        )
+    summary: dict[str, Any] = {
+        "run_id": result.run_id,
+        "files_ingested": len(result.ingested),
+        "files_skipped": len(result.skipped),
+        "rows": result.rows,
+        "rejected_rows": result.rejected_rows,
+        "rejects_files": result.rejects_files,
+        "versions": result.versions,
+        "skipped": result.skipped,
+    }
+    if output == OutputFormat.json:
+        print_json(summary)
+        return
+    for s in result.skipped:
+        console.print(f"skipped {s['path']}: {s['reason']}", markup=False)
+    if result.run_id is None:
+        console.print("nothing to ingest: every file was ingested before (no-op)", markup=False)
+        return
+    console.print(
+        f"run {result.run_id}: {len(result.ingested)} file(s), {result.rows} row(s) ingested"
+        + (
+            f", {result.rejected_rows} row(s) quarantined in {', '.join(result.rejects_files)}"
+            if result.rejected_rows
+            else ""
+        ),
+        markup=False,
+    )
+    emit(OutputFormat.text, "published bronze versions", result.versions)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+@catch_errors
+def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text) -> None:
+    """List the published datasets of a company with their current version and row counts."""
+    with open_store() as store:
+        versions = store.dal.list_dataset_versions(company)
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for v in versions:
+        row = latest.setdefault(
+            (v.zone, v.dataset_name),
+            {"zone": v.zone, "dataset": v.dataset_name, "versions": 0, "bronze_rows": 0},
+        )
+        row["versions"] += 1
+        row["bronze_rows"] += v.row_count
+        row.update(current=v.version_tag, schema_version=v.schema_version, created_at=v.created_at)
+        row["rows"] = row["bronze_rows"] if v.zone == "bronze" else v.row_count
+    rows = [{k: v for k, v in r.items() if k != "bronze_rows"} for r in latest.values()]
+    emit(
+        output,
+        f"datasets of {company}",
+        rows,
+        ["zone", "dataset", "current", "schema_version", "versions", "rows"],
+    )
+
+
+@catch_errors
+def runs_command(
+    company: CompanyOpt,
+    pipeline: Annotated[
+        str | None, typer.Option(help="Only runs of this pipeline (ingest, dbt_build, ...).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """List recent pipeline runs, newest first."""
+    with open_store() as store:
+        runs = store.dal.list_pipeline_runs(company, pipeline, limit)
+    rows = [
+        {
+            "run_id": r.run_id,
+            "pipeline": r.pipeline_name,
+            "status": r.status,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "error": (r.error or {}).get("message"),
+        }
+        for r in runs
+    ]
+    emit(output, f"runs of {company}", rows)
+
+
+@catch_errors
+def verify_command(
+    company: CompanyOpt,
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Recompute the checksums of the published files; exit 1 naming every missing, extra or altered file."""
+    with open_store() as store:
+        report = store.verify(company, dataset)
+    if output == OutputFormat.json:
+        print_json(
+            {
+                "ok": report.ok,
+                "versions_checked": report.versions_checked,
+                "files_checked": report.files_checked,
+                "problems": [{"kind": p.kind, "path": p.path, "detail": p.detail} for p in report.problems],
+            }
+        )
+    else:
+        for p in report.problems:
+            err_console.print(str(p), markup=False)
+        state = "OK" if report.ok else f"FAILED: {len(report.problems)} problem(s)"
+        console.print(
+            f"{state}: {report.files_checked} file(s) in {report.versions_checked} version(s) checked",
+            markup=False,
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@catch_errors
+def gc_command(
+    company: CompanyOpt,
+    keep: Annotated[
+        int, typer.Option(min=1, help="Silver/gold versions to keep per dataset (the current one always).")
+    ] = 5,
+    dry_run: Annotated[bool, typer.Option(help="Only list what would be removed.")] = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Remove leftovers of crashed runs and silver/gold versions older than the newest KEEP."""
+    with open_store() as store:
+        report = store.gc(company, keep, dry_run)
+    if output == OutputFormat.json:
+        print_json(
+            {
+                "dry_run": dry_run,
+                "removed_files": report.removed_files,
+                "expired_versions": report.expired_versions,
+            }
+        )
+        return
+    verb = "would remove" if dry_run else "removed"
+    for path in report.removed_files:
+        console.print(f"{verb} {path}", markup=False)
+    console.print(
+        f"{verb} {len(report.removed_files)} file(s); {len(report.expired_versions)} version(s) expired",
+        markup=False,
+    )

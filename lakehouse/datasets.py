@@ -1,0 +1,383 @@
+"""Dataset versions on the data plane: stage immutable files, commit through the control plane, read back.
+
+The commit protocol (the same for an ingest and a dbt build):
+
+1. Every file of a version is written under a name unique to its run
+   (``part-<run_id>-NNNNN.parquet``), to a temporary name first, fsync'd, then renamed; a file is
+   never overwritten.
+2. The version's manifest (files, sizes, row counts, sha256) is written the same way.
+3. One control-plane transaction registers every version of the run (and claims the run's
+   idempotency keys). That commit is the only point where the versions become visible: readers list
+   files from committed manifests only, never by globbing folders. A crash before it leaves the
+   previous versions current and intact; its leftovers are orphans that ``gc`` removes.
+
+Silver and gold datasets are snapshots: the newest committed version is current. Bronze is append-only:
+every committed version is part of the dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from lakehouse.dal import DataAccessLayer
+from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec
+from lakehouse.db.types import utcnow
+from lakehouse.errors import DataPlaneError, DatasetNotFoundError, IntegrityError
+from lakehouse.io.atomic import is_temp_name, sha256_file
+from lakehouse.io.json_io import read_json, write_json_atomic
+from lakehouse.io.parquet_io import WrittenFile, read_parquet, write_parquet
+from lakehouse.io.zones import DataRoot, Zone, part_file_name, validate_slug
+from lakehouse.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
+from lakehouse.query.catalog import write_catalog
+
+logger = logging.getLogger(__name__)
+
+DATA_ZONES: tuple[Zone, ...] = ("bronze", "silver", "gold")
+#: Files of a run still marked running are left alone by gc for this long.
+ORPHAN_GRACE = timedelta(hours=6)
+
+
+@dataclass
+class StagedVersion:
+    """A dataset version being written by a run: its files exist but are not visible yet."""
+
+    company: str
+    zone: Zone
+    dataset: str
+    run_id: str
+    schema_version: str
+    schema: dict[str, Any] | None = None
+    files: list[FileEntry] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def row_count(self) -> int:
+        return sum(f.row_count for f in self.files)
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    kind: str  # missing | altered | extra | manifest
+    path: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.path} ({self.detail})"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    versions_checked: int
+    files_checked: int
+    problems: list[VerifyProblem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class GcReport:
+    removed_files: list[str]
+    expired_versions: list[str]
+    dry_run: bool
+
+
+def curated_metadata(dataset: str, schema_version: str, run_id: str) -> dict[str, str]:
+    """Parquet key-value metadata carried by every file the lakehouse writes."""
+    return {
+        "lakehouse.dataset": dataset,
+        "lakehouse.schema_version": schema_version,
+        "lakehouse.run_id": run_id,
+    }
+
+
+class DatasetStore:
+    """Publishes and reads dataset versions of one data root, through the DAL.
+
+    Args:
+        dal: the control-plane façade; its transactions are the commit points.
+        root: the data root.
+    """
+
+    def __init__(self, dal: DataAccessLayer, root: DataRoot) -> None:
+        self.dal = dal
+        self.root = root
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def write_file(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        staged: StagedVersion,
+        source: str | duckdb.DuckDBPyRelation | pa.Table,
+        dt: date,
+        params: list[object] | None = None,
+    ) -> FileEntry:
+        """Write one immutable part file of ``staged`` under ``dt=`` and add it to the version."""
+        directory = self.root.partition_dir(staged.company, staged.zone, staged.dataset, dt)
+        name = part_file_name(staged.run_id, len(staged.files))
+        written: WrittenFile = write_parquet(
+            con,
+            source,
+            directory / name,
+            metadata=curated_metadata(staged.dataset, staged.schema_version, staged.run_id),
+            params=params,
+        )
+        entry = FileEntry(
+            path=self.root.relative(written.path),
+            size_bytes=written.size_bytes,
+            row_count=written.row_count,
+            checksum=written.checksum,
+            dt=dt.isoformat(),
+        )
+        staged.files.append(entry)
+        return entry
+
+    def publish(
+        self, versions: Sequence[StagedVersion], claims: Sequence[tuple[str, str]] = ()
+    ) -> list[DatasetVersionRecord]:
+        """Write the manifests of ``versions``, then commit them all in one control-plane transaction.
+
+        Raises:
+            AlreadyExistsError: an idempotency claim was taken (nothing is published).
+        """
+        specs: list[DatasetVersionSpec] = []
+        for v in versions:
+            rel = manifest_relpath(v.zone, v.dataset, v.run_id)
+            path = self.root.manifests_dir(v.company) / rel
+            document = dataset_manifest(
+                company=v.company,
+                zone=v.zone,
+                dataset=v.dataset,
+                version_tag=v.run_id,
+                run_id=v.run_id,
+                schema_version=v.schema_version,
+                schema=v.schema,
+                files=v.files,
+                extra=v.extra,
+            )
+            write_json_atomic(path, document)
+            specs.append(
+                DatasetVersionSpec(
+                    company=v.company,
+                    dataset_name=v.dataset,
+                    version_tag=v.run_id,
+                    schema_version=v.schema_version,
+                    file_path=self.root.relative(path),
+                    row_count=v.row_count,
+                    checksum=document["checksum"],
+                    produced_by_run_id=v.run_id,
+                    zone=v.zone,
+                    schema=v.schema,
+                )
+            )
+        records = self.dal.commit_dataset_versions(specs, claims)
+        for company in sorted({v.company for v in versions}):
+            self.refresh_catalog(company)
+        return records
+
+    def discard(self, versions: Iterable[StagedVersion]) -> None:
+        """Best-effort removal of the files of versions that will not be published."""
+        for v in versions:
+            for f in v.files:
+                self.root.resolve(f.path).unlink(missing_ok=True)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def versions(self, company: str, zone: str, dataset: str) -> list[DatasetVersionRecord]:
+        """Committed versions of one dataset, oldest first."""
+        validate_slug("company", company)
+        return self.dal.list_dataset_versions(company, dataset, zone)
+
+    def resolve_version(
+        self, company: str, zone: str, dataset: str, as_of: str | None = None
+    ) -> DatasetVersionRecord:
+        """The current version, or the one tagged (or produced by run) ``as_of``.
+
+        Raises:
+            DatasetNotFoundError: nothing published, or no such version.
+        """
+        versions = self.versions(company, zone, dataset)
+        if not versions:
+            raise DatasetNotFoundError(company, zone, dataset)
+        if as_of is None:
+            return versions[-1]
+        for v in versions:
+            if as_of in (v.version_tag, v.produced_by_run_id):
+                return v
+        raise DatasetNotFoundError(company, zone, dataset, as_of)
+
+    def version_entries(self, version: DatasetVersionRecord) -> list[FileEntry]:
+        """The file entries of a version, from its manifest."""
+        document = read_json(self.root.resolve(version.file_path))
+        entries = manifest_files(document, version.file_path)
+        if document.get("checksum") != version.checksum:
+            raise IntegrityError(
+                f"manifest {version.file_path} does not match the checksum committed for version {version.version_tag}"
+            )
+        return entries
+
+    def dataset_files(self, company: str, zone: str, dataset: str, as_of: str | None = None) -> list[Path]:
+        """Files visible for a dataset: bronze = every committed version up to ``as_of``; else one version."""
+        target = self.resolve_version(company, zone, dataset, as_of)
+        if zone == "bronze":
+            chosen = [v for v in self.versions(company, zone, dataset) if v.version_tag <= target.version_tag]
+        else:
+            chosen = [target]
+        return [self.root.resolve(e.path) for v in chosen for e in self.version_entries(v)]
+
+    def read_dataset(self, company: str, zone: str, dataset: str, as_of: str | None = None) -> pa.Table:
+        """A dataset's current (or an earlier) version as a ``pyarrow.Table`` (with its ``dt`` column)."""
+        files = self.dataset_files(company, zone, dataset, as_of)
+        if not files:
+            raise DatasetNotFoundError(company, zone, dataset, as_of)
+        return read_parquet(files)
+
+    def current_views(self, company: str) -> dict[str, dict[str, list[Path]]]:
+        """Zone -> dataset -> files of what is current, for the analysts' catalog."""
+        views: dict[str, dict[str, list[Path]]] = {z: {} for z in DATA_ZONES}
+        by_dataset: dict[tuple[str, str], list[DatasetVersionRecord]] = {}
+        for v in self.dal.list_dataset_versions(company):
+            by_dataset.setdefault((v.zone, v.dataset_name), []).append(v)
+        for (zone, name), versions in sorted(by_dataset.items()):
+            chosen = versions if zone == "bronze" else versions[-1:]
+            views[zone][name] = [self.root.resolve(e.path) for v in chosen for e in self.version_entries(v)]
+        return views
+
+    def refresh_catalog(self, company: str) -> Path:
+        """Rewrite the company's DuckDB catalog over the current versions (atomically replaced)."""
+        path = self.root.catalog_path(company)
+        write_catalog(path, self.current_views(company))
+        return path
+
+    # --- integrity and housekeeping --------------------------------------------------------------
+
+    def verify(self, company: str, dataset: str | None = None) -> VerifyReport:
+        """Recompute the checksums of every visible file and look for missing, altered or extra files."""
+        validate_slug("company", company)
+        if dataset is not None:
+            validate_slug("dataset", dataset)
+        problems: list[VerifyProblem] = []
+        known: set[str] = set()
+        versions = [v for v in self.dal.list_dataset_versions(company) if dataset in (None, v.dataset_name)]
+        files_checked = 0
+        for v in versions:
+            try:
+                entries = self.version_entries(v)
+            except (IntegrityError, DataPlaneError, OSError) as exc:
+                problems.append(VerifyProblem("manifest", v.file_path, str(exc)))
+                continue
+            for e in entries:
+                known.add(e.path)
+                files_checked += 1
+                path = self.root.resolve(e.path)
+                if not path.exists():
+                    problems.append(VerifyProblem("missing", e.path, f"listed by version {v.version_tag}"))
+                    continue
+                actual = sha256_file(path)
+                if actual != e.checksum:
+                    problems.append(
+                        VerifyProblem(
+                            "altered", e.path, f"sha256 {actual[7:19]}... != recorded {e.checksum[7:19]}..."
+                        )
+                    )
+        for zone in DATA_ZONES:
+            for path in self._data_files(company, zone, dataset):
+                rel = self.root.relative(path)
+                if rel not in known and not self._in_flight(path):
+                    problems.append(VerifyProblem("extra", rel, "not listed by any committed version"))
+        return VerifyReport(len(versions), files_checked, problems)
+
+    def gc(self, company: str, keep: int = 5, dry_run: bool = False) -> GcReport:
+        """Remove temporary leftovers, orphaned files and silver/gold versions older than the newest ``keep``.
+
+        The current version is never removed; bronze versions are never expired (bronze is append-only).
+        """
+        if keep < 1:
+            raise DataPlaneError("--keep must be at least 1: the current version is never removed")
+        validate_slug("company", company)
+        expire: list[DatasetVersionRecord] = []
+        by_dataset: dict[tuple[str, str], list[DatasetVersionRecord]] = {}
+        for v in self.dal.list_dataset_versions(company):
+            by_dataset.setdefault((v.zone, v.dataset_name), []).append(v)
+        for (zone, _name), versions in by_dataset.items():
+            if zone != "bronze" and len(versions) > keep:
+                expire.extend(versions[:-keep])
+        keep_paths: set[str] = set()
+        expired_paths: list[str] = []
+        expire_ids = {v.id for v in expire}
+        for versions in by_dataset.values():
+            for v in versions:
+                entries = [e.path for e in self.version_entries(v)]
+                if v.id in expire_ids:
+                    expired_paths.extend(entries + [v.file_path])
+                else:
+                    keep_paths.update(entries)
+                    keep_paths.add(v.file_path)
+        removed: list[str] = []
+        if expire and not dry_run:
+            self.dal.expire_dataset_versions([v.id for v in expire])
+        removed.extend(p for p in expired_paths if p not in keep_paths)
+        for path in self._all_files(company):
+            rel = self.root.relative(path)
+            if rel in keep_paths or rel in removed:
+                continue
+            if is_temp_name(path.name) or not self._in_flight(path):
+                removed.append(rel)
+        if not dry_run:
+            for rel in removed:
+                self.root.resolve(rel).unlink(missing_ok=True)
+            if expire:
+                self.refresh_catalog(company)
+        return GcReport(
+            sorted(removed), [f"{v.zone}.{v.dataset_name}@{v.version_tag}" for v in expire], dry_run
+        )
+
+    def _data_files(self, company: str, zone: Zone, dataset: str | None) -> list[Path]:
+        base = self.root.zone_dir(company, zone)
+        if not base.exists():
+            return []
+        pattern = f"dataset={dataset}/**/*" if dataset else "dataset=*/**/*"
+        return sorted(p for p in base.glob(pattern) if p.is_file())
+
+    def _all_files(self, company: str) -> list[Path]:
+        files: list[Path] = []
+        for zone in DATA_ZONES:
+            files.extend(self._data_files(company, zone, None))
+        manifests = self.root.manifests_dir(company)
+        if manifests.exists():
+            files.extend(p for p in manifests.glob("*/*/*") if p.is_file())
+        return files
+
+    def _in_flight(self, path: Path) -> bool:
+        """Whether ``path`` may still be published by a run in progress (young, of a running run)."""
+        run_id = _run_id_of(path.name)
+        if run_id is None:
+            return False
+        try:
+            run = self.dal.get_pipeline_run(run_id)
+        except DataPlaneError:
+            return False
+        except Exception:  # unknown run: an orphan
+            return False
+        return run.status == "running" and utcnow() - run.started_at < ORPHAN_GRACE
+
+
+def _run_id_of(name: str) -> str | None:
+    """The run id in ``part-<run_id>-NNNNN.parquet`` or ``<run_id>.json``, if the name has one."""
+    stem = name.removesuffix(".parquet").removesuffix(".json")
+    if stem.startswith("part-"):
+        stem = stem[len("part-") :].rsplit("-", 1)[0]
+    return stem or None
+
+
+Progress = Callable[[str], None]

@@ -1,0 +1,82 @@
+"""Data plane IO: zone layout, atomic files, Parquet, CSV, JSON and source validation.
+
+The public API is re-exported here; the modules are:
+
+* :mod:`~lakehouse.io.zones` — names, the :class:`DataRoot` layout, part file names;
+* :mod:`~lakehouse.io.atomic` — temp-file-and-rename writes, fsync, checksums;
+* :mod:`~lakehouse.io.parquet_io` — immutable Parquet files through DuckDB, footer metadata;
+* :mod:`~lakehouse.io.csv_io` / :mod:`~lakehouse.io.json_io` — strict text helpers and staging;
+* :mod:`~lakehouse.io.validate` — typing a source extract against a schema, inference, diffs.
+"""
+
+from __future__ import annotations
+
+from lakehouse.io.atomic import (
+    atomic_output,
+    atomic_write_bytes,
+    atomic_write_text,
+    fsync_dir,
+    hex_of,
+    is_temp_name,
+    sha256_file,
+)
+from lakehouse.io.csv_io import read_csv, write_csv
+from lakehouse.io.json_io import read_json, read_jsonl, write_json_atomic, write_jsonl
+from lakehouse.io.parquet_io import (
+    WrittenFile,
+    parquet_row_count,
+    parquet_schema,
+    read_footer_metadata,
+    read_parquet,
+    write_parquet,
+)
+from lakehouse.io.validate import (
+    NullabilityChange,
+    Reject,
+    SchemaDiff,
+    SourceFormat,
+    SourceRead,
+    TypeChange,
+    detect_format,
+    infer_schema,
+    read_source,
+    schema_diff,
+)
+from lakehouse.io.zones import ZONES, DataRoot, Zone, part_file_name, validate_slug
+
+__all__ = [
+    "ZONES",
+    "DataRoot",
+    "NullabilityChange",
+    "Reject",
+    "SchemaDiff",
+    "SourceFormat",
+    "SourceRead",
+    "TypeChange",
+    "WrittenFile",
+    "Zone",
+    "atomic_output",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "detect_format",
+    "fsync_dir",
+    "hex_of",
+    "infer_schema",
+    "is_temp_name",
+    "parquet_row_count",
+    "parquet_schema",
+    "part_file_name",
+    "read_csv",
+    "read_footer_metadata",
+    "read_json",
+    "read_jsonl",
+    "read_parquet",
+    "read_source",
+    "schema_diff",
+    "sha256_file",
+    "validate_slug",
+    "write_csv",
+    "write_json_atomic",
+    "write_jsonl",
+    "write_parquet",
+]

@@ -1,0 +1,400 @@
+"""Strict CSV helpers: atomic writes, strict reads, and staging a CSV extract into DuckDB.
+
+Staging (:func:`stage_csv`) exposes every value of a CSV extract as VARCHAR in a DuckDB temp view,
+together with the exact 1-based physical line each record starts on (the header is line 1), so the
+validator (:mod:`lakehouse.io.validate`) can type-check it in one vectorised pass and name lines.
+
+DuckDB does not report line numbers for the rows it reads. For the usual file, where every record
+sits on its own line, lines follow from the row order and DuckDB's own reject list. When quoted values
+span lines (transcripts), lines follow from the row order plus the line breaks inside earlier values.
+Both derivations are checked against the file's physical line count; when that does not add up
+(blank lines, which DuckDB skips, malformed rows together with multi-line values, a lone ``\\r``
+line ending), the file is parsed again with Python's :mod:`csv` module, which tracks lines exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import logging
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+
+from lakehouse.errors import DataPlaneError, SchemaMismatchError
+from lakehouse.io.atomic import atomic_output
+from lakehouse.io.parquet_io import duckdb_path, sql_identifier, sql_string
+
+logger = logging.getLogger(__name__)
+
+RESERVED_PREFIX: Final = "__lh_"
+"""Source column names may not start with this prefix: staging uses it for its own columns."""
+
+# Layout of a staged source: these three columns, then one column per source column.
+STAGE_LINE: Final = "__lh_line"
+"""BIGINT: 1-based physical line (CSV, JSONL) or row number (Parquet) of the record."""
+STAGE_ERROR: Final = "__lh_error"
+"""VARCHAR: why the whole record is unusable (malformed row), NULL for a well-formed record."""
+STAGE_RAW: Final = "__lh_raw"
+"""VARCHAR: the raw text of a malformed record, for the reject report; NULL otherwise."""
+
+# A staged source is a temp view over temp tables named ``<view><suffix>``.
+ROWS_SUFFIX: Final = "__rows"
+REJECTS_SUFFIX: Final = "__rejects"
+LINES_SUFFIX: Final = "__lines"
+STAGE_TABLE_SUFFIXES: Final = (ROWS_SUFFIX, REJECTS_SUFFIX, LINES_SUFFIX)
+
+_CSV_FIELD_LIMIT: Final = 1 << 30
+_READ_CHUNK: Final = 1 << 20
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str | int | float | Decimal):
+        return str(value)
+    raise DataPlaneError(f"cannot write a {type(value).__name__} value {value!r} to CSV")
+
+
+def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> int:
+    """Write rows as a CSV file with a header, atomically.
+
+    Values are written as text: None as an empty field, booleans as ``true``/``false``, dates and
+    datetimes in ISO format.
+
+    Args:
+        path: final path of the file.
+        rows: one mapping per row; a key missing from a row writes an empty field.
+        columns: the header, in order.
+
+    Returns:
+        The number of data rows written.
+
+    Raises:
+        DataPlaneError: a row has a key not in ``columns``, a value has an unsupported type, or the
+            columns are empty or repeated.
+    """
+    header = list(columns)
+    if not header or len(set(header)) != len(header):
+        raise DataPlaneError(f"CSV columns must be non-empty and unique, got {header!r}")
+    known = set(header)
+    count = 0
+    with atomic_output(Path(path)) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            extra = set(row) - known
+            if extra:
+                raise DataPlaneError(f"row {count + 1} for {path} has unknown column(s) {sorted(extra)}")
+            writer.writerow([_cell(row.get(name)) for name in header])
+            count += 1
+    return count
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """Read a small CSV file with a header into one dict per row, strictly.
+
+    Raises:
+        DataPlaneError: the file is missing, empty, has a repeated column, or a row whose field count
+            differs from the header (named by line).
+    """
+    header: list[str] | None = None
+    rows: list[dict[str, str]] = []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, strict=True)
+            last_line = 0
+            for record in reader:
+                line, last_line = last_line + 1, reader.line_num
+                if header is None:
+                    header = record
+                    if not header or len(set(header)) != len(header):
+                        raise DataPlaneError(f"{path}: line 1: empty or repeated column names {header!r}")
+                    continue
+                if not record:
+                    continue
+                if len(record) != len(header):
+                    raise DataPlaneError(
+                        f"{path}: line {line}: expected {len(header)} fields, found {len(record)}"
+                    )
+                rows.append(dict(zip(header, record, strict=True)))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataPlaneError(f"cannot read CSV {path}: {exc}") from exc
+    if header is None:
+        raise DataPlaneError(f"{path} is empty: expected a header line")
+    return rows
+
+
+def read_csv_header(path: Path) -> tuple[tuple[str, ...], int]:
+    """Return the header names of a CSV file (surrounding spaces stripped) and how many lines it spans.
+
+    Raises:
+        SchemaMismatchError: the file is empty, or the header has an empty or repeated name.
+        DataPlaneError: the file cannot be read or decoded as UTF-8.
+    """
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, strict=True)
+            record = next(reader, None)
+            header_lines = reader.line_num
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataPlaneError(f"cannot read the header of CSV {path}: {exc}") from exc
+    if not record:
+        raise SchemaMismatchError(
+            f"{path}: line 1: no header; a CSV extract must start with its column names"
+        )
+    names = tuple(name.strip() for name in record)
+    if any(not name for name in names):
+        raise SchemaMismatchError(f"{path}: line 1: the header has an empty column name")
+    reserved = [name for name in names if name.lower().startswith(RESERVED_PREFIX)]
+    if reserved:
+        raise SchemaMismatchError(
+            f"{path}: line 1: column name(s) {', '.join(reserved)} use the reserved prefix {RESERVED_PREFIX!r}"
+        )
+    folded = [name.lower() for name in names]
+    repeated = sorted({name for name in names if folded.count(name.lower()) > 1})
+    if repeated:
+        raise SchemaMismatchError(
+            f"{path}: line 1: repeated column name(s) {', '.join(repeated)} (names are case-insensitive)"
+        )
+    return names, header_lines
+
+
+def count_physical_lines(path: Path) -> int:
+    """Count the lines of a file: ``\\n`` characters, plus one for a last line without one."""
+    count = 0
+    last = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_READ_CHUNK):
+            count += chunk.count(b"\n")
+            last = chunk
+    if last and not last.endswith(b"\n"):
+        count += 1
+    return count
+
+
+def drop_stage(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop a staged source (the view ``table`` and the temp tables behind it); missing parts are skipped."""
+    con.execute(f"DROP VIEW IF EXISTS {sql_identifier(table)}")
+    for suffix in STAGE_TABLE_SUFFIXES:
+        con.execute(f"DROP TABLE IF EXISTS {sql_identifier(table + suffix)}")
+
+
+def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
+    """Stage a CSV extract as temp view ``table``: every value as VARCHAR, with exact line numbers.
+
+    The view has :data:`STAGE_LINE`, :data:`STAGE_ERROR`, :data:`STAGE_RAW`, then one VARCHAR
+    column per header name. Empty fields are NULL. A record with the wrong number of fields, an
+    unterminated quote or invalid UTF-8 becomes a row with :data:`STAGE_ERROR` set. Release it with
+    :func:`drop_stage`.
+
+    Args:
+        con: DuckDB connection owning the temp objects.
+        path: the CSV file (UTF-8, comma-separated, ``"`` quotes, header on line 1).
+        table: name of the temp view to create.
+
+    Returns:
+        The header names, in file order.
+
+    Raises:
+        SchemaMismatchError: the file has no header or a bad one.
+        DataPlaneError: the file cannot be read.
+    """
+    if not path.is_file():
+        raise DataPlaneError(f"CSV source {path} does not exist or is not a file")
+    header, header_lines = read_csv_header(path)
+    physical = count_physical_lines(path)
+    try:
+        if header_lines == 1:
+            with _insertion_order_preserved(con):
+                if _stage_with_duckdb(con, path, table, header, physical):
+                    return header
+        logger.info("%s: records span lines or blank lines present; tracking lines with the csv module", path)
+        _stage_with_python(con, path, table, header)
+    except BaseException:
+        drop_stage(con, table)
+        raise
+    return header
+
+
+@contextlib.contextmanager
+def _insertion_order_preserved(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Make DuckDB keep file order for the block: line numbers are derived from row order."""
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    if row is not None and bool(row[0]):
+        yield
+        return
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+
+
+def _stage_with_duckdb(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, header: tuple[str, ...], physical: int
+) -> bool:
+    """Stage through DuckDB's reader; return False when lines cannot be derived from row order.
+
+    Each record then sits on one line, so the k-th good row is on the k-th line DuckDB did not reject:
+    line = k + 2 + (number of rejected lines before it), found with an ASOF join on the rejected lines.
+    """
+    rows, rejects = sql_identifier(table + ROWS_SUFFIX), sql_identifier(table + REJECTS_SUFFIX)
+    suffix = uuid.uuid4().hex
+    duck_rejects, duck_scans = f"__lh_rj_{suffix}", f"__lh_rs_{suffix}"
+    columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {rows} AS SELECT * FROM read_csv(?, header = true, "
+            f"delim = ',', quote = '\"', escape = '\"', comment = '', auto_detect = false, "
+            f"columns = {{{columns}}}, ignore_errors = true, store_rejects = true, "
+            f"rejects_table = {sql_string(duck_rejects)}, rejects_scan = {sql_string(duck_scans)})",
+            [duckdb_path(path)],
+        )
+        con.execute(
+            f"CREATE TEMP TABLE {rejects} AS SELECT line::BIGINT AS line, "
+            f"'malformed CSV row: ' || first(error_message) AS message, first(csv_line) AS raw "
+            f"FROM {sql_identifier(duck_rejects)} GROUP BY line"
+        )
+    except duckdb.Error as exc:
+        raise DataPlaneError(f"cannot read CSV {path}: {exc}") from exc
+    finally:
+        for name in (duck_rejects, duck_scans):
+            con.execute(f"DROP TABLE IF EXISTS {sql_identifier(name)}")
+    good = _scalar_int(con, f"SELECT count(*) FROM {rows}")
+    bad = _scalar_int(con, f"SELECT count(*) FROM {rejects}")
+    names = ", ".join(f"r.{sql_identifier(name)}" for name in header)
+    nulls = ", ".join("NULL" for _ in header)
+    if 1 + good + bad != physical:
+        if bad == 0 and _stage_multiline(con, table, header, good, physical):
+            return True
+        drop_stage(con, table)
+        return False
+    if bad == 0:
+        con.execute(
+            f"CREATE TEMP VIEW {sql_identifier(table)} AS SELECT r.rowid + 2 AS {STAGE_LINE}, "
+            f"NULL::VARCHAR AS {STAGE_ERROR}, NULL::VARCHAR AS {STAGE_RAW}, {names} FROM {rows} r"
+        )
+        return True
+    con.execute(
+        f"CREATE TEMP VIEW {sql_identifier(table)} AS "
+        f"WITH ranked AS (SELECT line, row_number() OVER (ORDER BY line) AS n FROM {rejects}), "
+        f"steps AS (SELECT line - 1 - n AS good_before, max(n) AS n FROM ranked GROUP BY good_before), "
+        f"numbered AS (SELECT rowid AS __lh_k, * FROM {rows}) "
+        f"SELECT r.__lh_k + 2 + coalesce(s.n, 0) AS {STAGE_LINE}, NULL::VARCHAR AS {STAGE_ERROR}, "
+        f"NULL::VARCHAR AS {STAGE_RAW}, {names} "
+        f"FROM numbered r ASOF LEFT JOIN steps s ON r.__lh_k >= s.good_before "
+        f"UNION ALL SELECT line, message, raw, {nulls} FROM {rejects}"
+    )
+    return True
+
+
+def _stage_multiline(
+    con: duckdb.DuckDBPyConnection, table: str, header: tuple[str, ...], good: int, physical: int
+) -> bool:
+    """Stage a file whose quoted values span lines, when DuckDB rejected nothing and no line is blank.
+
+    A record then starts one line after the previous one, plus the line breaks inside the previous
+    records' values: a running sum over the rows in file order. The totals are checked first, so a
+    blank line (which DuckDB skips) sends the file to the csv module instead.
+    """
+    rows = sql_identifier(table + ROWS_SUFFIX)
+    breaks = " + ".join(
+        f"coalesce(strlen({sql_identifier(name)}) - strlen(replace({sql_identifier(name)}, chr(10), '')), 0)"
+        for name in header
+    )
+    embedded = _scalar_int(con, f"SELECT coalesce(sum({breaks}), 0) FROM {rows}")
+    if 1 + good + embedded != physical:
+        return False
+    names = ", ".join(f"r.{sql_identifier(name)}" for name in header)
+    con.execute(
+        f"CREATE TEMP VIEW {sql_identifier(table)} AS "
+        f"WITH counted AS (SELECT rowid AS __lh_k, {breaks} AS __lh_breaks, * FROM {rows}) "
+        f"SELECT r.__lh_k + 2 + coalesce(sum(r.__lh_breaks) OVER (ORDER BY r.__lh_k "
+        f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS {STAGE_LINE}, "
+        f"NULL::VARCHAR AS {STAGE_ERROR}, NULL::VARCHAR AS {STAGE_RAW}, {names} FROM counted r"
+    )
+    return True
+
+
+def _scalar_int(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    row = con.execute(query).fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def _stage_with_python(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, header: tuple[str, ...]
+) -> None:
+    width = len(header)
+    lines: list[int] = []
+    errors: list[str | None] = []
+    raws: list[str | None] = []
+    values: list[list[str | None]] = [[] for _ in header]
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)  # long transcripts exceed the 128 KiB default
+
+    def add(line: int, error: str | None, raw: str | None, record: Sequence[str | None]) -> None:
+        lines.append(line)
+        errors.append(error)
+        raws.append(raw)
+        for column, value in zip(values, record, strict=True):
+            column.append(value)
+
+    empty: list[str | None] = [None] * width
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, strict=True)
+            next(reader)
+            last_line = reader.line_num
+            while True:
+                start = last_line + 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    last_line = reader.line_num
+                    add(start, f"malformed CSV row: {exc}", None, empty)
+                    continue
+                last_line = reader.line_num
+                if not record:
+                    continue  # blank line
+                if len(record) != width:
+                    message = f"malformed CSV row: expected {width} fields, found {len(record)}"
+                    add(start, message, _join_record(record), empty)
+                    continue
+                add(start, None, None, [value if value != "" else None for value in record])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataPlaneError(f"cannot read CSV {path}: {exc}") from exc
+    arrays: dict[str, pa.Array] = {
+        STAGE_LINE: pa.array(lines, pa.int64()),
+        STAGE_ERROR: pa.array(errors, pa.string()),
+        STAGE_RAW: pa.array(raws, pa.string()),
+    }
+    for name, column in zip(header, values, strict=True):
+        arrays[name] = pa.array(column, pa.string())
+    view = f"__lh_csv_{uuid.uuid4().hex}"
+    rows = sql_identifier(table + ROWS_SUFFIX)
+    con.register(view, pa.table(arrays))
+    try:
+        con.execute(f"CREATE TEMP TABLE {rows} AS SELECT * FROM {sql_identifier(view)}")
+    finally:
+        con.unregister(view)
+    con.execute(f"CREATE TEMP VIEW {sql_identifier(table)} AS SELECT * FROM {rows}")
+
+
+def _join_record(record: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(record)
+    return buffer.getvalue()

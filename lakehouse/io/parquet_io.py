@@ -1,0 +1,211 @@
+"""Immutable Parquet files: atomic writes through DuckDB, reads, and footer metadata via pyarrow.
+
+Files are written once under a new name and never overwritten: :func:`write_parquet` refuses an
+existing path. Every file carries key/value footer metadata (``lakehouse.schema_version``,
+``lakehouse.dataset``, ``lakehouse.run_id``, ...) and is zstd-compressed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lakehouse.errors import DataPlaneError
+from lakehouse.io.atomic import atomic_output, sha256_file
+
+logger = logging.getLogger(__name__)
+
+COMPRESSION: Final = "zstd"
+_GLOB_CHARS: Final = frozenset("*?[]{}")
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """A Parquet file that was just written.
+
+    Attributes:
+        path: final path of the file.
+        size_bytes: size on disk.
+        row_count: number of rows, read back from the footer.
+        checksum: ``sha256:<hex>`` of the file bytes.
+    """
+
+    path: Path
+    size_bytes: int
+    row_count: int
+    checksum: str
+
+
+def sql_string(value: str) -> str:
+    """Return ``value`` as a single-quoted SQL string literal (quotes doubled, NUL refused)."""
+    if "\x00" in value:
+        raise DataPlaneError(f"NUL character in SQL string value {value!r}")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """Return ``name`` as a double-quoted SQL identifier (quotes doubled, NUL refused)."""
+    if "\x00" in name:
+        raise DataPlaneError(f"NUL character in SQL identifier {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duckdb_path(path: Path | str) -> str:
+    """Return ``path`` as a string DuckDB's readers take literally rather than as a glob pattern.
+
+    DuckDB expands ``*``, ``?``, ``[...]`` and ``{...}`` in file names, so ``export[1].csv`` would
+    read ``export1.csv``; each such character is wrapped in a one-character class (``[[]``).
+    """
+    return "".join(f"[{char}]" if char in _GLOB_CHARS else char for char in str(path))
+
+
+def _copy_options(metadata: Mapping[str, str] | None) -> str:
+    options = f"FORMAT parquet, COMPRESSION {COMPRESSION}"
+    if metadata:
+        for key, value in metadata.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise DataPlaneError(f"Parquet metadata must map str to str, got {key!r}: {value!r}")
+        pairs = ", ".join(f"{sql_string(k)}: {sql_string(v)}" for k, v in metadata.items())
+        options += f", KV_METADATA {{{pairs}}}"
+    return options
+
+
+def write_parquet(
+    con: duckdb.DuckDBPyConnection,
+    query_or_relation: str | duckdb.DuckDBPyRelation | pa.Table,
+    path: Path,
+    metadata: Mapping[str, str] | None = None,
+    params: list[object] | None = None,
+) -> WrittenFile:
+    """Write the result of a query, relation or Arrow table to a new Parquet file, atomically.
+
+    Args:
+        con: DuckDB connection that runs the query (a relation runs on its own connection).
+        query_or_relation: a SELECT statement, a DuckDB relation or a pyarrow Table.
+        path: final path; its folder is created when missing.
+        metadata: key/value pairs stored in the Parquet footer.
+        params: values bound to ``?`` placeholders of a query string.
+
+    Returns:
+        The written file with its size, row count (from the footer) and checksum.
+
+    Raises:
+        DataPlaneError: ``path`` already exists, or DuckDB failed to run the query or write the file.
+    """
+    path = Path(path)
+    if path.exists():
+        raise DataPlaneError(f"{path} already exists and Parquet files are immutable: write under a new name")
+    if params is not None and not isinstance(query_or_relation, str):
+        raise DataPlaneError("params are only accepted with a query string")
+    options = _copy_options(metadata)
+    try:
+        with atomic_output(path, overwrite=False) as tmp:
+            target = sql_string(str(tmp))
+            if isinstance(query_or_relation, str):
+                con.execute(f"COPY ({query_or_relation}) TO {target} ({options})", params or [])
+            elif isinstance(query_or_relation, pa.Table):
+                view = f"__lh_arrow_{uuid.uuid4().hex}"
+                con.register(view, query_or_relation)
+                try:
+                    con.execute(f"COPY (SELECT * FROM {sql_identifier(view)}) TO {target} ({options})")
+                finally:
+                    con.unregister(view)
+            elif isinstance(query_or_relation, duckdb.DuckDBPyRelation):
+                view = f"__lh_rel_{uuid.uuid4().hex}"
+                query_or_relation.query(
+                    view, f"COPY (SELECT * FROM {sql_identifier(view)}) TO {target} ({options})"
+                )
+            else:
+                raise DataPlaneError(
+                    f"cannot write {type(query_or_relation).__name__} to Parquet: "
+                    "pass a query string, a DuckDB relation or a pyarrow Table"
+                )
+    except duckdb.Error as exc:
+        raise DataPlaneError(f"writing {path} failed: {exc}") from exc
+    written = WrittenFile(
+        path=path,
+        size_bytes=path.stat().st_size,
+        row_count=parquet_row_count(path),
+        checksum=sha256_file(path),
+    )
+    logger.info("wrote %s (%d rows, %d bytes)", path, written.row_count, written.size_bytes)
+    return written
+
+
+def read_parquet(
+    files: Sequence[Path | str],
+    con: duckdb.DuckDBPyConnection | None = None,
+    hive_partitioning: bool = True,
+) -> pa.Table:
+    """Read Parquet files into one Arrow table, columns matched by name.
+
+    Args:
+        files: the files to read, in order; an empty sequence gives an empty table.
+        con: DuckDB connection to use; a private in-memory one when None.
+        hive_partitioning: add a column for every ``key=value`` folder of the paths; for zone files
+            that is ``dataset`` (VARCHAR) and ``dt`` (DATE).
+
+    Returns:
+        The rows of all files.
+
+    Raises:
+        DataPlaneError: a file is missing or not valid Parquet.
+    """
+    if isinstance(files, str | Path):
+        raise DataPlaneError("read_parquet takes a sequence of files, not a single path")
+    if not files:
+        return pa.table({})
+    own = con is None
+    connection = duckdb.connect() if con is None else con
+    try:
+        rel = connection.sql(
+            "SELECT * FROM read_parquet($files, hive_partitioning = $hive, union_by_name = true)",
+            params={"files": [duckdb_path(f) for f in files], "hive": hive_partitioning},
+        )
+        table: pa.Table = rel.to_arrow_table()
+        return table
+    except duckdb.Error as exc:
+        raise DataPlaneError(
+            f"reading {len(files)} Parquet file(s) failed (first {files[0]}): {exc}"
+        ) from exc
+    finally:
+        if own:
+            connection.close()
+
+
+def _footer(path: Path | str) -> pq.FileMetaData:
+    try:
+        return pq.read_metadata(str(path))
+    except (OSError, pa.ArrowException) as exc:
+        raise DataPlaneError(f"cannot read the Parquet footer of {path}: {exc}") from exc
+
+
+def read_footer_metadata(path: Path | str) -> dict[str, str]:
+    """Return the key/value metadata of a Parquet footer, decoded as UTF-8.
+
+    Raises:
+        DataPlaneError: the file is missing or not valid Parquet.
+    """
+    raw = _footer(path).metadata or {}
+    return {key.decode("utf-8", "replace"): value.decode("utf-8", "replace") for key, value in raw.items()}
+
+
+def parquet_row_count(path: Path | str) -> int:
+    """Return the number of rows recorded in a Parquet footer."""
+    return int(_footer(path).num_rows)
+
+
+def parquet_schema(path: Path | str) -> pa.Schema:
+    """Return the Arrow schema of a Parquet file."""
+    try:
+        return pq.read_schema(str(path))
+    except (OSError, pa.ArrowException) as exc:
+        raise DataPlaneError(f"cannot read the Parquet schema of {path}: {exc}") from exc

@@ -1,0 +1,22 @@
+"""Wire the planes together from the settings (what the CLI and services start from)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from lakehouse.dal import DataAccessLayer
+from lakehouse.datasets import DatasetStore
+from lakehouse.io.zones import DataRoot
+from lakehouse.settings import Settings, get_settings
+
+
+@contextmanager
+def open_store(settings: Settings | None = None) -> Iterator[DatasetStore]:
+    """A dataset store over the configured data root and control plane (closed on exit)."""
+    cfg = settings or get_settings()
+    dal = DataAccessLayer.from_settings(cfg)
+    try:
+        yield DatasetStore(dal, DataRoot.from_uri(str(cfg.data_root)))
+    finally:
+        dal.close()
