@@ -18,6 +18,7 @@ every committed version is part of the dataset.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -30,10 +31,10 @@ import pyarrow as pa
 from lakehouse.dal import DataAccessLayer
 from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec
 from lakehouse.db.types import utcnow
-from lakehouse.errors import DataPlaneError, DatasetNotFoundError, IntegrityError
-from lakehouse.io.atomic import is_temp_name, sha256_file
+from lakehouse.errors import DataPlaneError, DatasetNotFoundError, IntegrityError, NotFoundError
+from lakehouse.io.atomic import TEMP_PREFIX, sha256_file
 from lakehouse.io.json_io import read_json, write_json_atomic
-from lakehouse.io.parquet_io import WrittenFile, read_parquet, write_parquet
+from lakehouse.io.parquet_io import WrittenFile, parquet_schema, read_parquet, write_parquet
 from lakehouse.io.zones import DataRoot, Zone, part_file_name, validate_slug
 from lakehouse.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
 from lakehouse.query.catalog import write_catalog
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 DATA_ZONES: tuple[Zone, ...] = ("bronze", "silver", "gold")
 #: Files of a run still marked running are left alone by gc for this long.
 ORPHAN_GRACE = timedelta(hours=6)
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{32}-(.+)")
 
 
 @dataclass
@@ -181,21 +183,55 @@ class DatasetStore:
                 )
             )
         records = self.dal.commit_dataset_versions(specs, claims)
+        # Committed: nothing below may undo it. The catalog is derived data; a failed refresh leaves
+        # it stale until the next one, never the versions unpublished.
         for company in sorted({v.company for v in versions}):
-            self.refresh_catalog(company)
+            try:
+                self.refresh_catalog(company)
+            except Exception:
+                logger.exception("published, but the catalog of %s could not be refreshed", company)
         return records
 
     def discard(self, versions: Iterable[StagedVersion]) -> None:
-        """Best-effort removal of the files of versions that will not be published."""
+        """Best-effort removal of the files (and manifests) of versions that will not be published.
+
+        A version that was committed after all (the caller failed after :meth:`publish` returned) is
+        left alone, and so is everything when the control plane cannot tell: gc removes orphans later.
+        """
+        versions = list(versions)
+        try:
+            committed = {
+                (r.zone, r.dataset_name, r.version_tag)
+                for company in {v.company for v in versions}
+                for r in self.dal.list_dataset_versions(company)
+            }
+        except Exception:
+            logger.warning(
+                "cannot tell which versions were committed: leaving their files to gc", exc_info=True
+            )
+            return
         for v in versions:
+            if (v.zone, v.dataset, v.run_id) in committed:
+                logger.warning("not discarding %s.%s@%s: it was committed", v.zone, v.dataset, v.run_id)
+                continue
             for f in v.files:
                 self.root.resolve(f.path).unlink(missing_ok=True)
+            manifest = self.root.manifests_dir(v.company) / manifest_relpath(v.zone, v.dataset, v.run_id)
+            manifest.unlink(missing_ok=True)
 
     # --- reading ---------------------------------------------------------------------------------
 
     def versions(self, company: str, zone: str, dataset: str) -> list[DatasetVersionRecord]:
-        """Committed versions of one dataset, oldest first."""
+        """Committed versions of one dataset, oldest first.
+
+        Raises:
+            InvalidNameError: ``company`` or ``dataset`` is not a valid name.
+            DataPlaneError: ``zone`` is not bronze, silver or gold.
+        """
         validate_slug("company", company)
+        validate_slug("dataset", dataset)
+        if zone not in DATA_ZONES:
+            raise DataPlaneError(f"unknown zone {zone!r}: use one of {', '.join(DATA_ZONES)}")
         return self.dal.list_dataset_versions(company, dataset, zone)
 
     def resolve_version(
@@ -236,11 +272,18 @@ class DatasetStore:
         return [self.root.resolve(e.path) for v in chosen for e in self.version_entries(v)]
 
     def read_dataset(self, company: str, zone: str, dataset: str, as_of: str | None = None) -> pa.Table:
-        """A dataset's current (or an earlier) version as a ``pyarrow.Table`` (with its ``dt`` column)."""
+        """A dataset's current (or an earlier) version as a ``pyarrow.Table`` (with its ``dt`` column).
+
+        Like the catalog views, the table leaves out the redundant ``dataset`` partition column of the
+        paths (a column of that name stored in the files themselves is kept).
+        """
         files = self.dataset_files(company, zone, dataset, as_of)
         if not files:
             raise DatasetNotFoundError(company, zone, dataset, as_of)
-        return read_parquet(files)
+        table = read_parquet(files)
+        if "dataset" in table.column_names and not any("dataset" in parquet_schema(f).names for f in files):
+            table = table.drop_columns(["dataset"])
+        return table
 
     def current_views(self, company: str) -> dict[str, dict[str, list[Path]]]:
         """Zone -> dataset -> files of what is current, for the analysts' catalog."""
@@ -268,6 +311,7 @@ class DatasetStore:
             validate_slug("dataset", dataset)
         problems: list[VerifyProblem] = []
         known: set[str] = set()
+        unreadable_runs: set[str] = set()  # their files are reported with the manifest, not as extra
         versions = [v for v in self.dal.list_dataset_versions(company) if dataset in (None, v.dataset_name)]
         files_checked = 0
         for v in versions:
@@ -275,6 +319,7 @@ class DatasetStore:
                 entries = self.version_entries(v)
             except (IntegrityError, DataPlaneError, OSError) as exc:
                 problems.append(VerifyProblem("manifest", v.file_path, str(exc)))
+                unreadable_runs.add(v.produced_by_run_id)
                 continue
             for e in entries:
                 known.add(e.path)
@@ -293,7 +338,9 @@ class DatasetStore:
         for zone in DATA_ZONES:
             for path in self._data_files(company, zone, dataset):
                 rel = self.root.relative(path)
-                if rel not in known and not self._in_flight(path):
+                if rel in known or _run_id_of(path.name) in unreadable_runs:
+                    continue
+                if not self._in_flight(path):
                     problems.append(VerifyProblem("extra", rel, "not listed by any committed version"))
         return VerifyReport(len(versions), files_checked, problems)
 
@@ -301,6 +348,8 @@ class DatasetStore:
         """Remove temporary leftovers, orphaned files and silver/gold versions older than the newest ``keep``.
 
         The current version is never removed; bronze versions are never expired (bronze is append-only).
+        Files (temporary ones too) of a run still running that started less than :data:`ORPHAN_GRACE`
+        ago are in flight and kept; those of a finished, unknown or older run are orphans.
         """
         if keep < 1:
             raise DataPlaneError("--keep must be at least 1: the current version is never removed")
@@ -331,7 +380,7 @@ class DatasetStore:
             rel = self.root.relative(path)
             if rel in keep_paths or rel in removed:
                 continue
-            if is_temp_name(path.name) or not self._in_flight(path):
+            if not self._in_flight(path):
                 removed.append(rel)
         if not dry_run:
             for rel in removed:
@@ -354,8 +403,9 @@ class DatasetStore:
         for zone in DATA_ZONES:
             files.extend(self._data_files(company, zone, None))
         manifests = self.root.manifests_dir(company)
-        if manifests.exists():
-            files.extend(p for p in manifests.glob("*/*/*") if p.is_file())
+        for zone in DATA_ZONES:  # version manifests only; run artifacts (manifests/dbt/...) are kept
+            if (manifests / zone).exists():
+                files.extend(p for p in (manifests / zone).glob("*/*") if p.is_file())
         return files
 
     def _in_flight(self, path: Path) -> bool:
@@ -365,15 +415,17 @@ class DatasetStore:
             return False
         try:
             run = self.dal.get_pipeline_run(run_id)
-        except DataPlaneError:
-            return False
-        except Exception:  # unknown run: an orphan
+        except NotFoundError:  # unknown run: an orphan (any other error propagates: never guess)
             return False
         return run.status == "running" and utcnow() - run.started_at < ORPHAN_GRACE
 
 
 def _run_id_of(name: str) -> str | None:
-    """The run id in ``part-<run_id>-NNNNN.parquet`` or ``<run_id>.json``, if the name has one."""
+    """The run id in ``part-<run_id>-NNNNN.parquet`` or ``<run_id>.json`` (or in the temporary name
+    ``.tmp-<uuid>-...`` of one being written), if the name has one."""
+    temp = _TEMP_NAME.fullmatch(name)
+    if temp is not None:
+        name = temp.group(1)
     stem = name.removesuffix(".parquet").removesuffix(".json")
     if stem.startswith("part-"):
         stem = stem[len("part-") :].rsplit("-", 1)[0]

@@ -169,6 +169,16 @@ class QueryError(DataPlaneError):
     """An analyst query failed to run."""
 
 
+class InvalidArgumentError(DataPlaneError):
+    """A numeric or date argument (e.g. of the sample-data generator) is outside its allowed range."""
+
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        self.name = name
+        self.value = value
+        self.expected = expected
+        super().__init__(f"invalid {name} {value!r}: expected {expected}")
+
+
 # --- transform plane -------------------------------------------------------------------------------
 
 

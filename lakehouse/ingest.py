@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -28,10 +28,18 @@ from lakehouse.errors import (
 )
 from lakehouse.io.atomic import sha256_file
 from lakehouse.io.json_io import write_jsonl
-from lakehouse.io.validate import SourceFormat, detect_format, infer_schema, read_source, schema_diff
+from lakehouse.io.validate import (
+    SchemaDiff,
+    SourceFormat,
+    detect_format,
+    infer_schema,
+    read_source,
+    schema_diff,
+)
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
 from lakehouse.schemas import (
+    Column,
     DatasetSchema,
     declared_schema,
     schema_from_json,
@@ -123,7 +131,7 @@ def discover_sources(
                 raise DataPlaneError(
                     f"{file}: cannot tell its date from the folder name: pass --dt YYYY-MM-DD"
                 )
-            name = dataset or file.name.split(".")[0]
+            name = dataset if dataset is not None else file.name.split(".")[0]
             validate_slug("dataset", name)
             found.append(SourceFile(file, name, day, detect_format(file)))
     return found
@@ -180,17 +188,27 @@ class BronzeIngest:
                 for n, source in enumerate(todo, start=1):
                     if progress is not None:
                         progress(f"{source.dataset} {source.dt} ({source.path.name})", n - 1, len(todo))
-                    version = staged.get(source.dataset) or self._stage_version(
-                        con, company, source, run_id, allow_schema_evolution
-                    )
-                    staged[source.dataset] = version
+                    version = staged.get(source.dataset)
+                    if version is None:
+                        version = self._stage_version(con, company, source, run_id, allow_schema_evolution)
+                        staged[source.dataset] = version
+                    elif declared_schema(source.dataset) is None:
+                        # Every file of an undeclared dataset is checked against the schema, not just
+                        # the first one of the run (a later file may evolve it: added nullable columns).
+                        schema = self._schema_for(con, company, source, allow_schema_evolution, version)
+                        version.schema, version.schema_version = schema_to_json(schema), schema.version
                     self._ingest_file(con, company, source, version, on_error, result)
                 if progress is not None:
                     progress("publishing", len(todo), len(todo))
             claims = [(_scope(company, s.dataset), s.sha256) for s in todo]
             records = self.store.publish(list(staged.values()), claims)
         except BaseException as exc:
-            self.store.discard(staged.values())
+            # Once the commit happened (e.g. the catalog refresh was interrupted after it) the files
+            # belong to visible versions: only an uncommitted run's files may go.
+            if not self._committed(company, run_id):
+                self.store.discard(staged.values())
+                for rel in result.rejects_files:
+                    self.store.root.resolve(rel).unlink(missing_ok=True)
             self._fail(run_id, exc)
             raise
         result.versions = [
@@ -218,6 +236,15 @@ class BronzeIngest:
         self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
         return result
 
+    def _committed(self, company: str, run_id: str) -> bool:
+        """Whether a version of run ``run_id`` was committed (True when that cannot be told)."""
+        try:
+            versions = self.dal.list_dataset_versions(company, zone="bronze")
+        except Exception:  # the files stay; gc removes them if they turn out to be orphans
+            logger.warning("cannot tell whether run %s committed: keeping its files", run_id, exc_info=True)
+            return True
+        return any(v.produced_by_run_id == run_id for v in versions)
+
     def _fail(self, run_id: str, exc: BaseException) -> None:
         error = {"type": type(exc).__name__, "message": str(exc)}
         try:
@@ -244,20 +271,31 @@ class BronzeIngest:
         )
 
     def _schema_for(
-        self, con: duckdb.DuckDBPyConnection, company: str, source: SourceFile, allow_evolution: bool
+        self,
+        con: duckdb.DuckDBPyConnection,
+        company: str,
+        source: SourceFile,
+        allow_evolution: bool,
+        staged: StagedVersion | None = None,
     ) -> DatasetSchema:
+        """The schema ``source`` is ingested with: declared, else the one of ``staged`` (the version
+        this run is writing) or of the newest version, evolved if allowed, else inferred from it."""
         declared = declared_schema(source.dataset)
         if declared is not None:
             return declared
-        versions = self.dal.list_dataset_versions(company, source.dataset, "bronze")
+        if staged is not None and staged.schema is not None:
+            known: dict[str, Any] | None = staged.schema
+        else:
+            versions = self.dal.list_dataset_versions(company, source.dataset, "bronze")
+            known = versions[-1].schema if versions else None
         inferred = infer_schema(con, source.path, source.fmt, source.dataset)
-        if not versions or versions[-1].schema is None:
+        if known is None:
             logger.info(
                 "dataset %s is not declared: inferred schema version 1 from %s", source.dataset, source.path
             )
             return inferred
-        recorded = schema_from_json(versions[-1].schema)
-        diff = schema_diff(recorded, inferred)
+        recorded = schema_from_json(known)
+        diff = self._type_changes_that_matter(con, source, recorded, schema_diff(recorded, inferred))
         if diff.is_empty:
             return recorded
         if allow_evolution and diff.is_additive_nullable:
@@ -270,6 +308,25 @@ class BronzeIngest:
         raise SchemaMismatchError(
             f"{source.path}: columns differ from dataset {source.dataset!r} schema version {recorded.version}: {diff}{hint}"
         )
+
+    @staticmethod
+    def _type_changes_that_matter(
+        con: duckdb.DuckDBPyConnection, source: SourceFile, recorded: DatasetSchema, diff: SchemaDiff
+    ) -> SchemaDiff:
+        """Drop the type changes the sniffer imagined: a column whose values all fit the recorded type
+        (e.g. only empty values, or ``t``/``f`` in a VARCHAR column) has not changed type."""
+        if not diff.type_changed:
+            return diff
+        changed = {t.name for t in diff.type_changed}
+        probe = DatasetSchema(
+            name=recorded.name,
+            version=recorded.version,
+            columns=tuple(Column(c.name, c.type, True) for c in recorded.columns if c.name in changed),
+        )
+        read = read_source(con, source.path, probe, source.fmt, allow_extra_columns=True)
+        read.drop(con)
+        misfits = {r.column for r in read.rejects}
+        return replace(diff, type_changed=tuple(t for t in diff.type_changed if t.name in misfits))
 
     def _ingest_file(
         self,

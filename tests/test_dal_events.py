@@ -10,7 +10,9 @@ from lakehouse.dal import DataAccessLayer
 from lakehouse.db.records import DetectedEvent
 
 
-def _event(entity: str, event_type: str = "overdue_invoice", company: str = "acme", **details: object) -> DetectedEvent:
+def _event(
+    entity: str, event_type: str = "overdue_invoice", company: str = "acme", **details: object
+) -> DetectedEvent:
     return DetectedEvent(
         event_id=f"{company}:{event_type}:{entity}",
         company=company,

@@ -94,5 +94,5 @@ def test_register_dataset_version(dal: DataAccessLayer) -> None:
     rec = dal.register_dataset_version(spec)
     assert rec.row_count == 10
     assert [v.version_tag for v in dal.list_dataset_versions("acme", "customers")] == ["v1"]
-    with pytest.raises(AlreadyExistsError, match="acme/customers@v1"):
+    with pytest.raises(AlreadyExistsError, match="acme/bronze.customers@v1"):
         dal.register_dataset_version(spec)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -96,6 +96,6 @@ def test_foreign_key_from_runs_to_tasks_is_enforced(dal: DataAccessLayer) -> Non
             {
                 "id": "0" * 32 if conn.dialect.name == "sqlite" else "00000000-0000-0000-0000-000000000001",
                 "task": "1" * 32 if conn.dialect.name == "sqlite" else "00000000-0000-0000-0000-000000000002",
-                "now": datetime(2026, 1, 1, tzinfo=timezone.utc),
+                "now": datetime(2026, 1, 1, tzinfo=UTC),
             },
         )

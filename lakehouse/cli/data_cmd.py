@@ -101,6 +101,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
+        disable=not err_console.is_terminal,  # no stray output when stderr is a file or a pipe
     )
 
 

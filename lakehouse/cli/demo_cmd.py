@@ -1,24 +1,153 @@
-"""``lakehouse demo``: the main job end to end on the embedded defaults."""
+"""``lakehouse demo``: the main job end to end on the embedded defaults.
+
+generate -> ingest (bronze) -> build (dbt silver/gold, events, transcript profiles) -> verify ->
+the saved query ``revenue_by_month``, then a short summary. Re-running it is safe: the ingest of
+already-ingested extracts is a no-op, and the build publishes new versions of silver and gold.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.rule import Rule
 
-from lakehouse.cli.errors import catch_errors
-from lakehouse.cli.output import console
+from lakehouse.cli.data_cmd import _progress
+from lakehouse.cli.errors import catch_errors, err_console
+from lakehouse.cli.output import OutputFormat, console, emit
+from lakehouse.config import load_config
+from lakehouse.datasets import DATA_ZONES
 from lakehouse.db import migrate
 from lakehouse.db.engine import redact_url
+from lakehouse.errors import IntegrityError
+from lakehouse.ingest import BronzeIngest
+from lakehouse.io.zones import validate_slug
+from lakehouse.query.render import render
+from lakehouse.query.sandbox import run_query
+from lakehouse.query.saved import resolve_query
+from lakehouse.runtime import open_store
+from lakehouse.sample.generator import DEFAULT_SCALE, DEFAULT_SEED, generate
 from lakehouse.settings import get_settings
+from lakehouse.transform.build import DbtBuild
+
+
+def _step(title: str) -> None:
+    console.print(Rule(title, align="left"))
 
 
 @catch_errors
 def demo_command(
-    company: Annotated[str, typer.Option(help="Company slug to generate and build.")] = "acme",
+    company: Annotated[
+        str, typer.Option("--company", "-c", help="Company slug to generate and build.")
+    ] = "acme",
     days: Annotated[int, typer.Option(min=1, help="Days of sample data to generate.")] = 90,
+    scale: Annotated[
+        float, typer.Option(help="Sample volume: 1.0 is ~10,000 customers a year.")
+    ] = DEFAULT_SCALE,
+    seed: Annotated[int, typer.Option(help="Random seed of the sample data.")] = DEFAULT_SEED,
 ) -> None:
-    """Run the main job end to end: migrate the control plane, then the data pipeline."""
+    """Run the main job end to end: sample data -> bronze -> dbt silver/gold -> manifests -> a query."""
+    validate_slug("company", company)
     settings = get_settings()
+    config = load_config(settings.config_dir)
+    _step("control plane")
     migrate.upgrade(settings.database_url, "head")
-    console.print(f"control plane ready at {redact_url(settings.database_url)}", markup=False)
+    console.print(f"migrated {redact_url(settings.database_url)} to head", markup=False)
+
+    with open_store(settings) as store:
+        _step("sample data")
+        extract = store.root.root / "_samples" / f"{company}-{days}d-x{scale:g}-seed{seed}"
+        if not (extract / "_truth").exists():
+            summary = generate(company, extract, days=days, scale=scale, seed=seed)
+            counts = ", ".join(f"{n} {k}" for k, n in summary.row_counts.items())
+            console.print(f"generated {days} daily extracts in {extract}: {counts}", markup=False)
+        else:
+            console.print(f"reusing the extracts in {extract}", markup=False)
+
+        _step("bronze ingest")
+        with _progress() as bar:
+            task = bar.add_task("ingest", total=None)
+            ingest = BronzeIngest(store).run(
+                company,
+                [extract],
+                progress=lambda label, done, total: bar.update(
+                    task, description=label, completed=done, total=total
+                ),
+            )
+        if ingest.run_id is None:
+            console.print("every extract was ingested before: nothing new (idempotent)", markup=False)
+        else:
+            console.print(
+                f"run {ingest.run_id}: {ingest.rows} rows from {len(ingest.ingested)} files", markup=False
+            )
+
+        _step("dbt build (write-audit-publish), events, transcript profiles")
+        with _progress() as bar:
+            task = bar.add_task("dbt build", total=None)
+            finished = 0
+
+            def on_node(unique_id: str, status: str) -> None:
+                nonlocal finished
+                if status == "started":
+                    bar.update(task, description=f"dbt: {unique_id.split('.', 2)[-1]}")
+                else:
+                    finished += 1
+                    bar.update(task, completed=finished)
+
+            build = DbtBuild(store, config, settings.dbt_project_dir).run(company, progress=on_node)
+        console.print(
+            f"build {build.run_id} as of {build.as_of}: {len(build.versions)} datasets published",
+            markup=False,
+        )
+
+        _step("verify")
+        report = store.verify(company)
+        if not report.ok:
+            for p in report.problems:
+                err_console.print(str(p), markup=False)
+            raise IntegrityError(f"verify found {len(report.problems)} problem(s) in the data of {company!r}")
+        console.print(
+            f"OK: {report.files_checked} files in {report.versions_checked} versions match their checksums",
+            markup=False,
+        )
+
+        _step("summary")
+        runs = store.dal.list_pipeline_runs(company, limit=5)
+        emit(
+            OutputFormat.text,
+            "latest runs",
+            [{"run_id": r.run_id, "pipeline": r.pipeline_name, "status": r.status} for r in runs],
+        )
+        emit(
+            OutputFormat.text,
+            "current dataset versions",
+            _current_versions(store.dal.list_dataset_versions(company)),
+        )
+        events = store.dal.count_events_by_type(company)
+        emit(
+            OutputFormat.text,
+            "active events by type",
+            [{"event_type": k, "active": v} for k, v in events.items()],
+        )
+
+        _name, sql = resolve_query("revenue_by_month", settings.queries_dir)
+        allowed = [store.root.zone_dir(company, z) for z in DATA_ZONES]
+        table = run_query(store.root.catalog_path(company), sql, {}, allowed, limit=8)
+    console.print("revenue by month (queries/revenue_by_month.sql, first rows):", markup=False)
+    render(table, "table", None, console)
+    console.print(
+        f"\nnext: lakehouse query -c {company} top_customers   |   duckdb -readonly {settings.data_root}/{company}/catalog.duckdb",
+        markup=False,
+    )
+
+
+def _current_versions(versions: list[Any]) -> list[dict[str, Any]]:
+    current: dict[tuple[str, str], dict[str, Any]] = {}
+    for v in versions:
+        row = current.setdefault(
+            (v.zone, v.dataset_name), {"zone": v.zone, "dataset": v.dataset_name, "rows": 0}
+        )
+        row["version"] = v.version_tag
+        row["schema_version"] = v.schema_version
+        row["rows"] = row["rows"] + v.row_count if v.zone == "bronze" else v.row_count
+    return [current[k] for k in sorted(current, key=lambda k: (DATA_ZONES.index(k[0]), k[1]))]

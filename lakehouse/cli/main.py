@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli import config_cmd, data_cmd, db_cmd
+from lakehouse.cli import build_cmd, config_cmd, data_cmd, db_cmd
 from lakehouse.cli.demo_cmd import demo_command
+from lakehouse.cli.generate_cmd import generate_command
 from lakehouse.cli.query_cmd import query_command
 
 app = typer.Typer(
@@ -39,12 +40,16 @@ def _root(
 
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(config_cmd.app, name="config")
+app.command("generate")(generate_command)
 app.command("ingest")(data_cmd.ingest_command)
 app.command("datasets")(data_cmd.datasets_command)
 app.command("runs")(data_cmd.runs_command)
 app.command("verify")(data_cmd.verify_command)
 app.command("gc")(data_cmd.gc_command)
 app.command("query")(query_command)
+app.command("build")(build_cmd.build_command)
+app.command("events")(build_cmd.events_command)
+app.command("extract")(build_cmd.extract_command)
 app.command("demo")(demo_command)
 
 

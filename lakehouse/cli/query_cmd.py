@@ -9,10 +9,10 @@ import typer
 
 from lakehouse.cli.errors import catch_errors
 from lakehouse.cli.output import console
+from lakehouse.datasets import DATA_ZONES
 from lakehouse.query.render import render
 from lakehouse.query.sandbox import parse_params, run_query
 from lakehouse.query.saved import resolve_query
-from lakehouse.datasets import DATA_ZONES
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
 

@@ -463,6 +463,10 @@ class ExtractionConfig(ConfigModel):
     name: Slug = Field(description="Extraction id (slug); unique across files, names the output dataset.")
     description: StrictStr = Field(description="What the extraction is for.")
     source: SourceSpec = Field(default_factory=SourceSpec, description="Dataset and columns read.")
+    output_dataset: Slug = Field(
+        default="customer_profiles",
+        description="Gold dataset written by `lakehouse extract`: one row per entity with each field's latest value.",
+    )
     fields: Annotated[tuple[ExtractionField, ...], NotEmpty] = Field(
         description="Fields extracted; names unique."
     )

@@ -1,0 +1,132 @@
+"""``lakehouse build`` and ``lakehouse events``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lakehouse.cli.data_cmd import CompanyOpt, OutputOpt, _parse_dt, _progress
+from lakehouse.cli.errors import catch_errors, err_console
+from lakehouse.cli.output import OutputFormat, console, emit, print_json
+from lakehouse.config import load_config
+from lakehouse.runtime import open_store
+from lakehouse.settings import get_settings
+from lakehouse.transform.build import DbtBuild
+from lakehouse.transform.profiles import run_extraction
+
+
+@catch_errors
+def build_command(
+    company: CompanyOpt,
+    select: Annotated[
+        list[str] | None, typer.Option("--select", "-s", help="dbt node selection (default: all).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="As-of date YYYY-MM-DD (default: the newest bronze dt).")
+    ] = None,
+    wait: Annotated[
+        int, typer.Option(help="Seconds to wait for another build of the company to finish.")
+    ] = 0,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Build silver and gold with dbt, test them, and publish them only if every test passes."""
+    settings = get_settings()
+    config = load_config(settings.config_dir)
+    with open_store(settings) as store, _progress() as bar:
+        task = bar.add_task("dbt build", total=None)
+        done = 0
+
+        def on_node(unique_id: str, status: str) -> None:
+            nonlocal done
+            if status == "started":
+                bar.update(task, description=f"dbt: {unique_id.split('.', 2)[-1]}")
+            else:
+                done += 1
+                bar.update(task, completed=done)
+
+        result = DbtBuild(store, config, settings.dbt_project_dir).run(
+            company,
+            select=select,
+            as_of=_parse_dt(as_of),
+            wait_seconds=wait,
+            progress=on_node,
+            on_wait=lambda msg: err_console.print(msg, markup=False),
+        )
+    if output == OutputFormat.json:
+        print_json(
+            {
+                "run_id": result.run_id,
+                "as_of": result.as_of,
+                "invocation_id": result.invocation_id,
+                "versions": result.versions,
+                "events": result.events,
+                "extraction": None
+                if result.extraction is None
+                else {"run_id": result.extraction.run_id, "versions": result.extraction.versions},
+            }
+        )
+        return
+    console.print(
+        f"build {result.run_id} as of {result.as_of}: published {len(result.versions)} dataset(s)",
+        markup=False,
+    )
+    emit(OutputFormat.text, "published versions", result.versions)
+    if result.events:
+        emit(OutputFormat.text, "events", [{"event_type": k, **v} for k, v in result.events.items()])
+    if result.extraction and result.extraction.run_id:
+        emit(
+            OutputFormat.text, f"transcript extraction {result.extraction.run_id}", result.extraction.versions
+        )
+
+
+@catch_errors
+def events_command(
+    company: CompanyOpt,
+    status: Annotated[str | None, typer.Option(help="active, resolved or archived.")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """List events from the events index."""
+    with open_store() as store:
+        events = store.dal.list_events(company, status, event_type, limit)
+    rows = [
+        {
+            "event_id": e.event_id,
+            "type": e.event_type,
+            "entity": f"{e.entity_type}:{e.entity_id}",
+            "severity": e.severity,
+            "status": e.status,
+            "first_seen_at": e.first_seen_at,
+            "last_seen_at": e.last_seen_at,
+            "details": e.details,
+        }
+        for e in events
+    ]
+    if output == OutputFormat.json:
+        print_json(rows)
+        return
+    emit(
+        OutputFormat.text,
+        f"events of {company}",
+        [r | {"details": None} for r in rows],
+        ["type", "entity", "severity", "status", "first_seen_at", "last_seen_at"],
+    )
+
+
+@catch_errors
+def extract_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text) -> None:
+    """Extract fields from call transcripts (config/extraction/*.json) into gold profile datasets."""
+    settings = get_settings()
+    config = load_config(settings.config_dir)
+    with open_store(settings) as store:
+        result = run_extraction(store, config, company)
+    if output == OutputFormat.json:
+        print_json({"run_id": result.run_id, "versions": result.versions, "skipped": result.skipped})
+        return
+    for reason in result.skipped:
+        console.print(f"skipped: {reason}", markup=False)
+    if result.run_id:
+        console.print(f"extraction {result.run_id}", markup=False)
+        emit(OutputFormat.text, "published versions", result.versions)

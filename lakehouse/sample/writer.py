@@ -1,0 +1,110 @@
+"""Writes the daily extract folders and the ground-truth file.
+
+Each file is written under a temporary name in its folder and renamed over the final name, so a reader
+never sees half a file. There is no fsync: sample data can be regenerated, and 1,800 fsyncs would make a
+year of extracts several times slower to write.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from lakehouse.sample.clock import Clock
+from lakehouse.sample.ledger import Ledger, Value
+from lakehouse.schemas import RAW_SCHEMAS
+
+JSONL_DATASETS = ("calls",)
+"""Datasets written as JSON lines (free-text transcripts); the others are CSV."""
+
+TRUTH_DIR = "_truth"
+TRUTH_FILE = "call_facts.jsonl"
+DUPLICATE_RATE = 0.004
+
+
+def file_name(dataset: str) -> str:
+    """Return the extract file name of a dataset, e.g. ``jobs.csv`` or ``calls.jsonl``."""
+    return f"{dataset}.jsonl" if dataset in JSONL_DATASETS else f"{dataset}.csv"
+
+
+@contextmanager
+def _atomic_text(path: Path) -> Iterator[TextIO]:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _with_duplicates(rng: random.Random, rows: list[tuple[Value, ...]]) -> list[tuple[Value, ...]]:
+    """Repeat an occasional row right after itself, as a flaky export does."""
+    out: list[tuple[Value, ...]] = []
+    for row in rows:
+        out.append(row)
+        if rng.random() < DUPLICATE_RATE:
+            out.append(row)
+    return out
+
+
+def _write_csv(path: Path, columns: Sequence[str], rows: list[tuple[Value, ...]]) -> None:
+    with _atomic_text(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(tuple("" if v is None else v for v in row) for row in rows)
+
+
+def _write_jsonl(path: Path, columns: Sequence[str], rows: list[tuple[Value, ...]]) -> None:
+    with _atomic_text(path) as handle:
+        for row in rows:
+            handle.write(json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False))
+            handle.write("\n")
+
+
+def write_extracts(
+    out_dir: Path,
+    clock: Clock,
+    ledger: Ledger,
+    rng: random.Random,
+    on_day: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Write one folder per day with one file per dataset (header-only CSV / empty JSONL on quiet days).
+
+    Returns:
+        Lines written per dataset, duplicates included, headers excluded.
+    """
+    daily = {dataset: ledger.daily_rows(dataset) for dataset in RAW_SCHEMAS}
+    counts = dict.fromkeys(RAW_SCHEMAS, 0)
+    for day in range(clock.days):
+        folder = out_dir / clock.date_text(day)
+        folder.mkdir(parents=True, exist_ok=True)
+        for dataset, schema in RAW_SCHEMAS.items():
+            rows = _with_duplicates(rng, daily[dataset].get(day, []))
+            counts[dataset] += len(rows)
+            path = folder / file_name(dataset)
+            if dataset in JSONL_DATASETS:
+                _write_jsonl(path, schema.column_names, rows)
+            else:
+                _write_csv(path, schema.column_names, rows)
+        if on_day is not None:
+            on_day(day + 1, clock.days)
+    return counts
+
+
+def write_truth(out_dir: Path, truth: list[dict[str, object]]) -> Path:
+    """Write the planted transcript facts, one JSON object per call, ordered by call id."""
+    folder = out_dir / TRUTH_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / TRUTH_FILE
+    with _atomic_text(path) as handle:
+        for fact in sorted(truth, key=lambda f: str(f["call_id"])):
+            handle.write(json.dumps(fact, ensure_ascii=False))
+            handle.write("\n")
+    return path

@@ -1,0 +1,188 @@
+"""Run dbt in-process (``dbtRunner``) against a per-run DuckDB file and collect its results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lakehouse.errors import TransformError
+
+logger = logging.getLogger(__name__)
+
+#: Called with (unique_id, status) as each dbt node starts ("started") and finishes.
+NodeProgress = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    resource_type: str
+    name: str
+    status: str
+    message: str | None
+    execution_time: float
+    failures: int | None
+
+
+@dataclass
+class DbtInvocation:
+    success: bool
+    invocation_id: str | None
+    nodes: list[NodeResult] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    run_results: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in {"error", "fail", "runtime error"}]
+
+
+@contextmanager
+def _env(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def release_dbt_resources() -> None:
+    """Release what an in-process invoke leaves open: the DuckDB file and the dbt.log handler.
+
+    dbt-duckdb keeps its database open in the process (profile ``keep_open``), so no other
+    connection could open the file; and dbt drops, without closing, the previous invoke's dbt.log
+    handler when the next invoke sets up logging.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt_common.events.event_manager_client import get_event_manager
+
+    DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
+    for dbt_logger in get_event_manager().loggers:
+        python_logger = logging.getLogger(dbt_logger.name)
+        for handler in list(python_logger.handlers):
+            if isinstance(handler, logging.FileHandler):
+                python_logger.removeHandler(handler)
+                handler.close()
+
+
+def run_dbt_build(
+    project_dir: Path,
+    db_path: Path,
+    target_dir: Path,
+    variables: Mapping[str, Any],
+    run_id: str,
+    select: list[str] | None = None,
+    progress: NodeProgress | None = None,
+) -> DbtInvocation:
+    """``dbt build`` (models and their tests) into ``db_path``, in this process.
+
+    The run_id reaches dbt's artifacts as ``DBT_ENV_CUSTOM_ENV_LAKEHOUSE_RUN_ID`` (under
+    ``metadata.env`` in ``run_results.json`` and ``manifest.json``).
+    """
+    from dbt.cli.main import dbtRunner
+
+    def on_event(event: Any) -> None:
+        if progress is None:
+            return
+        name = event.info.name
+        if name not in {"NodeStart", "NodeFinished"}:
+            return
+        node_info = getattr(event.data, "node_info", None)
+        if node_info is None:
+            return
+        status = "started" if name == "NodeStart" else (node_info.node_status or "done")
+        progress(node_info.unique_id, status)
+
+    args = [
+        "build",
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(target_dir / "logs"),
+        "--vars",
+        json.dumps(dict(variables)),
+        "--quiet",
+        "--no-use-colors",
+    ]
+    if select:
+        args += ["--select", *select]
+    env = {
+        "LAKEHOUSE_DBT_DB_PATH": str(db_path),
+        "DBT_ENV_CUSTOM_ENV_LAKEHOUSE_RUN_ID": run_id,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    with _env(env):
+        try:
+            result = dbtRunner(callbacks=[on_event]).invoke(args)
+        finally:
+            release_dbt_resources()
+    invocation = DbtInvocation(success=bool(result.success), invocation_id=None)
+    if result.exception is not None:
+        invocation.error = " ".join(str(result.exception).split())
+    run_results_path = target_dir / "run_results.json"
+    manifest_path = target_dir / "manifest.json"
+    if run_results_path.exists():
+        invocation.run_results = json.loads(run_results_path.read_text())
+        invocation.invocation_id = invocation.run_results.get("metadata", {}).get("invocation_id")
+    if manifest_path.exists():
+        invocation.manifest = json.loads(manifest_path.read_text())
+    nodes_meta = invocation.manifest.get("nodes", {})
+    for r in invocation.run_results.get("results", []):
+        uid = r["unique_id"]
+        node = nodes_meta.get(uid, {})
+        invocation.nodes.append(
+            NodeResult(
+                unique_id=uid,
+                resource_type=node.get("resource_type", uid.split(".")[0]),
+                name=node.get("name", uid.split(".")[-1]),
+                status=str(r.get("status")),
+                message=r.get("message"),
+                execution_time=float(r.get("execution_time") or 0.0),
+                failures=r.get("failures"),
+            )
+        )
+    if not invocation.success and not invocation.nodes and invocation.error is None:
+        raise TransformError(
+            "dbt build failed before running any node; see the dbt log in the run's target folder"
+        )
+    return invocation
+
+
+def published_models(invocation: DbtInvocation) -> list[dict[str, Any]]:
+    """Models built successfully in this invocation whose ``meta.zone`` is silver or gold."""
+    built = {n.unique_id for n in invocation.nodes if n.resource_type == "model" and n.status == "success"}
+    models = []
+    for uid, node in invocation.manifest.get("nodes", {}).items():
+        if uid not in built:
+            continue
+        meta = node.get("config", {}).get("meta", {}) or node.get("meta", {})
+        zone = meta.get("zone")
+        if zone not in ("silver", "gold"):
+            continue
+        models.append(
+            {
+                "unique_id": uid,
+                "name": node["name"],
+                "schema": node["schema"],
+                "alias": node.get("alias") or node["name"],
+                "zone": zone,
+                "schema_version": str(meta.get("schema_version", "1")),
+            }
+        )
+    return sorted(models, key=lambda m: (m["zone"], m["name"]))

@@ -1,0 +1,126 @@
+"""``lakehouse extract``: transcript extraction into gold profile datasets (pipeline ``transcript_pipeline``).
+
+Each ``config/extraction/*.json`` reads the current silver version of its source dataset, extracts its
+fields from the text column, and publishes ``gold/dataset=<output_dataset>`` (one row per entity with
+each field's latest value and the call it came from) as a new dataset version.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from lakehouse.config import LakehouseConfig
+from lakehouse.config.models import ExtractionConfig
+from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.errors import LakehouseError
+from lakehouse.io.zones import validate_slug
+from lakehouse.manifest import run_manifest
+from lakehouse.transform.extraction import build_profiles
+
+logger = logging.getLogger(__name__)
+
+PROFILE_SCHEMA_VERSION = "1"
+
+
+@dataclass
+class ExtractResult:
+    run_id: str | None
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _as_of(store: DatasetStore, company: str, dataset: str) -> date:
+    version = store.resolve_version(company, "silver", dataset)
+    days = [date.fromisoformat(e.dt) for e in store.version_entries(version) if e.dt]
+    return max(days) if days else version.created_at.date()
+
+
+def run_extraction(store: DatasetStore, config: LakehouseConfig, company: str) -> ExtractResult:
+    """Run every extraction config of ``config`` for ``company`` as one ``transcript_pipeline`` run.
+
+    Raises:
+        DatasetNotFoundError: the source silver dataset was never built (run ``lakehouse build``).
+    """
+    validate_slug("company", company)
+    result = ExtractResult(run_id=None)
+    if not config.extraction:
+        result.skipped.append("no config/extraction/*.json")
+        return result
+    sources = []
+    for cfg in config.extraction:
+        version = store.resolve_version(company, "silver", cfg.source.dataset)
+        sources.append(
+            {
+                "extraction": cfg.name,
+                "dataset": cfg.source.dataset,
+                "version": version.version_tag,
+                "checksum": version.checksum,
+            }
+        )
+    dal = store.dal
+    run_id = dal.start_pipeline_run(
+        company, "transcript_pipeline", stage="gold", input_manifest={"sources": sources}
+    )
+    result.run_id = run_id
+    staged: list[StagedVersion] = []
+    try:
+        with duckdb.connect() as con:
+            for cfg in config.extraction:
+                staged.append(_extract_one(store, con, company, run_id, cfg))
+        records = store.publish(staged)
+    except BaseException as exc:
+        store.discard(staged)
+        try:
+            dal.finish_pipeline_run(run_id, "failed", error={"type": type(exc).__name__, "message": str(exc)})
+        except LakehouseError:  # pragma: no cover
+            logger.exception("could not mark run %s failed", run_id)
+        raise
+    result.versions = [
+        {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag, "rows": r.row_count}
+        for r in records
+    ]
+    outputs = [
+        {"zone": v.zone, "dataset": v.dataset, "files": [f.as_dict() for f in v.files]} for v in staged
+    ]
+    dal.finish_pipeline_run(
+        run_id,
+        "success",
+        manifests=run_manifest(
+            run_id=run_id, company=company, pipeline="transcript_pipeline", inputs=sources, outputs=outputs
+        ),
+    )
+    return result
+
+
+def _extract_one(
+    store: DatasetStore, con: duckdb.DuckDBPyConnection, company: str, run_id: str, cfg: ExtractionConfig
+) -> StagedVersion:
+    calls = store.read_dataset(company, "silver", cfg.source.dataset)
+    profiles = build_profiles(calls, cfg)
+    schema = {
+        "name": cfg.output_dataset,
+        "version": PROFILE_SCHEMA_VERSION,
+        "primary_key": cfg.source.entity_column,
+        "columns": [
+            {"name": f.name, "type": str(f.type), "nullable": True, "enum": None} for f in profiles.schema
+        ],
+    }
+    version = StagedVersion(
+        company=company,
+        zone="gold",
+        dataset=cfg.output_dataset,
+        run_id=run_id,
+        schema_version=PROFILE_SCHEMA_VERSION,
+        schema=schema,
+        extra={"extraction": cfg.name, "calls_analyzed": calls.num_rows},
+    )
+    store.write_file(con, version, profiles, _as_of(store, company, cfg.source.dataset))
+    logger.info(
+        "%s: %d profile row(s) from %d call(s)", cfg.output_dataset, profiles.num_rows, calls.num_rows
+    )
+    return version

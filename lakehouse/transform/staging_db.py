@@ -1,0 +1,53 @@
+"""The per-run DuckDB file dbt builds into (the "write" and "audit" of write-audit-publish).
+
+Before dbt runs, the file gets ``bronze.<dataset>`` views over the committed bronze files, and
+``silver``/``gold`` views over the currently published versions, so that a partial ``--select``
+builds on what is published. dbt replaces the views of the models it builds with tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import duckdb
+
+from lakehouse.io.parquet_io import duckdb_path, sql_identifier, sql_string
+from lakehouse.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS
+
+
+def _files_list(files: Sequence[Path]) -> str:
+    return "[" + ", ".join(sql_string(duckdb_path(f)) for f in files) + "]"
+
+
+def _empty_bronze_view(dataset: str) -> str:
+    schema = RAW_SCHEMAS[dataset]
+    cols = [f"CAST(NULL AS {c.type}) AS {sql_identifier(c.name)}" for c in schema.columns]
+    cols += [f"CAST(NULL AS {c.type}) AS {sql_identifier(c.name)}" for c in BRONZE_LINEAGE_COLUMNS]
+    cols.append("CAST(NULL AS DATE) AS dt")
+    return f"SELECT {', '.join(cols)} WHERE false"
+
+
+def prepare_staging_db(path: Path, views: Mapping[str, Mapping[str, Sequence[Path]]]) -> None:
+    """Create the DuckDB file at ``path`` with one view per zone/dataset over the given files.
+
+    Declared raw datasets with nothing ingested yet get an empty, typed bronze view.
+    """
+    con = duckdb.connect(str(path))
+    try:
+        for zone in ("bronze", "silver", "gold"):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {zone}")
+            for dataset, files in sorted(views.get(zone, {}).items()):
+                if not files:
+                    continue
+                con.execute(
+                    # hive partitioning adds both `dataset` and `dt`; `dataset` is the view's own name.
+                    f"CREATE VIEW {zone}.{sql_identifier(dataset)} AS SELECT * EXCLUDE (dataset) FROM read_parquet("
+                    f"{_files_list(files)}, hive_partitioning = true, union_by_name = true, "
+                    "hive_types = {'dt': DATE})"
+                )
+        present = set(views.get("bronze", {}))
+        for dataset in sorted(set(RAW_SCHEMAS) - present):
+            con.execute(f"CREATE VIEW bronze.{sql_identifier(dataset)} AS {_empty_bronze_view(dataset)}")
+    finally:
+        con.close()

@@ -1,0 +1,56 @@
+"""Helpers of the build tests: a small generated company ingested into bronze."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.config import LakehouseConfig, load_config
+from lakehouse.dal import DataAccessLayer
+from lakehouse.datasets import DatasetStore
+from lakehouse.ingest import BronzeIngest
+from lakehouse.io.zones import DataRoot
+from lakehouse.sample.generator import generate
+from lakehouse.transform.build import DbtBuild
+
+REPO = Path(__file__).resolve().parents[1]
+COMPANY = "acme"
+
+
+@dataclass
+class Lakehouse:
+    store: DatasetStore
+    extract: Path
+    config_dir: Path
+    project_dir: Path
+
+    @property
+    def dal(self) -> DataAccessLayer:
+        return self.store.dal
+
+    def config(self) -> LakehouseConfig:
+        return load_config(self.config_dir)
+
+    def builder(self) -> DbtBuild:
+        return DbtBuild(self.store, self.config(), self.project_dir)
+
+    def set_event_parameter(self, event_type: str, name: str, value: object) -> None:
+        path = self.config_dir / "events" / f"{event_type}.json"
+        document = json.loads(path.read_text())
+        document["parameters"][name] = value
+        path.write_text(json.dumps(document, indent=2))
+
+
+def make_lakehouse(tmp_path: Path, db_url: str, days: int = 30, scale: float = 0.05) -> Lakehouse:
+    """Generate ``days`` of sample data, ingest it, and return the handles (config and dbt project copied)."""
+    extract = tmp_path / "extract"
+    generate(COMPANY, extract, days=days, scale=scale, seed=7)
+    config_dir = tmp_path / "config"
+    shutil.copytree(REPO / "config", config_dir)
+    project_dir = tmp_path / "dbt_project"
+    shutil.copytree(REPO / "dbt_project", project_dir, ignore=shutil.ignore_patterns("target", "logs"))
+    store = DatasetStore(DataAccessLayer.from_url(db_url), DataRoot.from_uri(str(tmp_path / "data")))
+    BronzeIngest(store).run(COMPANY, [extract])
+    return Lakehouse(store, extract, config_dir, project_dir)

@@ -1,0 +1,184 @@
+"""`lakehouse build`: write-audit-publish of dbt silver/gold, run manifests, events, locking."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from lakehouse.errors import BuildFailedError, LockBusyError
+from lakehouse.io.atomic import sha256_file
+from lakehouse.transform.build_lock import company_lock
+from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def lake(tmp_path: Path, db_url: str) -> Iterator[Lakehouse]:
+    lh = make_lakehouse(tmp_path, db_url)
+    yield lh
+    lh.dal.close()
+
+
+def _latest_rows(extract: Path, dataset: str, key: str) -> dict[str, dict[str, str]]:
+    """Independent silver: the last version of each id by (updated_at, day folder, line)."""
+    best: dict[str, tuple[tuple[str, str, int], dict[str, str]]] = {}
+    for day in sorted(p for p in extract.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        path = day / f"{dataset}.csv"
+        if not path.exists():
+            continue
+        with path.open(newline="") as fh:
+            for n, row in enumerate(csv.DictReader(fh)):
+                rank = (row["updated_at"], day.name, n)
+                if row[key] not in best or rank >= best[row[key]][0]:
+                    best[row[key]] = (rank, row)
+    return {k: v[1] for k, v in best.items()}
+
+
+def test_build_publishes_gold_that_matches_an_independent_computation(lake: Lakehouse) -> None:
+    result = lake.builder().run(COMPANY)
+
+    newest_day = max(date.fromisoformat(p.name) for p in lake.extract.iterdir() if p.name[0].isdigit())
+    assert result.as_of == newest_day  # as-of defaults to the newest bronze dt, not the wall clock
+    published = {(v["zone"], v["dataset"]) for v in result.versions}
+    assert {("silver", "invoices"), ("gold", "revenue_by_month"), ("gold", "customer_360")} <= published
+
+    invoices = _latest_rows(lake.extract, "invoices", "invoice_id")
+    jobs = _latest_rows(lake.extract, "jobs", "job_id")
+    expected: dict[tuple[date, str], list[Decimal]] = defaultdict(
+        lambda: [Decimal(0), Decimal(0), Decimal(0)]
+    )
+    for inv in invoices.values():
+        if inv["status"] == "void":
+            continue
+        month = date.fromisoformat(inv["invoice_date"]).replace(day=1)
+        acc = expected[(month, jobs[inv["job_id"]]["business_unit"])]
+        acc[0] += 1
+        acc[1] += Decimal(inv["total"])
+        acc[2] += Decimal(inv["total"]) - Decimal(inv["balance"])
+    gold = lake.store.read_dataset(COMPANY, "gold", "revenue_by_month").to_pylist()
+    actual = {
+        (r["month"], r["business_unit"]): [
+            Decimal(r["invoice_count"]),
+            r["invoiced_total"],
+            r["collected_total"],
+        ]
+        for r in gold
+    }
+    assert actual == expected
+    assert {r["dt"] for r in gold} == {result.as_of}
+
+    c360 = {r["customer_id"]: r for r in lake.store.read_dataset(COMPANY, "gold", "customer_360").to_pylist()}
+    assert set(c360) == set(_latest_rows(lake.extract, "customers", "customer_id"))
+    revenue: dict[str, Decimal] = defaultdict(Decimal)
+    for inv in invoices.values():
+        if inv["status"] != "void":
+            revenue[inv["customer_id"]] += Decimal(inv["total"])
+    for customer_id, row in c360.items():
+        assert row["lifetime_revenue"] == revenue.get(customer_id, Decimal(0))
+
+    # every published file is tagged and listed with its checksum in the run's output manifest
+    run = lake.dal.get_pipeline_run(result.run_id)
+    assert run.status == "success" and run.pipeline_name == "dbt_build"
+    manifest = run.output_manifest or {}
+    assert manifest["dbt_invocation_id"] == result.invocation_id
+    statuses = {n["unique_id"]: n["status"] for n in manifest["nodes"]}
+    assert statuses["model.lakehouse.revenue_by_month"] == "success"
+    assert all("execution_time" in n for n in manifest["nodes"])
+    for output in manifest["outputs"]:
+        for f in output["files"]:
+            path = lake.store.root.resolve(f["path"])
+            assert sha256_file(path) == f["checksum"]
+            assert pq.ParquetFile(path).metadata.num_rows == f["row_count"]
+            meta = {k.decode(): v.decode() for k, v in (pq.read_metadata(path).metadata or {}).items()}
+            assert meta["lakehouse.dataset"] == output["dataset"]
+            assert meta["lakehouse.run_id"] == result.run_id
+            assert meta["lakehouse.schema_version"] == output["schema_version"]
+    run_results = json.loads(lake.store.root.resolve(manifest["dbt_artifacts"][0]).read_text())
+    assert run_results["metadata"]["env"]["LAKEHOUSE_RUN_ID"] == result.run_id
+    assert lake.store.verify(COMPANY).ok
+
+
+def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_old_version(lake: Lakehouse) -> None:
+    first = lake.builder().run(COMPANY)
+    before = lake.store.read_dataset(COMPANY, "gold", "revenue_by_month")
+    (lake.project_dir / "tests" / "always_fails.sql").write_text(
+        "-- a reconciliation that can never hold\nselect * from {{ ref('revenue_by_month') }}\n"
+    )
+    with pytest.raises(BuildFailedError, match="always_fails") as failure:
+        lake.builder().run(COMPANY)
+    failed_run = lake.dal.get_pipeline_run(failure.value.run_id)
+    assert failed_run.status == "failed"
+    assert any("always_fails" in n for n in (failed_run.error or {})["failed_nodes"])
+    current = lake.store.resolve_version(COMPANY, "gold", "revenue_by_month")
+    assert current.version_tag == first.run_id
+    assert lake.store.read_dataset(COMPANY, "gold", "revenue_by_month").equals(before)
+    assert all(v.version_tag == first.run_id for v in lake.dal.list_dataset_versions(COMPANY, zone="gold"))
+
+
+def test_a_user_added_model_is_built_tested_versioned_and_published(lake: Lakehouse) -> None:
+    (lake.project_dir / "models" / "gold" / "jobs_per_unit.sql").write_text(
+        "select business_unit, count(*) as job_count from {{ ref('jobs') }} group by business_unit\n"
+    )
+    result = lake.builder().run(COMPANY)
+    assert ("gold", "jobs_per_unit") in {(v["zone"], v["dataset"]) for v in result.versions}
+    table = lake.store.read_dataset(COMPANY, "gold", "jobs_per_unit")
+    jobs = lake.store.read_dataset(COMPANY, "silver", "jobs")
+    assert sum(table.column("job_count").to_pylist()) == jobs.num_rows
+    version = lake.store.resolve_version(COMPANY, "gold", "jobs_per_unit")
+    assert version.schema_version == "1"
+
+
+def test_event_lifecycle_across_builds(lake: Lakehouse) -> None:
+    lake.set_event_parameter("unsold_estimate", "min_total", 0.0)
+    lake.set_event_parameter("unsold_estimate", "min_age_days", 0)
+    lake.builder().run(COMPANY)
+    active = {e.event_id: e for e in lake.dal.list_events(COMPANY, "active", "unsold_estimate")}
+    assert active, "the generator leaves some estimates open"
+
+    lake.set_event_parameter("unsold_estimate", "min_total", 10_000_000.0)
+    result = lake.builder().run(COMPANY)
+    assert result.events["unsold_estimate"] == {"detected": 0, "resolved": len(active)}
+    assert lake.dal.list_events(COMPANY, "active", "unsold_estimate") == []
+
+    lake.set_event_parameter("unsold_estimate", "min_total", 0.0)
+    lake.builder().run(COMPANY)
+    again = {e.event_id: e for e in lake.dal.list_events(COMPANY, "active", "unsold_estimate")}
+    assert set(again) == set(active)
+    for event_id, event in again.items():
+        assert event.first_seen_at == active[event_id].first_seen_at
+        assert event.last_seen_at > active[event_id].last_seen_at
+        assert "total" in event.details
+
+
+def test_a_second_build_is_refused_or_waits_while_one_holds_the_lease(lake: Lakehouse) -> None:
+    with (
+        company_lock(lake.dal, f"build:{COMPANY}", "run-holding"),
+        pytest.raises(LockBusyError, match="run-holding"),
+    ):
+        lake.builder().run(COMPANY)
+
+    release = threading.Event()
+    messages: list[str] = []
+
+    def hold() -> None:
+        with company_lock(lake.dal, f"build:{COMPANY}", "run-holding"):
+            release.set()
+            threading.Event().wait(1.5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    release.wait(5)
+    result = lake.builder().run(COMPANY, wait_seconds=30, on_wait=messages.append)
+    holder.join()
+    assert messages and "run-holding" in messages[0]
+    assert lake.dal.get_pipeline_run(result.run_id).status == "success"
