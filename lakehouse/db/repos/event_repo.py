@@ -86,22 +86,26 @@ class SqlEventRepo:
             }
             for e in latest.values()
         ]
+        insert = dialect_insert(self._session, table)
+        excluded = insert.excluded
+        stmt = insert.on_conflict_do_update(
+            index_elements=[table.c.event_id],
+            set_={
+                "severity": excluded.severity,
+                "entity_type": excluded.entity_type,
+                "entity_id": excluded.entity_id,
+                "last_seen_at": excluded.last_seen_at,
+                "source_file": excluded.source_file,
+                "details_json": excluded.details_json,
+                "status": case((table.c.status == "archived", "archived"), else_="active"),
+            },
+        ).returning(table.c.event_id)
+        # One statement compiled once; with RETURNING, SQLAlchemy's "insertmanyvalues" sends it as
+        # one multi-row INSERT ... ON CONFLICT per batch of UPSERT_BATCH rows on both dialects.
         for batch in _batches(rows, UPSERT_BATCH):
-            stmt = dialect_insert(self._session, table).values(list(batch))
-            excluded = stmt.excluded
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[table.c.event_id],
-                set_={
-                    "severity": excluded.severity,
-                    "entity_type": excluded.entity_type,
-                    "entity_id": excluded.entity_id,
-                    "last_seen_at": excluded.last_seen_at,
-                    "source_file": excluded.source_file,
-                    "details_json": excluded.details_json,
-                    "status": case((table.c.status == "archived", "archived"), else_="active"),
-                },
-            )
-            self._session.execute(stmt)
+            self._session.execute(
+                stmt.execution_options(insertmanyvalues_page_size=UPSERT_BATCH), list(batch)
+            ).all()
         return len(rows)
 
     def resolve_missing_events(self, current_event_ids: Iterable[str], event_type: str, company: str) -> int:
