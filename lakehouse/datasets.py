@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -44,6 +45,8 @@ logger = logging.getLogger(__name__)
 DATA_ZONES: tuple[Zone, ...] = ("bronze", "silver", "gold")
 #: Files of a run still marked running are left alone by gc for this long.
 ORPHAN_GRACE = timedelta(hours=6)
+#: Per-run scratch folders of builds, below the company folder.
+WORK_DIR = "_work"
 _TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{32}-(.+)")
 
 
@@ -91,6 +94,7 @@ class GcReport:
     removed_files: list[str]
     expired_versions: list[str]
     dry_run: bool
+    abandoned_runs: list[str] = field(default_factory=list)
 
 
 def curated_metadata(dataset: str, schema_version: str, run_id: str) -> dict[str, str]:
@@ -382,14 +386,43 @@ class DatasetStore:
                 continue
             if not self._in_flight(path):
                 removed.append(rel)
+        work = self.root.company_dir(company) / WORK_DIR
+        stale_work = [d for d in sorted(work.iterdir()) if d.is_dir()] if work.exists() else []
+        stale_work = [d for d in stale_work if not self._run_in_flight(d.name)]
+        removed.extend(self.root.relative(d) + "/" for d in stale_work)
+        abandoned = self._abandoned_runs(company)
         if not dry_run:
             for rel in removed:
-                self.root.resolve(rel).unlink(missing_ok=True)
+                if not rel.endswith("/"):
+                    self.root.resolve(rel).unlink(missing_ok=True)
+            for d in stale_work:
+                shutil.rmtree(d, ignore_errors=True)
+            for run_id in abandoned:
+                self.dal.finish_pipeline_run(
+                    run_id,
+                    "failed",
+                    error={
+                        "type": "AbandonedRun",
+                        "message": f"still running after {ORPHAN_GRACE}: its process died; marked failed by gc",
+                    },
+                )
             if expire:
                 self.refresh_catalog(company)
         return GcReport(
-            sorted(removed), [f"{v.zone}.{v.dataset_name}@{v.version_tag}" for v in expire], dry_run
+            sorted(removed),
+            [f"{v.zone}.{v.dataset_name}@{v.version_tag}" for v in expire],
+            dry_run,
+            abandoned,
         )
+
+    def _abandoned_runs(self, company: str) -> list[str]:
+        """Runs still marked running long after they started: their process died."""
+        now = utcnow()
+        return [
+            r.run_id
+            for r in self.dal.list_pipeline_runs(company, limit=10_000)
+            if r.status == "running" and now - r.started_at >= ORPHAN_GRACE
+        ]
 
     def _data_files(self, company: str, zone: Zone, dataset: str | None) -> list[Path]:
         base = self.root.zone_dir(company, zone)
@@ -413,6 +446,9 @@ class DatasetStore:
         run_id = _run_id_of(path.name)
         if run_id is None:
             return False
+        return self._run_in_flight(run_id)
+
+    def _run_in_flight(self, run_id: str) -> bool:
         try:
             run = self.dal.get_pipeline_run(run_id)
         except NotFoundError:  # unknown run: an orphan (any other error propagates: never guess)

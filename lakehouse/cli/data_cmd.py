@@ -203,13 +203,17 @@ def gc_command(
                 "dry_run": dry_run,
                 "removed_files": report.removed_files,
                 "expired_versions": report.expired_versions,
+                "abandoned_runs": report.abandoned_runs,
             }
         )
         return
     verb = "would remove" if dry_run else "removed"
     for path in report.removed_files:
         console.print(f"{verb} {path}", markup=False)
+    for run_id in report.abandoned_runs:
+        console.print(f"{'would mark' if dry_run else 'marked'} abandoned run {run_id} failed", markup=False)
     console.print(
-        f"{verb} {len(report.removed_files)} file(s); {len(report.expired_versions)} version(s) expired",
+        f"{verb} {len(report.removed_files)} file(s); {len(report.expired_versions)} version(s) expired; "
+        f"{len(report.abandoned_runs)} abandoned run(s)",
         markup=False,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,7 +14,8 @@ from uuid import UUID
 from rich.console import Console
 from rich.table import Table
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output keeps whole values (run ids) instead of rich's 80-column default.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 
 
 class OutputFormat(StrEnum):

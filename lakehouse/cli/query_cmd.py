@@ -10,6 +10,7 @@ import typer
 from lakehouse.cli.errors import catch_errors
 from lakehouse.cli.output import console
 from lakehouse.datasets import DATA_ZONES
+from lakehouse.errors import DataPlaneError
 from lakehouse.query.render import render
 from lakehouse.query.sandbox import parse_params, run_query
 from lakehouse.query.saved import resolve_query
@@ -37,6 +38,10 @@ def query_command(
     with open_store(settings) as store:
         catalog = store.root.catalog_path(company)
         if not catalog.exists():
+            if not store.dal.list_dataset_versions(company):
+                raise DataPlaneError(
+                    f"company {company!r} has nothing published yet: run `lakehouse ingest --company {company} ...` first"
+                )
             store.refresh_catalog(company)
         allowed = [store.root.zone_dir(company, z) for z in DATA_ZONES]
         table = run_query(catalog, sql, params, allowed, limit)

@@ -1,0 +1,248 @@
+"""The data-plane CLI (``lakehouse ingest/datasets/runs/verify/gc/query``) and ``lakehouse.read_dataset``,
+driven through the settings of the environment, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+import lakehouse
+from lakehouse.cli.main import app
+from lakehouse.errors import InvalidNameError
+from lakehouse.settings import get_settings
+from tests.data_fixtures import (
+    COMPANY,
+    JOBS_HEADER,
+    data_files,
+    files_under,
+    flip_byte,
+    job_row,
+    write_csv,
+    write_jobs,
+)
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    return tmp_path / "extract"
+
+
+@pytest.fixture
+def env(db_url: str, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("LAKEHOUSE_DATABASE_URL", db_url)
+    monkeypatch.setenv("LAKEHOUSE_DATA_ROOT", str(root))
+    monkeypatch.setenv("LAKEHOUSE_QUERIES_DIR", str(tmp_path / "queries"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def cli(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+def ok(*args: str) -> Result:
+    result = cli(*args)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result
+
+
+def one_line_error(result: Result) -> str:
+    """The single ``error:`` line of a failed command (exit 1, no traceback)."""
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+def as_json(result: Result) -> Any:
+    return json.loads(result.stdout)
+
+
+def _two_days(src: Path) -> list[Path]:
+    return [write_jobs(src, "2026-09-29", ["J1", "J2"]), write_jobs(src, "2026-09-30", ["J3"])]
+
+
+@pytest.mark.usefixtures("env")
+def test_ingest_prints_a_summary_and_a_rerun_is_a_no_op(src: Path, root: Path) -> None:
+    _two_days(src)
+    result = ok("ingest", str(src), "--company", COMPANY)
+    [run] = as_json(ok("runs", "-c", COMPANY, "-o", "json"))
+    assert run["status"] == "success" and run["pipeline"] == "ingest"
+    assert f"run {run['run_id']}: 2 file(s), 3 row(s) ingested" in result.stdout
+    assert "published bronze versions" in result.stdout
+    assert "jobs" in result.stdout
+    assert result.stderr == ""
+
+    again = ok("ingest", str(src), "-c", COMPANY)
+    assert "nothing to ingest: every file was ingested before (no-op)" in again.stdout
+    assert again.stdout.count(f"already ingested by run {run['run_id']}") == 2
+    assert len(as_json(ok("runs", "-c", COMPANY, "-o", "json"))) == 1
+
+    [dataset] = as_json(ok("datasets", "-c", COMPANY, "-o", "json"))
+    assert dataset | {"created_at": None} == {
+        "zone": "bronze",
+        "dataset": "jobs",
+        "current": run["run_id"],
+        "schema_version": "1",
+        "versions": 1,
+        "rows": 3,
+        "created_at": None,
+    }
+    text = ok("datasets", "-c", COMPANY).stdout
+    assert text.startswith("datasets of acme") and "jobs" in text
+
+
+@pytest.mark.usefixtures("env")
+def test_ingest_json_output_and_quarantine(src: Path) -> None:
+    path = write_csv(
+        src / "2026-09-30" / "jobs.csv",
+        JOBS_HEADER,
+        [job_row("J1"), job_row("J2", status="lost"), job_row("J3")],
+    )
+    summary = as_json(ok("ingest", str(path), "-c", COMPANY, "--on-error", "quarantine", "--output", "json"))
+    assert summary["files_ingested"] == 1
+    assert summary["files_skipped"] == 0
+    assert summary["rows"] == 2
+    assert summary["rejected_rows"] == 1
+    [rejects] = summary["rejects_files"]
+    assert rejects.startswith(
+        f"{COMPANY}/bronze/_rejects/dataset=jobs/dt=2026-09-30/rejects-{summary['run_id']}-"
+    )
+    assert summary["versions"] == [
+        {"zone": "bronze", "dataset": "jobs", "version": summary["run_id"], "rows": 2}
+    ]
+
+    day2 = write_csv(
+        src / "2026-10-01" / "jobs.csv", JOBS_HEADER, [job_row("J4"), job_row("J5", customer_id="")]
+    )
+    text = ok("ingest", str(day2), "-c", COMPANY, "--on-error", "quarantine").stdout
+    assert (
+        ": 1 file(s), 1 row(s) ingested, 1 row(s) quarantined in acme/bronze/_rejects/dataset=jobs/dt=2026-10-01/"
+        in text
+    )
+
+
+@pytest.mark.usefixtures("env")
+def test_errors_are_one_line_on_stderr_with_exit_1(src: Path, root: Path) -> None:
+    good = write_jobs(src, "2026-09-29", ["J1"])
+    for args, message in [
+        (["--company", "Acme"], "error: invalid company name 'Acme'"),
+        (["-c", "../x"], "error: invalid company name '../x'"),
+        (["-c", COMPANY, "--dataset", "../x"], "error: invalid dataset name '../x'"),
+        (["-c", COMPANY, "--dataset", "/etc"], "error: invalid dataset name '/etc'"),
+        (["-c", COMPANY, "--dataset", "a b"], "error: invalid dataset name 'a b'"),
+        (["-c", COMPANY, "--on-error", "skip"], "error: --on-error must be abort or quarantine, not 'skip'"),
+        (["-c", COMPANY, "--dt", "2026-13-01"], "error: --dt '2026-13-01' is not a date: use YYYY-MM-DD"),
+    ]:
+        assert one_line_error(cli("ingest", str(good), *args)).startswith(message), args
+    assert files_under(root) == []
+
+    assert one_line_error(cli("ingest", str(src / "nope"), "-c", COMPANY)) == (
+        f"error: {src / 'nope'}: no such file or folder"
+    )
+    bad = write_csv(
+        src / "2026-09-30" / "jobs.csv", JOBS_HEADER, [job_row("J2"), job_row("J3", job_total="x")]
+    )
+    line = one_line_error(cli("ingest", str(src), "-c", COMPANY))
+    assert line.startswith(f"error: {bad}, line 3, column 'job_total': bad type: expected DECIMAL(12,2)")
+    assert data_files(root) == []
+    [run] = as_json(ok("runs", "-c", COMPANY, "-o", "json"))
+    assert run["status"] == "failed"
+    assert run["error"] == line.removeprefix("error: ")
+
+
+@pytest.mark.usefixtures("env")
+def test_query_reads_the_catalog_and_refuses_writes(src: Path, root: Path) -> None:
+    _two_days(src)
+    ok("ingest", str(src), "-c", COMPANY)
+    assert (root / COMPANY / "catalog.duckdb").is_file()
+    rows = as_json(
+        ok(
+            "query",
+            "select dt, count(*) as n from bronze.jobs group by dt order by dt",
+            "-c",
+            COMPANY,
+            "-f",
+            "json",
+        )
+    )
+    assert rows == [{"dt": "2026-09-29", "n": 2}, {"dt": "2026-09-30", "n": 1}]
+    table = ok("query", "select job_id from bronze.jobs order by job_id", "-c", COMPANY).stdout
+    assert all(j in table for j in ("J1", "J2", "J3"))
+
+    for sql in (
+        "create table bronze.x as select 1",
+        "insert into bronze.jobs select * from bronze.jobs",
+        f"copy (select 1) to '{root / COMPANY / 'bronze' / 'x.csv'}'",
+    ):
+        assert "refused" in one_line_error(cli("query", sql, "-c", COMPANY)), sql
+    assert not (root / COMPANY / "bronze" / "x.csv").exists()
+    assert one_line_error(cli("query", "select 1", "-c", "../acme")).startswith("error: invalid company name")
+
+
+@pytest.mark.usefixtures("env")
+def test_verify_and_gc_commands(src: Path, root: Path) -> None:
+    _two_days(src)
+    ok("ingest", str(src), "-c", COMPANY)
+    assert ok("verify", "-c", COMPANY).stdout.strip() == "OK: 2 file(s) in 1 version(s) checked"
+    report = as_json(ok("verify", "-c", COMPANY, "-o", "json"))
+    assert report == {"ok": True, "versions_checked": 1, "files_checked": 2, "problems": []}
+
+    [first, second] = data_files(root)
+    flip_byte(root / first)
+    result = cli("verify", "-c", COMPANY)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"altered: {first} (sha256 ")
+    assert result.stdout.strip() == "FAILED: 1 problem(s): 2 file(s) in 1 version(s) checked"
+    (root / second).unlink()
+    stray = root / COMPANY / "bronze" / "dataset=jobs" / "dt=2026-09-30" / "stray.parquet"
+    stray.write_bytes(b"PAR1")
+    report = as_json(cli("verify", "-c", COMPANY, "--dataset", "jobs", "-o", "json"))
+    assert report["ok"] is False
+    assert sorted((p["kind"], p["path"]) for p in report["problems"]) == [
+        ("altered", first),
+        ("extra", f"{COMPANY}/bronze/dataset=jobs/dt=2026-09-30/stray.parquet"),
+        ("missing", second),
+    ]
+
+    dry = ok("gc", "-c", COMPANY, "--dry-run")
+    assert dry.stdout.splitlines() == [
+        f"would remove {COMPANY}/bronze/dataset=jobs/dt=2026-09-30/stray.parquet",
+        "would remove 1 file(s); 0 version(s) expired; 0 abandoned run(s)",
+    ]
+    assert stray.exists()
+    done = as_json(ok("gc", "-c", COMPANY, "-o", "json"))
+    assert done == {
+        "dry_run": False,
+        "removed_files": [f"{COMPANY}/bronze/dataset=jobs/dt=2026-09-30/stray.parquet"],
+        "expired_versions": [],
+        "abandoned_runs": [],
+    }
+    assert not stray.exists()
+    assert cli("gc", "-c", COMPANY, "--keep", "0").exit_code == 2  # refused by the option's range
+
+
+@pytest.mark.usefixtures("env")
+def test_read_dataset_api_uses_the_process_settings(src: Path, root: Path) -> None:
+    _two_days(src)
+    ok("ingest", str(src), "-c", COMPANY)
+    table = lakehouse.read_dataset(COMPANY, "bronze", "jobs")
+    assert sorted(table.column("job_id").to_pylist()) == ["J1", "J2", "J3"]
+    for company, dataset in [("../acme", "jobs"), (COMPANY, "../jobs"), (COMPANY, ""), ("Acme", "jobs")]:
+        with pytest.raises(InvalidNameError):
+            lakehouse.read_dataset(company, "bronze", dataset)
