@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from lakehouse.config import LakehouseConfig
-from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.datasets import WORK_DIR, DatasetStore, StagedVersion
 from lakehouse.errors import BuildFailedError, DataPlaneError, LakehouseError
 from lakehouse.ids import new_run_id
 from lakehouse.io.atomic import atomic_write_bytes
@@ -123,8 +123,9 @@ class DbtBuild:
         self.dal.start_pipeline_run(
             company, "dbt_build", stage="silver_gold", input_manifest=inputs, run_id=run_id
         )
-        work = self.store.root.company_dir(company) / "_work" / run_id
+        work = self.store.root.company_dir(company) / WORK_DIR / run_id
         staged: list[StagedVersion] = []
+        committed: list[dict[str, Any]] = []
         try:
             work.mkdir(parents=True, exist_ok=True)
             db_path = work / "build.duckdb"
@@ -154,6 +155,9 @@ class DbtBuild:
                 staged = [self._export(con, company, run_id, m, as_of) for m in models]
                 facts = _event_facts(con, models)
             records = self.store.publish(staged)
+            committed = [
+                {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag} for r in records
+            ]
             events: dict[str, dict[str, int]] = {}
             if facts is not None:
                 evaluated = [r.event_type for r in self.config.events if r.enabled]
@@ -189,16 +193,20 @@ class DbtBuild:
             self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
             return BuildResult(run_id, as_of, invocation.invocation_id, versions, events, nodes)
         except BaseException as exc:
-            self.store.discard(staged)
-            self._fail(run_id, exc)
+            if not committed:
+                self.store.discard(staged)
+            self._fail(run_id, exc, committed)
             raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _fail(self, run_id: str, exc: BaseException) -> None:
+    def _fail(self, run_id: str, exc: BaseException, committed: list[dict[str, Any]]) -> None:
         error: dict[str, Any] = {"type": type(exc).__name__, "message": " ".join(str(exc).split())}
         if isinstance(exc, BuildFailedError):
             error["failed_nodes"] = exc.failures
+        if committed:
+            # The outputs were committed before a later step (events) failed: they stay current.
+            error["published_versions"] = committed
         try:
             self.dal.finish_pipeline_run(run_id, "failed", error=error)
         except LakehouseError:  # pragma: no cover - keep the original error

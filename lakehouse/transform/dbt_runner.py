@@ -92,6 +92,7 @@ def run_dbt_build(
     ``metadata.env`` in ``run_results.json`` and ``manifest.json``).
     """
     from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import reset_metadata_vars
 
     def on_event(event: Any) -> None:
         if progress is None:
@@ -128,6 +129,8 @@ def run_dbt_build(
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     with _env(env):
+        # dbt caches DBT_ENV_CUSTOM_ENV_* once per process: drop the cache so this run's id is used.
+        reset_metadata_vars()
         try:
             result = dbtRunner(callbacks=[on_event]).invoke(args)
         finally:

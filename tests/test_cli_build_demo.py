@@ -1,0 +1,87 @@
+"""The CLI over the transform plane: `lakehouse build` failures, `events`, and `lakehouse demo` end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from lakehouse.cli.main import app
+from lakehouse.settings import get_settings
+from tests.build_fixtures import COMPANY, REPO, Lakehouse, make_lakehouse
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+runner = CliRunner()
+
+
+def _cli(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def lake(tmp_path: Path, db_url: str, settings_env: pytest.MonkeyPatch) -> Iterator[Lakehouse]:
+    lh = make_lakehouse(tmp_path, db_url, days=15)
+    settings_env.setenv("LAKEHOUSE_DATABASE_URL", db_url)
+    settings_env.setenv("LAKEHOUSE_DATA_ROOT", str(tmp_path / "data"))
+    settings_env.setenv("LAKEHOUSE_CONFIG_DIR", str(lh.config_dir))
+    settings_env.setenv("LAKEHOUSE_DBT_PROJECT_DIR", str(lh.project_dir))
+    yield lh
+    lh.dal.close()
+
+
+def test_build_cli_reports_the_failing_node_on_one_line(lake: Lakehouse) -> None:
+    (lake.project_dir / "tests" / "never_holds.sql").write_text("select 1 as broken\n")
+    result = _cli("build", "--company", COMPANY)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: build ") and "nothing published" in line
+    assert "test.lakehouse.never_holds" in line
+    zones = {d["zone"] for d in json.loads(_cli("datasets", "-c", COMPANY, "-o", "json").stdout)}
+    assert zones == {"bronze"}
+
+
+def test_build_and_events_cli(lake: Lakehouse) -> None:
+    built = _cli("build", "--company", COMPANY, "-o", "json")
+    assert built.exit_code == 0, built.stderr
+    summary = json.loads(built.stdout)
+    assert any(
+        v["zone"] == "gold" and v["dataset"] == "customer_profiles" for v in summary["extraction"]["versions"]
+    )
+    events = json.loads(_cli("events", "-c", COMPANY, "--status", "active", "-o", "json").stdout)
+    detected = sum(v["detected"] for v in summary["events"].values())
+    assert len(events) == min(detected, 100)
+    assert all(e["status"] == "active" for e in events)
+
+
+def test_demo_runs_end_to_end(tmp_path: Path, db_url: str, settings_env: pytest.MonkeyPatch) -> None:
+    settings_env.chdir(tmp_path)  # as on a fresh clone: relative defaults resolve against the working dir
+    settings_env.setenv("LAKEHOUSE_DATABASE_URL", db_url)
+    settings_env.setenv("LAKEHOUSE_DATA_ROOT", str(tmp_path / "data"))
+    settings_env.setenv("LAKEHOUSE_CONFIG_DIR", str(REPO / "config"))
+    settings_env.setenv("LAKEHOUSE_DBT_PROJECT_DIR", str(REPO / "dbt_project"))
+    settings_env.setenv("LAKEHOUSE_QUERIES_DIR", str(REPO / "queries"))
+    first = _cli("demo", "--days", "15")
+    assert first.exit_code == 0, first.stdout + first.stderr
+    for expected in (
+        "OK: ",
+        "current dataset versions",
+        "active events by type",
+        "revenue by month",
+        "customer_profiles",
+    ):
+        assert expected in first.stdout
+    again = _cli("demo", "--days", "15")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert "nothing new (idempotent)" in again.stdout
