@@ -67,12 +67,15 @@ class DatabaseUnavailableError(ControlPlaneError):
 
 
 class MigrationRequiredError(ControlPlaneError):
-    def __init__(self, current: str | None, head: str) -> None:
+    def __init__(self, current: str | None, head: str, url: str | None = None) -> None:
         self.current = current
         self.head = head
+        self.url = url
+        where = f" at {url}" if url else ""
+        state = f"is at revision {current}" if current else "has no tables yet"
         super().__init__(
-            f"the control-plane schema is at revision {current or 'none'} but the code needs {head}; "
-            "run `lakehouse db upgrade`"
+            f"the control-plane database{where} {state} but the code needs revision {head}; "
+            "run `lakehouse db upgrade` (it uses LAKEHOUSE_DATABASE_URL)"
         )
 
 

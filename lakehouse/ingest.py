@@ -106,7 +106,7 @@ def discover_sources(
     """
     found: list[SourceFile] = []
     for raw in paths:
-        path = Path(raw)
+        path = Path(raw).absolute()
         if not path.exists():
             raise DataPlaneError(f"{path}: no such file or folder")
         if path.is_file():

@@ -9,9 +9,7 @@ negative case of, at ``AS_OF`` with ``DEFAULT_EVENTS``.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -22,7 +20,7 @@ import duckdb
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from lakehouse.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS
-from lakehouse.transform.dbt_runner import release_dbt_resources
+from lakehouse.transform.dbt_runner import release_dbt_resources, temporary_environ
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
@@ -396,20 +394,6 @@ def latest_versions(rows: Sequence[Row], key: str, as_of: date = AS_OF) -> dict[
     return best
 
 
-@contextmanager
-def _env(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def run_dbt(
     command: str,
     db_path: Path,
@@ -435,7 +419,7 @@ def run_dbt(
     if dbt_vars is not None:
         args += ["--vars", json.dumps(dict(dbt_vars))]
     env = {"LAKEHOUSE_DBT_DB_PATH": str(db_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    with _env(env):
+    with temporary_environ(env):
         try:
             return dbtRunner().invoke(args)
         finally:

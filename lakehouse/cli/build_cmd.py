@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli.data_cmd import CompanyOpt, OutputOpt, _parse_dt, _progress
 from lakehouse.cli.errors import catch_errors, err_console
+from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
+from lakehouse.cli.progress import DbtNodeReporter, progress_bar
 from lakehouse.config import load_config
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
@@ -33,22 +34,13 @@ def build_command(
     """Build silver and gold with dbt, test them, and publish them only if every test passes."""
     settings = get_settings()
     config = load_config(settings.config_dir)
-    with open_store(settings) as store, _progress() as bar:
-        task = bar.add_task("dbt build", total=None)
-        done = 0
-
-        def on_node(unique_id: str, status: str) -> None:
-            nonlocal done
-            if status == "started":
-                bar.update(task, description=f"dbt: {unique_id.split('.', 2)[-1]}")
-            else:
-                done += 1
-                bar.update(task, completed=done)
+    with open_store(settings) as store, progress_bar() as bar:
+        on_node = DbtNodeReporter(bar, bar.add_task("dbt build", total=None))
 
         result = DbtBuild(store, config, settings.dbt_project_dir).run(
             company,
             select=select,
-            as_of=_parse_dt(as_of),
+            as_of=parse_dt(as_of, "--as-of"),
             wait_seconds=wait,
             progress=on_node,
             on_wait=lambda msg: err_console.print(msg, markup=False),

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lakehouse.cli.errors import catch_errors, err_console
+from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
+from lakehouse.cli.progress import progress_bar
 from lakehouse.errors import DataPlaneError
 from lakehouse.ingest import BronzeIngest, OnError
 from lakehouse.runtime import open_store
-
-CompanyOpt = Annotated[str, typer.Option("--company", "-c", help="Company slug, e.g. acme.")]
-OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="text or json")]
-
-
-def _parse_dt(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise DataPlaneError(f"--dt {value!r} is not a date: use YYYY-MM-DD") from None
 
 
 @catch_errors
@@ -54,14 +42,14 @@ def ingest_command(
     if on_error not in ("abort", "quarantine"):
         raise DataPlaneError(f"--on-error must be abort or quarantine, not {on_error!r}")
     mode: OnError = "quarantine" if on_error == "quarantine" else "abort"
-    with open_store() as store, _progress() as bar:
+    with open_store() as store, progress_bar() as bar:
         task = bar.add_task("ingest", total=None)
 
         def report(label: str, done: int, total: int) -> None:
             bar.update(task, description=label, completed=done, total=total)
 
         result = BronzeIngest(store).run(
-            company, paths, dataset, _parse_dt(dt), mode, allow_schema_evolution, report
+            company, paths, dataset, parse_dt(dt), mode, allow_schema_evolution, report
         )
     summary: dict[str, Any] = {
         "run_id": result.run_id,
@@ -91,18 +79,6 @@ def ingest_command(
         markup=False,
     )
     emit(OutputFormat.text, "published bronze versions", result.versions)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,  # no stray output when stderr is a file or a pipe
-    )
 
 
 @catch_errors
@@ -152,6 +128,16 @@ def runs_command(
         }
         for r in runs
     ]
+    if output == OutputFormat.text:  # keep the table readable; --output json has everything
+        rows = [
+            r
+            | {
+                "started_at": f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+                "finished_at": f"{r['finished_at']:%H:%M:%S}" if r["finished_at"] else "",
+                "error": _shorten(str(r["error"] or ""), 90),
+            }
+            for r in rows
+        ]
     emit(output, f"runs of {company}", rows)
 
 
@@ -217,3 +203,10 @@ def gc_command(
         f"{len(report.abandoned_runs)} abandoned run(s)",
         markup=False,
     )
+
+
+def _shorten(text: str | None, width: int) -> str:
+    if not text:
+        return ""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 from rich.rule import Rule
 
-from lakehouse.cli.data_cmd import _progress
 from lakehouse.cli.errors import catch_errors, err_console
 from lakehouse.cli.output import OutputFormat, console, emit
+from lakehouse.cli.progress import DbtNodeReporter, progress_bar
 from lakehouse.config import load_config
 from lakehouse.datasets import DATA_ZONES
 from lakehouse.db import migrate
@@ -65,7 +65,7 @@ def demo_command(
             console.print(f"reusing the extracts in {extract}", markup=False)
 
         _step("bronze ingest")
-        with _progress() as bar:
+        with progress_bar() as bar:
             task = bar.add_task("ingest", total=None)
             ingest = BronzeIngest(store).run(
                 company,
@@ -82,17 +82,8 @@ def demo_command(
             )
 
         _step("dbt build (write-audit-publish), events, transcript profiles")
-        with _progress() as bar:
-            task = bar.add_task("dbt build", total=None)
-            finished = 0
-
-            def on_node(unique_id: str, status: str) -> None:
-                nonlocal finished
-                if status == "started":
-                    bar.update(task, description=f"dbt: {unique_id.split('.', 2)[-1]}")
-                else:
-                    finished += 1
-                    bar.update(task, completed=finished)
+        with progress_bar() as bar:
+            on_node = DbtNodeReporter(bar, bar.add_task("dbt build", total=None))
 
             build = DbtBuild(store, config, settings.dbt_project_dir).run(company, progress=on_node)
         console.print(

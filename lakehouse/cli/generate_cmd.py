@@ -7,23 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lakehouse.cli.errors import catch_errors, err_console
+from lakehouse.cli.errors import catch_errors
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
+from lakehouse.cli.progress import progress_bar
 from lakehouse.sample import DEFAULT_DAYS, DEFAULT_END_DATE, DEFAULT_SCALE, DEFAULT_SEED, generate
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    )
 
 
 @catch_errors
@@ -46,7 +34,7 @@ def generate_command(
     output: Annotated[OutputFormat, typer.Option("--output", help="text or json")] = OutputFormat.text,
 ) -> None:
     """Generate daily extracts (customers, jobs, estimates, invoices CSV; calls JSONL) with planted facts."""
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("writing days", total=days)
 
         def on_day(done: int, total: int) -> None:

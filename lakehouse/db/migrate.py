@@ -76,7 +76,7 @@ def require_head(engine: Engine) -> None:
     current = current_revision(engine)
     head = head_revision()
     if current != head:
-        raise MigrationRequiredError(current, head)
+        raise MigrationRequiredError(current, head, engine.url.render_as_string(hide_password=True))
 
 
 def upgrade_url_to_head(url: str) -> None:

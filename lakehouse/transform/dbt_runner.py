@@ -45,7 +45,8 @@ class DbtInvocation:
 
 
 @contextmanager
-def _env(values: Mapping[str, str]) -> Iterator[None]:
+def temporary_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (dbt reads its settings from the environment)."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -128,7 +129,7 @@ def run_dbt_build(
         "DBT_ENV_CUSTOM_ENV_LAKEHOUSE_RUN_ID": run_id,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    with _env(env):
+    with temporary_environ(env):
         # dbt caches DBT_ENV_CUSTOM_ENV_* once per process: drop the cache so this run's id is used.
         reset_metadata_vars()
         try:
