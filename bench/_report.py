@@ -24,7 +24,11 @@ class Figure:
     def line(self) -> str:
         ratio = ""
         if self.baseline_seconds is not None:
-            ratio = f"  {self.baseline_seconds / self.seconds:6.1f}x faster than baseline ({self.baseline_seconds:.3f} s)"
+            factor = self.baseline_seconds / self.seconds
+            if factor >= 1:
+                ratio = f"  {factor:6.1f}x faster than the baseline ({self.baseline_seconds:.3f} s)"
+            else:
+                ratio = f"  {1 / factor:6.1f}x the baseline's time ({self.baseline_seconds:.3f} s)"
         return f"{self.name:<48} {self.seconds:8.3f} s  {self.per_second:>12,.0f} /s{ratio}"
 
 
