@@ -8,6 +8,7 @@ versions, reading them back) build on it in :mod:`lakehouse.datasets`.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -341,13 +342,16 @@ class DataAccessLayer:
         Returns:
             ``(True, result)`` for the caller that ran it, ``(False, None)`` for every other.
         """
-        if not self.claim_idempotency_key(scope, key, ttl=ttl, run_id=run_id):
+        # The claim carries a token of this call, so a failure releases only its own claim, never
+        # one that another caller took over after it expired.
+        holder = run_id or f"call-{uuid.uuid4().hex}"
+        if not self.claim_idempotency_key(scope, key, ttl=ttl, run_id=holder):
             logger.info("skipped %s/%s: already claimed", scope, key)
             return False, None
         try:
             return True, side_effect()
         except BaseException:
-            self.release_idempotency_key(scope, key, run_id)
+            self.release_idempotency_key(scope, key, holder)
             raise
 
 

@@ -36,7 +36,7 @@ from lakehouse.errors import DataPlaneError, DatasetNotFoundError, IntegrityErro
 from lakehouse.io.atomic import TEMP_PREFIX, sha256_file
 from lakehouse.io.json_io import read_json, write_json_atomic
 from lakehouse.io.parquet_io import WrittenFile, parquet_schema, read_parquet, write_parquet
-from lakehouse.io.zones import DataRoot, Zone, part_file_name, validate_slug
+from lakehouse.io.zones import DataRoot, Zone, part_file_name, validate_run_id, validate_slug
 from lakehouse.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
 from lakehouse.query.catalog import write_catalog
 
@@ -196,6 +196,12 @@ class DatasetStore:
                 logger.exception("published, but the catalog of %s could not be refreshed", company)
         return records
 
+    def write_run_manifest(self, company: str, manifest: dict[str, Any]) -> str:
+        """Keep a finished run's manifest as ``manifests/runs/<run_id>.json``; returns its relative path."""
+        path = self.root.manifests_dir(company) / "runs" / f"{validate_run_id(str(manifest['run_id']))}.json"
+        write_json_atomic(path, manifest)
+        return self.root.relative(path)
+
     def discard(self, versions: Iterable[StagedVersion]) -> None:
         """Best-effort removal of the files (and manifests) of versions that will not be published.
 
@@ -218,10 +224,12 @@ class DatasetStore:
             if (v.zone, v.dataset, v.run_id) in committed:
                 logger.warning("not discarding %s.%s@%s: it was committed", v.zone, v.dataset, v.run_id)
                 continue
-            for f in v.files:
-                self.root.resolve(f.path).unlink(missing_ok=True)
             manifest = self.root.manifests_dir(v.company) / manifest_relpath(v.zone, v.dataset, v.run_id)
-            manifest.unlink(missing_ok=True)
+            for path in [*(self.root.resolve(f.path) for f in v.files), manifest]:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:  # never hide the error that made the caller discard
+                    logger.warning("could not remove %s: gc will", path, exc_info=True)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -386,6 +394,10 @@ class DatasetStore:
                 continue
             if not self._in_flight(path):
                 removed.append(rel)
+        # A run may have committed and finished between the listing above and the file scan: its
+        # files then look orphaned. Re-read what is committed now and never remove any of it.
+        committed_now = self._referenced_paths(company, exclude=expire_ids)
+        removed = [rel for rel in removed if rel not in committed_now]
         work = self.root.company_dir(company) / WORK_DIR
         stale_work = [d for d in sorted(work.iterdir()) if d.is_dir()] if work.exists() else []
         stale_work = [d for d in stale_work if not self._run_in_flight(d.name)]
@@ -414,6 +426,15 @@ class DatasetStore:
             dry_run,
             abandoned,
         )
+
+    def _referenced_paths(self, company: str, exclude: set[Any]) -> set[str]:
+        """Files and manifests of every committed version (but those in ``exclude``)."""
+        paths: set[str] = set()
+        for v in self.dal.list_dataset_versions(company):
+            if v.id not in exclude:
+                paths.add(v.file_path)
+                paths.update(e.path for e in self.version_entries(v))
+        return paths
 
     def _abandoned_runs(self, company: str) -> list[str]:
         """Runs still marked running long after they started: their process died."""

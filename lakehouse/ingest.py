@@ -22,7 +22,6 @@ from lakehouse.db.types import utcnow
 from lakehouse.errors import (
     AlreadyExistsError,
     DataPlaneError,
-    LakehouseError,
     RowValidationError,
     SchemaMismatchError,
 )
@@ -202,14 +201,19 @@ class BronzeIngest:
                     progress("publishing", len(todo), len(todo))
             claims = [(_scope(company, s.dataset), s.sha256) for s in todo]
             records = self.store.publish(list(staged.values()), claims)
-        except BaseException as exc:
-            # Once the commit happened (e.g. the catalog refresh was interrupted after it) the files
-            # belong to visible versions: only an uncommitted run's files may go.
-            if not self._committed(company, run_id):
-                self.store.discard(staged.values())
-                for rel in result.rejects_files:
-                    self.store.root.resolve(rel).unlink(missing_ok=True)
+        except AlreadyExistsError as exc:
+            # Another ingest published the same source file(s) while this one ran: nothing new.
             self._fail(run_id, exc)
+            self._cleanup(company, run_id, staged, result)
+            result.skipped.extend(
+                _describe(s) | {"reason": "same content ingested by a concurrent run"} for s in todo
+            )
+            result.ingested, result.rejected_rows, result.rejects_files = [], 0, []
+            result.run_id = None
+            return result
+        except BaseException as exc:
+            self._fail(run_id, exc)  # first: the run must not stay "running", whatever cleanup does
+            self._cleanup(company, run_id, staged, result)
             raise
         result.versions = [
             {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag, "rows": r.row_count}
@@ -233,6 +237,7 @@ class BronzeIngest:
             rejected_rows=result.rejected_rows,
             rejects_files=result.rejects_files,
         )
+        self.store.write_run_manifest(company, manifest)
         self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
         return result
 
@@ -245,11 +250,24 @@ class BronzeIngest:
             return True
         return any(v.produced_by_run_id == run_id for v in versions)
 
+    def _cleanup(
+        self, company: str, run_id: str, staged: dict[str, StagedVersion], result: IngestResult
+    ) -> None:
+        """Remove an uncommitted run's files; once committed they belong to visible versions."""
+        try:
+            if self._committed(company, run_id):
+                return
+            self.store.discard(staged.values())
+            for rel in result.rejects_files:
+                self.store.root.resolve(rel).unlink(missing_ok=True)
+        except Exception:  # never hide the error that failed the run; gc removes leftovers
+            logger.warning("could not clean up after run %s: `lakehouse gc` will", run_id, exc_info=True)
+
     def _fail(self, run_id: str, exc: BaseException) -> None:
         error = {"type": type(exc).__name__, "message": str(exc)}
         try:
             self.dal.finish_pipeline_run(run_id, "failed", error=error)
-        except LakehouseError:  # pragma: no cover - the original error matters more
+        except Exception:  # pragma: no cover - the original error matters more
             logger.exception("could not mark run %s failed", run_id)
 
     def _stage_version(

@@ -56,8 +56,8 @@ class FileEntry:
 
 
 def version_checksum(files: Iterable[FileEntry]) -> str:
-    """Digest over the version's file list and file checksums (order-independent)."""
-    lines = sorted(f"{f.path}\t{f.checksum}\n" for f in files)
+    """Digest over the version's file list: path, checksum, size and row count of each (any order)."""
+    lines = sorted(f"{f.path}\t{f.checksum}\t{f.size_bytes}\t{f.row_count}\n" for f in files)
     return "sha256:" + hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
@@ -114,7 +114,7 @@ def run_manifest(
     outputs: Sequence[Mapping[str, Any]],
     **extra: Any,
 ) -> dict[str, Any]:
-    """The JSON document of a run manifest (kept in ``pipeline_runs`` and under ``manifests/runs``)."""
+    """The JSON document of a run manifest (kept in ``pipeline_runs`` and as ``manifests/runs/<run_id>.json``)."""
     return {
         "format": RUN_MANIFEST_FORMAT,
         "run_id": run_id,

@@ -104,3 +104,15 @@ def test_twenty_threads_claim_the_same_key_exactly_once(dal: DataAccessLayer) ->
         t.join()
     assert errors == []
     assert sorted(results) == [False] * 19 + [True]
+
+
+def test_a_failed_side_effect_releases_only_its_own_claim(dal: DataAccessLayer) -> None:
+    def slow_and_failing() -> None:
+        # While this call runs, its claim expires and another caller takes the key over.
+        assert dal.claim_idempotency_key("sms", "reminder-7", run_id="other-run") is True
+        raise RuntimeError("provider down")
+
+    with pytest.raises(RuntimeError):
+        dal.run_once("sms", "reminder-7", slow_and_failing, ttl=timedelta(seconds=-1))
+    assert dal.idempotency_claim_of("sms", "reminder-7") == "other-run"
+    assert dal.claim_idempotency_key("sms", "reminder-7") is False

@@ -445,3 +445,33 @@ def test_gc_marks_abandoned_runs_failed_and_removes_their_build_scratch(
     run = store.dal.get_pipeline_run(dead)
     assert run.status == "failed"
     assert (run.error or {})["type"] == "AbandonedRun"
+
+
+def test_gc_never_removes_a_version_committed_while_it_scans(
+    store: DatasetStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_table(store, "silver", "customers", _customers(1, "a"))
+    scan = DatasetStore._all_files
+    late: list[str] = []
+
+    def scan_with_a_concurrent_publish(self: DatasetStore, company: str) -> list[Path]:
+        # Another process commits and finishes a run after gc listed the versions, before it scans.
+        record = publish_table(store, "bronze", "jobs", pa.table({"job_id": ["J1"]}))
+        late.append(record.version_tag)
+        return scan(self, company)
+
+    monkeypatch.setattr(DatasetStore, "_all_files", scan_with_a_concurrent_publish)
+    report = store.gc(COMPANY)
+    assert late and report.removed_files == []
+    assert store.verify(COMPANY).ok
+    assert store.read_dataset(COMPANY, "bronze", "jobs").num_rows == 1
+
+
+def test_verify_catches_an_edited_row_count_in_a_manifest(store: DatasetStore, root: Path) -> None:
+    record = publish_table(store, "silver", "customers", _customers(2, "a"))
+    path = root / record.file_path
+    document = json.loads(path.read_text())
+    document["files"][0]["row_count"] += 1
+    path.write_text(json.dumps(document))
+    problems = store.verify(COMPANY).problems
+    assert [(p.kind, p.path) for p in problems] == [("manifest", record.file_path)]

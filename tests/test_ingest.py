@@ -668,3 +668,27 @@ def test_progress_is_reported(ingest: BronzeIngest, src: Path) -> None:
 
     ingest.run(COMPANY, [write_jobs(src, "2026-09-30", ["J1"])], progress=report)
     assert seen == [("jobs 2026-09-30 (jobs.csv)", 0, 1), ("publishing", 1, 1)]
+
+
+def test_a_concurrent_ingest_of_the_same_file_is_a_no_op(
+    ingest: BronzeIngest, store: DatasetStore, src: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_jobs(src, "2026-09-30", ["J1", "J2"])
+    publish = DatasetStore.publish
+    other: list[IngestResult] = []
+
+    def publish_after_a_rival(self: DatasetStore, *args: Any, **kwargs: Any) -> Any:
+        if not other:  # another process ingests the same file while this run is about to commit
+            monkeypatch.setattr(DatasetStore, "publish", publish)
+            other.append(BronzeIngest(store).run(COMPANY, [path]))
+            monkeypatch.setattr(DatasetStore, "publish", publish_after_a_rival)
+        return publish(self, *args, **kwargs)
+
+    monkeypatch.setattr(DatasetStore, "publish", publish_after_a_rival)
+    result = ingest.run(COMPANY, [path])
+    assert other[0].run_id is not None and other[0].rows == 2
+    assert result.run_id is None and result.rows == 0
+    assert [s["reason"] for s in result.skipped] == ["same content ingested by a concurrent run"]
+    assert _job_ids(store.read_dataset(COMPANY, "bronze", "jobs")) == ["J1", "J2"]
+    assert len(store.versions(COMPANY, "bronze", "jobs")) == 1
+    assert store.verify(COMPANY).ok

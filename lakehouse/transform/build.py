@@ -25,7 +25,7 @@ import duckdb
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.datasets import WORK_DIR, DatasetStore, StagedVersion
-from lakehouse.errors import BuildFailedError, DataPlaneError, LakehouseError
+from lakehouse.errors import BuildFailedError, DataPlaneError
 from lakehouse.ids import new_run_id
 from lakehouse.io.atomic import atomic_write_bytes
 from lakehouse.io.parquet_io import sql_identifier
@@ -190,12 +190,13 @@ class DbtBuild:
                 nodes=nodes,
                 events=events,
             )
+            self.store.write_run_manifest(company, manifest)
             self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
             return BuildResult(run_id, as_of, invocation.invocation_id, versions, events, nodes)
         except BaseException as exc:
+            self._fail(run_id, exc, committed)  # first: the run must not stay "running"
             if not committed:
                 self.store.discard(staged)
-            self._fail(run_id, exc, committed)
             raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -209,7 +210,7 @@ class DbtBuild:
             error["published_versions"] = committed
         try:
             self.dal.finish_pipeline_run(run_id, "failed", error=error)
-        except LakehouseError:  # pragma: no cover - keep the original error
+        except Exception:  # pragma: no cover - keep the original error
             logger.exception("could not mark run %s failed", run_id)
 
     def _export(

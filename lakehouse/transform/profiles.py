@@ -17,7 +17,6 @@ import duckdb
 from lakehouse.config import LakehouseConfig
 from lakehouse.config.models import ExtractionConfig
 from lakehouse.datasets import DatasetStore, StagedVersion
-from lakehouse.errors import LakehouseError
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
 from lakehouse.transform.extraction import build_profiles
@@ -74,11 +73,11 @@ def run_extraction(store: DatasetStore, config: LakehouseConfig, company: str) -
                 staged.append(_extract_one(store, con, company, run_id, cfg))
         records = store.publish(staged)
     except BaseException as exc:
-        store.discard(staged)
         try:
             dal.finish_pipeline_run(run_id, "failed", error={"type": type(exc).__name__, "message": str(exc)})
-        except LakehouseError:  # pragma: no cover
+        except Exception:  # pragma: no cover - keep the original error
             logger.exception("could not mark run %s failed", run_id)
+        store.discard(staged)
         raise
     result.versions = [
         {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag, "rows": r.row_count}
@@ -87,13 +86,11 @@ def run_extraction(store: DatasetStore, config: LakehouseConfig, company: str) -
     outputs = [
         {"zone": v.zone, "dataset": v.dataset, "files": [f.as_dict() for f in v.files]} for v in staged
     ]
-    dal.finish_pipeline_run(
-        run_id,
-        "success",
-        manifests=run_manifest(
-            run_id=run_id, company=company, pipeline="transcript_pipeline", inputs=sources, outputs=outputs
-        ),
+    manifest = run_manifest(
+        run_id=run_id, company=company, pipeline="transcript_pipeline", inputs=sources, outputs=outputs
     )
+    store.write_run_manifest(company, manifest)
+    dal.finish_pipeline_run(run_id, "success", manifests=manifest)
     return result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from lakehouse.db.models import IdempotencyKey, table_of
@@ -47,8 +47,8 @@ class SqlIdempotencyRepo:
         """Drop a claim (after the side effect failed), so a later caller may try again."""
         table = table_of(IdempotencyKey)
         cond = table.c.key == key
-        if run_id is not None:
-            cond = cond & or_(table.c.run_id == run_id, table.c.run_id.is_(None))
+        if run_id is not None:  # only the holder's own claim
+            cond = cond & (table.c.run_id == run_id)
         self._session.execute(delete(table).where(cond))
 
     def holder(self, key: str, now: datetime) -> str | None:
