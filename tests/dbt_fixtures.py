@@ -313,7 +313,11 @@ def sample_bronze() -> BronzeBuilder:
     _invoice(b, "2024-06-09", "I8", "J4", "C3", "open", "150.00", "150.00", "2024-06-23")  # due = as_of - 7
     _invoice(b, "2024-06-20", "I9", "J1", "C1", "open", "200.00", "50.00", "2024-07-20")  # not due yet
 
-    # --- calls (lookback 7 days: started on or after 2024-06-24 00:00) -------------------------------
+    # --- calls ------------------------------------------------------------------------------------
+    # missed_call with lookback 7 days and callback 24 h: an unanswered inbound call started on or
+    # after 2024-06-24 00:00 whose callback window has closed, i.e. started at or before 2024-06-30
+    # 00:00 (started_at + 24 h <= the as-of instant 2024-07-01 00:00), with no outbound call to the
+    # same number strictly after it and within 24 h
     k1 = _call(b, "2024-06-28", "K1", "C1", "(512) 555-0143", "inbound", "abandoned", "2024-06-28 10:00")
     b.duplicate("calls", k1)  # exact duplicate row
     _call(b, "2024-06-28", "K16", "C1", "512-555-0143", "outbound", "booked", "2024-06-28 09:00")  # before K1
@@ -325,6 +329,7 @@ def sample_bronze() -> BronzeBuilder:
     _call(b, "2024-06-10", "K7", "C1", "5125550143", "inbound", "abandoned", "2024-06-10 10:00")  # too old
     _call(b, "2024-06-29", "K8", "C4", "5125550100", "outbound", "not_booked", "2024-06-29 11:00")
     _call(b, "2024-06-29", "K9", "C2", "5125550199", "inbound", "voicemail", "2024-06-29 12:00")
+    # one hour before the as-of instant: its callback window is still open, not missed (yet)
     _call(b, "2024-06-30", "K10", None, "+1 (737) 555-0101", "inbound", "abandoned", "2024-06-30 23:00")
     _call(b, "2024-06-30", "K11", None, "737 555 0101", "inbound", "booked", "2024-06-30 23:30")
     _call(b, "2024-07-01", "K12", "C1", "5125550143", "inbound", "abandoned", "2024-07-01 09:00")  # after
@@ -333,6 +338,14 @@ def sample_bronze() -> BronzeBuilder:
           updated_at=ts("2024-06-26 10:00"))  # latest version booked
     _call(b, "2024-06-24", "K14", "C4", "5125550100", "inbound", "abandoned", "2024-06-24 00:00")  # edge in
     _call(b, "2024-06-23", "K15", "C4", "5125550100", "inbound", "abandoned", "2024-06-23 23:59:59")  # out
+    # from an unknown number, window closed: missed, with no customer
+    _call(b, "2024-06-29", "K17", None, "737-555-0188", "inbound", "abandoned", "2024-06-29 18:00")
+    # window ends exactly at the as-of instant: missed; one second later: still open, not missed
+    _call(b, "2024-06-30", "K18", None, "7375550133", "inbound", "not_booked", "2024-06-30 00:00")
+    _call(b, "2024-06-30", "K19", None, "7375550144", "inbound", "abandoned", "2024-06-30 00:00:01")
+    # called back exactly callback_hours later: answered, not missed
+    _call(b, "2024-06-25", "K20", None, "7375550155", "inbound", "abandoned", "2024-06-25 12:00")
+    _call(b, "2024-06-26", "K21", None, "(737) 555-0155", "outbound", "booked", "2024-06-26 12:00")
     # fmt: on
     return b
 
@@ -341,7 +354,7 @@ EXPECTED_EVENTS: dict[str, set[str]] = {
     "unsold_estimate": {"E1", "E6"},
     "overdue_invoice": {"I1", "I3"},
     "lapsed_customer": {"C2"},
-    "missed_call": {"K1", "K4", "K10", "K14"},
+    "missed_call": {"K1", "K4", "K14", "K17", "K18"},
 }
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,9 @@ def test_build_passes_and_lays_out_the_zones(default_run: DbtRun) -> None:
     nodes = default_run.manifest()["nodes"]
     for name in SILVER_KEYS:
         assert nodes[f"model.lakehouse.{name}"]["config"]["meta"] == {"zone": "silver", "schema_version": "1"}
-        assert "zone" not in nodes[f"model.lakehouse.stg_{name}"]["config"]["meta"]
+        # staging inherits schema_version from the project defaults but is never published
+        assert nodes[f"model.lakehouse.stg_{name}"]["config"]["meta"]["zone"] == "staging"
+        assert nodes[f"model.lakehouse.stg_{name}"]["config"]["materialized"] == "view"
     for name in GOLD_MODELS:
         assert nodes[f"model.lakehouse.{name}"]["config"]["meta"] == {"zone": "gold", "schema_version": "1"}
     _assert_repo_untouched()
@@ -338,7 +341,7 @@ def test_each_event_rule_fires_exactly_on_the_expected_entities(default_run: Dbt
             assert row["as_of_date"] == AS_OF
             assert isinstance(json.loads(row["details"]), dict)
 
-    assert events["missed_call"]["K10"]["customer_id"] is None
+    assert events["missed_call"]["K17"]["customer_id"] is None
     assert events["missed_call"]["K1"]["customer_id"] == "C1"
     assert events["lapsed_customer"]["C2"]["customer_id"] == "C2"
     assert events["overdue_invoice"]["I3"]["customer_id"] == "C3"
@@ -371,6 +374,50 @@ def test_event_details_carry_the_facts(default_run: DbtRun) -> None:
     assert datetime.fromisoformat(k4["started_at"]) == ts("2024-06-26 08:00")
 
 
+def _missed_calls_in_python(calls: dict[str, Row], lookback_days: int, callback_hours: int) -> set[str]:
+    """The missed_call rule in plain Python over the expected silver calls."""
+
+    def number(raw: str | None) -> str | None:
+        digits = re.sub(r"[^0-9]", "", raw or "")
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        return digits if len(digits) == 10 else None
+
+    instant = datetime.combine(AS_OF + timedelta(days=1), time())
+    window = timedelta(hours=callback_hours)
+    outbound = [
+        (number(c["from_number"]), c["started_at"])
+        for c in calls.values()
+        if c["direction"] == "outbound" and number(c["from_number"]) is not None
+    ]
+    missed = set()
+    for call_id, call in calls.items():
+        start, from_number = call["started_at"], number(call["from_number"])
+        if (
+            call["direction"] == "inbound"
+            and call["outcome"] in {"abandoned", "not_booked"}
+            and instant - timedelta(days=lookback_days) <= start < instant
+            and start + window <= instant
+            and not any(
+                n is not None and n == from_number and start < at <= start + window for n, at in outbound
+            )
+        ):
+            missed.add(call_id)
+    return missed
+
+
+def test_missed_call_waits_for_the_callback_window_to_close(
+    default_run: DbtRun, changed_run: DbtRun, silver: dict[str, dict[str, Row]]
+) -> None:
+    missed = set(_events(default_run)["missed_call"])
+    assert missed == _missed_calls_in_python(silver["calls"], 7, 24)
+    # window ends exactly at the as-of instant (2024-07-01 00:00): missed; one second later, or one
+    # hour before the instant: still open; a callback exactly 24 h later answers the call
+    assert "K18" in missed
+    assert {"K19", "K10", "K20"}.isdisjoint(missed)
+    assert set(_events(changed_run)["missed_call"]) == _missed_calls_in_python(silver["calls"], 7, 72)
+
+
 def test_changed_parameters_change_the_events(changed_run: DbtRun) -> None:
     assert changed_run.result.success, _not_passed(changed_run)
     events = _events(changed_run)
@@ -378,7 +425,8 @@ def test_changed_parameters_change_the_events(changed_run: DbtRun) -> None:
         "unsold_estimate": {"E1", "E3", "E6"},  # min_total 200 lets E3 (300) in
         "overdue_invoice": {"I1", "I3", "I4", "I8"},  # grace 3 days: due 06-25 and 06-23 now overdue
         "lapsed_customer": {"C2", "C6"},  # 6 months: C6 (last job 2023-09-15) lapses too
-        "missed_call": {"K1", "K10", "K14"},  # a callback within 72 h answers K4
+        # 72 h: K5 answers K4; K1, K17 and K18 (started after 06-28 00:00) are still in their window
+        "missed_call": {"K14"},
     }
     assert {row["severity"] for row in events["lapsed_customer"].values()} == {"high"}
     row = events["unsold_estimate"]["E1"]
@@ -426,10 +474,10 @@ def test_broken_rows_fail_the_build_and_skip_gold(tmp_path: Path, default_run: D
     _assert_repo_untouched()
 
 
-# --- a model dropped into models/gold gets the gold defaults ----------------------------------------
+# --- a model dropped into models/ or models/gold gets the gold defaults --------------------------------
 
 
-def test_a_new_gold_model_gets_gold_defaults_and_defaults_fill_missing_vars(
+def test_a_new_model_gets_gold_defaults_and_defaults_fill_missing_vars(
     tmp_path: Path, default_run: DbtRun, silver: dict[str, dict[str, Row]]
 ) -> None:
     project = tmp_path / "project"
@@ -437,22 +485,31 @@ def test_a_new_gold_model_gets_gold_defaults_and_defaults_fill_missing_vars(
     (project / "models" / "gold" / "jobs_per_unit.sql").write_text(
         "select business_unit, count(*) as job_count\nfrom {{ ref('jobs') }}\ngroup by business_unit\n"
     )
+    # straight in models/, outside any configured folder: the project-level defaults apply
+    (project / "models" / "my_root_model.sql").write_text(
+        "select count(*) as customer_count\nfrom {{ ref('customers') }}\n"
+    )
     # company and as_of left to their defaults ('default', the run's date); every rule disabled
     disabled = {name: {**settings, "enabled": False} for name, settings in DEFAULT_EVENTS.items()}
     run = _build(
         tmp_path / "work",
         {"events": disabled},
         base=default_run,
-        select=("jobs_per_unit", "event_facts", "stg_customers"),
+        select=("jobs_per_unit", "my_root_model", "event_facts", "stg_customers"),
         project_dir=project,
     )
 
     assert run.result.success, _not_passed(run)
-    node = run.manifest()["nodes"]["model.lakehouse.jobs_per_unit"]
-    assert node["config"]["meta"] == {"zone": "gold", "schema_version": "1"}
-    assert node["config"]["materialized"] == "table"
-    assert node["schema"] == "gold"
-    assert node_statuses(run.result)["model.lakehouse.jobs_per_unit"] == "success"
+    nodes = run.manifest()["nodes"]
+    for name in ("jobs_per_unit", "my_root_model"):
+        node = nodes[f"model.lakehouse.{name}"]
+        assert node["config"]["meta"] == {"zone": "gold", "schema_version": "1"}
+        assert node["config"]["materialized"] == "table"
+        assert node["schema"] == "gold"
+        assert node_statuses(run.result)[f"model.lakehouse.{name}"] == "success"
+    assert query(run.db_path, "select customer_count from gold.my_root_model") == [
+        (len(silver["customers"]),)
+    ]
 
     expected: dict[str, int] = defaultdict(int)
     for job in silver["jobs"].values():

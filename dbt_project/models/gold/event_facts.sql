@@ -3,6 +3,12 @@
     start of the day after as_of (the end of the as_of day). Each rule is one CTE, compiled in only
     when var('events')[<rule>].enabled is true; with no rule enabled the result is empty but typed.
     event_id = md5('<company>|<event_type>|<entity_type>|<entity_id>'), stable across runs.
+
+    missed_call: an inbound call that was abandoned or not booked, started within lookback_days before
+    the as-of instant, whose callback window (callback_hours after it started) has closed by the as-of
+    instant (started_at + callback_hours <= as-of instant), with no outbound call to the same
+    normalized number strictly after it and within callback_hours. A call whose window is still open
+    is not flagged yet: an event is never raised for a call that can still be called back.
 -#}
 
 {%- set rules = {
@@ -121,29 +127,31 @@ lapsed_customer as (
 {%- set rule = rules['missed_call'] %}
 missed_inbound as (
 
+    -- unanswered inbound calls of the last lookback_days whose callback window has closed
     select *
     from {{ ref('calls') }}
     where direction = 'inbound'
         and outcome in ('abandoned', 'not_booked')
         and started_at >= {{ dbt.dateadd('day', -rule.lookback_days, as_of_instant()) }}
         and started_at < {{ as_of_instant() }}
+        and {{ dbt.dateadd('hour', rule.callback_hours, 'started_at') }} <= {{ as_of_instant() }}
 
 ),
 
 outbound as (
 
+    -- no as-of bound needed: a missed call's window ends by the as-of instant
     select from_number, started_at
     from {{ ref('calls') }}
     where direction = 'outbound'
         and from_number is not null
-        and started_at < {{ as_of_instant() }}
 
 ),
 
 missed_call as (
 
-    -- missed inbound calls of the last lookback_days with no outbound call to the same number
-    -- within callback_hours after them
+    -- missed inbound calls whose callback window has closed with no outbound call to the same
+    -- number strictly after them and within callback_hours
     select
         missed_inbound.call_id as entity_id,
         missed_inbound.customer_id,
