@@ -238,6 +238,11 @@ class DataAccessLayer:
         with self.session() as s:
             return SqlRunRepo(s).expire_versions(list(ids))
 
+    def renew_idempotency_key(self, scope: str, key: str, run_id: str, ttl: timedelta) -> bool:
+        """Extend ``run_id``'s claim of ``key`` to now + ``ttl`` (a lease heartbeat); False if lost."""
+        with self.session() as s:
+            return SqlIdempotencyRepo(s).renew(_scoped(scope, key), run_id, utcnow() + ttl)
+
     def idempotency_claim_of(self, scope: str, key: str) -> str | None:
         """The run_id that claimed ``key`` in ``scope`` (unexpired; "" if none recorded), or None."""
         with self.session() as s:

@@ -309,10 +309,24 @@ class DatasetStore:
         return views
 
     def refresh_catalog(self, company: str) -> Path:
-        """Rewrite the company's DuckDB catalog over the current versions (atomically replaced)."""
+        """Rewrite the company's DuckDB catalog over the current versions (atomically replaced).
+
+        Two publishers may rename their catalogs in either order; each checks afterwards that what
+        is committed did not change meanwhile, and writes again if it did, so the last catalog
+        written always shows the newest commits.
+        """
         path = self.root.catalog_path(company)
-        write_catalog(path, self.current_views(company))
+        for _ in range(5):
+            seen = self._committed_tags(company)
+            write_catalog(path, self.current_views(company))
+            if self._committed_tags(company) == seen:
+                break
         return path
+
+    def _committed_tags(self, company: str) -> frozenset[tuple[str, str, str]]:
+        return frozenset(
+            (v.zone, v.dataset_name, v.version_tag) for v in self.dal.list_dataset_versions(company)
+        )
 
     # --- integrity and housekeeping --------------------------------------------------------------
 

@@ -112,7 +112,9 @@ class LockBusyError(ControlPlaneError):
         self.name = name
         self.holder = holder
         who = f" held by {holder}" if holder else ""
-        super().__init__(f"lock {name!r} is busy{who}; wait for it to finish or retry later")
+        super().__init__(
+            f"lock {name!r} is busy{who}; retry when it has finished, or pass --wait SECONDS to wait for it"
+        )
 
 
 # --- data plane ------------------------------------------------------------------------------------

@@ -7,14 +7,15 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.errors import BuildFailedError, LockBusyError
+from lakehouse.errors import BuildFailedError, DataPlaneError, LockBusyError, TransformError
+from lakehouse.ingest import BronzeIngest
 from lakehouse.io.atomic import sha256_file
 from lakehouse.transform.build_lock import company_lock
 from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
@@ -184,3 +185,27 @@ def test_a_second_build_is_refused_or_waits_while_one_holds_the_lease(lake: Lake
     holder.join()
     assert messages and "run-holding" in messages[0]
     assert lake.dal.get_pipeline_run(result.run_id).status == "success"
+
+
+def test_selective_builds_backfills_and_as_of_checks(lake: Lakehouse, tmp_path: Path) -> None:
+    silver_only = lake.builder().run(COMPANY, select=["customers"])  # staging parents come along
+    assert [(v["zone"], v["dataset"]) for v in silver_only.versions] == [("silver", "customers")]
+
+    with pytest.raises(TransformError, match="matched no silver or gold model"):
+        lake.builder().run(COMPANY, select=["no_such_model"])
+    newest = silver_only.as_of
+    with pytest.raises(DataPlaneError, match="after the newest bronze data"):
+        lake.builder().run(COMPANY, as_of=newest + timedelta(days=1))
+
+    # a bronze dataset that dbt does not read does not move the default as-of date
+    widgets = tmp_path / "widgets.csv"
+    widgets.write_text("widget_id,size\nW1,3\n")
+    BronzeIngest(lake.store).run(COMPANY, [widgets], dt=newest + timedelta(days=3))
+    full = lake.builder().run(COMPANY)
+    assert full.as_of == newest
+    events = {(e.event_id, e.status, e.last_seen_at) for e in lake.dal.list_events(COMPANY)}
+    assert events
+
+    backfill = lake.builder().run(COMPANY, as_of=newest - timedelta(days=10), extract=False)
+    assert backfill.events == {}  # events describe the present: a backfill leaves them alone
+    assert {(e.event_id, e.status, e.last_seen_at) for e in lake.dal.list_events(COMPANY)} == events

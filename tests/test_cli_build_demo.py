@@ -59,7 +59,7 @@ def test_build_and_events_cli(lake: Lakehouse) -> None:
     assert any(
         v["zone"] == "gold" and v["dataset"] == "customer_profiles" for v in summary["extraction"]["versions"]
     )
-    events = json.loads(_cli("events", "-c", COMPANY, "--status", "active", "-o", "json").stdout)
+    events = json.loads(_cli("events", "list", "-c", COMPANY, "--status", "active", "-o", "json").stdout)
     detected = sum(v["detected"] for v in summary["events"].values())
     assert len(events) == min(detected, 100)
     assert all(e["status"] == "active" for e in events)

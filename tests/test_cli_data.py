@@ -165,6 +165,16 @@ def test_errors_are_one_line_on_stderr_with_exit_1(src: Path, root: Path) -> Non
     assert run["status"] == "failed"
     assert run["error"] == line.removeprefix("error: ")
 
+    # read commands check the company name, and a company with nothing published does not verify OK
+    for command in ("datasets", "runs", "verify", "gc"):
+        assert one_line_error(cli(command, "-c", "../x")).startswith("error: invalid company name '../x'")
+    assert one_line_error(cli("verify", "-c", "nosuch")) == (
+        "error: nothing to verify: company 'nosuch' has no published version (check the name)"
+    )
+    assert one_line_error(cli("query", "-c", "nosuch", "select 1")).startswith(
+        "error: company 'nosuch' has nothing published yet"
+    )
+
 
 @pytest.mark.usefixtures("env")
 def test_query_reads_the_catalog_and_refuses_writes(src: Path, root: Path) -> None:

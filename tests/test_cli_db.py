@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -68,3 +69,22 @@ def test_unsupported_url_is_refused(use_url: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 1
     assert "unsupported control-plane backend 'mysql'" in result.stderr
+
+
+def test_an_unexpected_error_is_still_one_line(tmp_path: Path, use_url: pytest.MonkeyPatch) -> None:
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    use_url.setenv("LAKEHOUSE_DATA_ROOT", str(a_file))
+    use_url.delenv("LAKEHOUSE_DATABASE_URL", raising=False)
+    result = runner.invoke(app, ["datasets", "-c", "acme"])
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: unexpected NotADirectoryError")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_malformed_url_never_echoes_its_password(use_url: pytest.MonkeyPatch) -> None:
+    use_url.setenv("LAKEHOUSE_DATABASE_URL", "postgresql+psycopg//admin:hunter2@db.example/x")
+    result = runner.invoke(app, ["db", "current"])
+    assert result.exit_code == 1
+    assert "hunter2" not in result.stderr and "admin:***@" in result.stderr

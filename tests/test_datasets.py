@@ -475,3 +475,20 @@ def test_verify_catches_an_edited_row_count_in_a_manifest(store: DatasetStore, r
     path.write_text(json.dumps(document))
     problems = store.verify(COMPANY).problems
     assert [(p.kind, p.path) for p in problems] == [("manifest", record.file_path)]
+
+
+def test_the_catalog_shows_both_of_two_racing_publishes(
+    store: DatasetStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = datasets_mod.write_catalog
+    raced: list[bool] = []
+
+    def slow_write(path: Path, views: object) -> None:
+        if not raced:  # another process commits and writes its catalog while this one is writing
+            raced.append(True)
+            publish_table(store, "gold", "kpis", pa.table({"k": [1, 2]}))
+        write(path, views)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(datasets_mod, "write_catalog", slow_write)
+    publish_table(store, "silver", "customers", _customers(3, "a"))
+    assert catalog_counts(root / COMPANY / "catalog.duckdb") == {"gold.kpis": 2, "silver.customers": 3}

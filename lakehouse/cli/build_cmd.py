@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.cli.progress import DbtNodeReporter, progress_bar
 from lakehouse.config import load_config
+from lakehouse.io.zones import validate_slug
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
 from lakehouse.transform.build import DbtBuild
@@ -72,17 +74,28 @@ def build_command(
         )
 
 
+events_app = typer.Typer(help="The events index (detected by `lakehouse build`).", no_args_is_help=True)
+
+
+class EventStatus(StrEnum):
+    active = "active"
+    resolved = "resolved"
+    archived = "archived"
+
+
+@events_app.command("list")
 @catch_errors
-def events_command(
+def events_list_command(
     company: CompanyOpt,
-    status: Annotated[str | None, typer.Option(help="active, resolved or archived.")] = None,
+    status: Annotated[EventStatus | None, typer.Option(help="Only events with this status.")] = None,
     event_type: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 100,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """List events from the events index."""
+    """List events from the events index, oldest first by type."""
+    validate_slug("company", company)
     with open_store() as store:
-        events = store.dal.list_events(company, status, event_type, limit)
+        events = store.dal.list_events(company, status.value if status else None, event_type, limit)
     rows = [
         {
             "event_id": e.event_id,
@@ -102,7 +115,14 @@ def events_command(
     emit(
         OutputFormat.text,
         f"events of {company}",
-        [r | {"details": None} for r in rows],
+        [
+            r
+            | {
+                "first_seen_at": f"{r['first_seen_at']:%Y-%m-%d %H:%M:%S}",
+                "last_seen_at": f"{r['last_seen_at']:%Y-%m-%d %H:%M:%S}",
+            }
+            for r in rows
+        ],
         ["type", "entity", "severity", "status", "first_seen_at", "last_seen_at"],
     )
 

@@ -13,6 +13,7 @@ from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.cli.progress import progress_bar
 from lakehouse.errors import DataPlaneError
 from lakehouse.ingest import BronzeIngest, OnError
+from lakehouse.io.zones import validate_slug
 from lakehouse.runtime import open_store
 
 
@@ -84,6 +85,7 @@ def ingest_command(
 @catch_errors
 def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text) -> None:
     """List the published datasets of a company with their current version and row counts."""
+    validate_slug("company", company)
     with open_store() as store:
         versions = store.dal.list_dataset_versions(company)
     latest: dict[tuple[str, str], dict[str, Any]] = {}
@@ -115,6 +117,7 @@ def runs_command(
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """List recent pipeline runs, newest first."""
+    validate_slug("company", company)
     with open_store() as store:
         runs = store.dal.list_pipeline_runs(company, pipeline, limit)
     rows = [
@@ -150,6 +153,9 @@ def verify_command(
     """Recompute the checksums of the published files; exit 1 naming every missing, extra or altered file."""
     with open_store() as store:
         report = store.verify(company, dataset)
+        if report.versions_checked == 0 and not report.problems:
+            what = f"dataset {dataset!r} of company {company!r}" if dataset else f"company {company!r}"
+            raise DataPlaneError(f"nothing to verify: {what} has no published version (check the name)")
     if output == OutputFormat.json:
         print_json(
             {
@@ -210,3 +216,14 @@ def _shorten(text: str | None, width: int) -> str:
         return ""
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@catch_errors
+def catalog_command(company: CompanyOpt) -> None:
+    """Rebuild the company's DuckDB catalog (data/<company>/catalog.duckdb) from what is committed."""
+    validate_slug("company", company)
+    with open_store() as store:
+        if not store.dal.list_dataset_versions(company):
+            raise DataPlaneError(f"company {company!r} has nothing published yet")
+        path = store.refresh_catalog(company)
+    console.print(f"rebuilt {path}", markup=False)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+import click
 import typer
 from rich.console import Console
 
@@ -37,5 +38,15 @@ def catch_errors(func: Callable[P, R]) -> Callable[P, R]:
         except KeyboardInterrupt:
             err_console.print("interrupted", markup=False)
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+            raise
+        except Exception as exc:  # last resort: still one line, the traceback goes to the debug log
+            logger.debug("unexpected error", exc_info=True)
+            message = " ".join(str(exc).split()) or "no message"
+            err_console.print(
+                f"error: unexpected {type(exc).__name__}: {message} (--log-level DEBUG shows the traceback)",
+                markup=False,
+            )
+            raise typer.Exit(1) from None
 
     return wrapper

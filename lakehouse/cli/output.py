@@ -38,7 +38,10 @@ def print_json(data: Any) -> None:
 
 def print_rows(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:
     """Print rows as a rich table (text output)."""
-    cols = list(columns or (rows[0].keys() if rows else []))
+    if not rows:
+        console.print(f"{title}: none", markup=False)
+        return
+    cols = list(columns or rows[0].keys())
     table = Table(title=title, show_lines=False)
     for col in cols:
         table.add_column(col)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +36,12 @@ def make_engine(url: str) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise SettingsError(f"LAKEHOUSE_DATABASE_URL {url!r} is not a database URL: {exc}") from exc
+    except (ArgumentError, ValueError) as exc:
+        shown = mask_password(url)
+        raise SettingsError(
+            f"LAKEHOUSE_DATABASE_URL {shown!r} is not a database URL "
+            "(expected e.g. sqlite:///path/lakehouse.db or postgresql+psycopg://user@host:5432/db)"
+        ) from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -65,9 +70,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+_USERINFO = re.compile(r"(//[^:/@]*):[^@]*@")
+
+
+def mask_password(text: str) -> str:
+    """``text`` with the password of any ``//user:password@`` part replaced by ``***``."""
+    return _USERINFO.sub(r"\1:***@", text)
+
+
 def redact_url(url: str) -> str:
     """The URL with any password hidden, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+    except (ArgumentError, ValueError):
+        return mask_password(url)

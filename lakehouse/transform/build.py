@@ -25,12 +25,13 @@ import duckdb
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.datasets import WORK_DIR, DatasetStore, StagedVersion
-from lakehouse.errors import BuildFailedError, DataPlaneError
+from lakehouse.errors import BuildFailedError, DataPlaneError, TransformError
 from lakehouse.ids import new_run_id
 from lakehouse.io.atomic import atomic_write_bytes
 from lakehouse.io.parquet_io import sql_identifier
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
+from lakehouse.schemas import RAW_SCHEMAS
 from lakehouse.transform.build_lock import company_lock
 from lakehouse.transform.dbt_runner import DbtInvocation, NodeProgress, published_models, run_dbt_build
 from lakehouse.transform.events import events_from_facts, sync_events
@@ -54,9 +55,11 @@ class BuildResult:
 
 
 def newest_bronze_dt(store: DatasetStore, company: str) -> date:
-    """The newest bronze ``dt`` of a company: the default as-of date of a build (not the wall clock)."""
+    """The newest ``dt`` of the bronze datasets dbt reads: the default as-of date (not the wall clock)."""
     newest: date | None = None
     for version in store.dal.list_dataset_versions(company, zone="bronze"):
+        if version.dataset_name not in RAW_SCHEMAS:  # other bronze datasets are not dbt sources
+            continue
         for entry in store.version_entries(version):
             if entry.dt is not None:
                 day = date.fromisoformat(entry.dt)
@@ -113,7 +116,12 @@ class DbtBuild:
         as_of: date | None,
         progress: NodeProgress | None,
     ) -> BuildResult:
-        as_of = as_of or newest_bronze_dt(self.store, company)
+        newest = newest_bronze_dt(self.store, company)
+        if as_of is not None and as_of > newest:
+            raise DataPlaneError(
+                f"--as-of {as_of} is after the newest bronze data ({newest}) of {company!r}: ingest it first"
+            )
+        as_of = as_of or newest
         views = self.store.current_views(company)
         bronze = [
             {"dataset": v.dataset_name, "version": v.version_tag, "checksum": v.checksum, "rows": v.row_count}
@@ -151,6 +159,10 @@ class DbtBuild:
             if not invocation.success:
                 raise BuildFailedError(run_id, _failures(invocation))
             models = published_models(invocation)
+            if select and not models:
+                raise TransformError(
+                    f"--select {' '.join(select)} matched no silver or gold model: nothing to build or publish"
+                )
             with duckdb.connect(str(db_path), read_only=True) as con:
                 staged = [self._export(con, company, run_id, m, as_of) for m in models]
                 facts = _event_facts(con, models)
@@ -159,7 +171,8 @@ class DbtBuild:
                 {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag} for r in records
             ]
             events: dict[str, dict[str, int]] = {}
-            if facts is not None:
+            # Events describe the present: a backfill (an as-of before the newest data) leaves them alone.
+            if facts is not None and as_of == newest:
                 evaluated = [r.event_type for r in self.config.events if r.enabled]
                 events = sync_events(
                     self.dal, company, events_from_facts(facts, f"run:{run_id}"), evaluated, run_id
@@ -238,7 +251,8 @@ class DbtBuild:
             extra={"dbt_unique_id": model["unique_id"], "as_of": as_of.isoformat()},
         )
         columns = ", ".join(sql_identifier(str(c[0])) for c in described if c[0] != "dt")
-        self.store.write_file(con, version, f"SELECT {columns} FROM {relation}", as_of)
+        # A stable row order: a rebuild of the same data writes the same rows in the same order.
+        self.store.write_file(con, version, f"SELECT {columns} FROM {relation} ORDER BY ALL", as_of)
         return version
 
     def _keep_artifacts(self, company: str, run_id: str, target: Path) -> list[str]:

@@ -123,7 +123,11 @@ def run_dbt_build(
         "--no-use-colors",
     ]
     if select:
-        args += ["--select", *select]
+        # Each run starts from a fresh DuckDB file: views (staging) are cheap, so they are always
+        # rebuilt and a selected silver model finds its staging parents.
+        # Tests run only when every model they read was selected ("cautious"): a relationships test
+        # from an unselected model would otherwise read a table this run never built.
+        args += ["--select", *select, "config.materialized:view", "--indirect-selection", "cautious"]
     env = {
         "LAKEHOUSE_DBT_DB_PATH": str(db_path),
         "DBT_ENV_CUSTOM_ENV_LAKEHOUSE_RUN_ID": run_id,

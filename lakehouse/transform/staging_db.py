@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from lakehouse.errors import IntegrityError
 from lakehouse.io.parquet_io import duckdb_path, sql_identifier, sql_string
 from lakehouse.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS
 
@@ -28,6 +29,17 @@ def _empty_bronze_view(dataset: str) -> str:
     return f"SELECT {', '.join(cols)} WHERE false"
 
 
+def _create_view(con: duckdb.DuckDBPyConnection, zone: str, dataset: str, sql: str) -> None:
+    try:
+        con.execute(sql)
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise IntegrityError(
+            f"cannot read the published files of {zone}.{dataset}: {first_line}; "
+            "run `lakehouse verify` to find the damaged file"
+        ) from exc
+
+
 def prepare_staging_db(path: Path, views: Mapping[str, Mapping[str, Sequence[Path]]]) -> None:
     """Create the DuckDB file at ``path`` with one view per zone/dataset over the given files.
 
@@ -40,11 +52,14 @@ def prepare_staging_db(path: Path, views: Mapping[str, Mapping[str, Sequence[Pat
             for dataset, files in sorted(views.get(zone, {}).items()):
                 if not files:
                     continue
-                con.execute(
+                _create_view(
+                    con,
+                    zone,
+                    dataset,
                     # hive partitioning adds both `dataset` and `dt`; `dataset` is the view's own name.
                     f"CREATE VIEW {zone}.{sql_identifier(dataset)} AS SELECT * EXCLUDE (dataset) FROM read_parquet("
                     f"{_files_list(files)}, hive_partitioning = true, union_by_name = true, "
-                    "hive_types = {'dt': DATE})"
+                    "hive_types = {'dt': DATE})",
                 )
         present = set(views.get("bronze", {}))
         for dataset in sorted(set(RAW_SCHEMAS) - present):

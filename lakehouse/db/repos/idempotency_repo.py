@@ -51,6 +51,17 @@ class SqlIdempotencyRepo:
             cond = cond & (table.c.run_id == run_id)
         self._session.execute(delete(table).where(cond))
 
+    def renew(self, key: str, run_id: str, expires_at: datetime) -> bool:
+        """Move the expiry of ``run_id``'s own claim of ``key``; False if it no longer holds it."""
+        table = table_of(IdempotencyKey)
+        result = self._session.execute(
+            update(table)
+            .where(table.c.key == key, table.c.run_id == run_id)
+            .values(expires_at=expires_at)
+            .returning(table.c.key)
+        )
+        return result.first() is not None
+
     def holder(self, key: str, now: datetime) -> str | None:
         """The run_id holding an unexpired claim of ``key`` ("" if it has none), or None if unclaimed."""
         table = table_of(IdempotencyKey)
