@@ -393,9 +393,32 @@ class BronzeIngest:
             self.store.root.rejects_dir(company) / f"dataset={source.dataset}" / f"dt={source.dt.isoformat()}"
         )
         path = folder / f"rejects-{run_id}-{source.sha256[7:19]}.jsonl"
-        rows = [r.as_dict() | {"source_file": str(source.path)} for r in rejects]
+        raw = _raw_lines(source, {r.line for r in rejects})
+        rows = [
+            r.as_dict() | {"source_file": str(source.path), "raw": raw.get(r.line), "header": raw.get(1)}
+            for r in rejects
+        ]
         write_jsonl(path, rows)
         return self.store.root.relative(path)
+
+
+def _raw_lines(source: SourceFile, lines: set[int]) -> dict[int, str]:
+    """The text of the given physical lines of a CSV/JSONL source (and a CSV's header, line 1).
+
+    Kept with each reject so a quarantined row can be repaired and re-ingested from the lake
+    alone. A record that spans several lines (a quoted newline) keeps only its first line.
+    """
+    if source.fmt == "parquet":
+        return {}
+    wanted = lines | ({1} if source.fmt == "csv" else set())
+    found: dict[int, str] = {}
+    with source.path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+        for number, text in enumerate(fh, start=1):
+            if number in wanted:
+                found[number] = text.rstrip("\r\n")
+                if len(found) == len(wanted):
+                    break
+    return found
 
 
 def _scope(company: str, dataset: str) -> str:

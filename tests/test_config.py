@@ -508,8 +508,11 @@ def test_extraction_source_columns_must_exist_in_the_declared_dataset(cfg_dir: P
 
 
 def test_missing_files_and_directories(tmp_path: Path, cfg_dir: Path) -> None:
-    assert [p.message for p in validate_config_dir(tmp_path / "absent")] == [
-        "config directory not found; set LAKEHOUSE_CONFIG_DIR or pass --config-dir"
+    assert [(p.file, p.message) for p in validate_config_dir(tmp_path / "absent")] == [
+        (
+            str(tmp_path / "absent"),
+            "config directory not found; set LAKEHOUSE_CONFIG_DIR (or run from the repository root)",
+        )
     ]
     (cfg_dir / "global.json").unlink()
     assert [(Path(p.file).name, p.message) for p in validate_config_dir(cfg_dir)] == [

@@ -520,6 +520,10 @@ def test_quarantine_publishes_good_rows_and_keeps_the_rejects(
     assert by_column["job_total"] == "bad type: expected DECIMAL(12,2)"
     assert by_column["customer_id"] == "missing value in non-nullable column"
     assert {r["source_file"] for r in lines} == {str(path)}
+    # the whole raw row is kept (and the header), so a rejected row can be repaired and re-ingested
+    text = path.read_text().splitlines()
+    assert [(r["line"], r["raw"]) for r in lines] == [(n, text[n - 1]) for n in (3, 5, 5, 6)]
+    assert {r["header"] for r in lines} == {text[0]}
 
     table = store.read_dataset(COMPANY, "bronze", "jobs")
     assert sorted(

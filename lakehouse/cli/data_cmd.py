@@ -17,6 +17,10 @@ from lakehouse.io.zones import validate_slug
 from lakehouse.runtime import open_store
 
 
+#: Skipped files listed one per line in text output; the rest are counted.
+SKIPPED_SHOWN = 10
+
+
 @catch_errors
 def ingest_command(
     paths: Annotated[
@@ -65,8 +69,14 @@ def ingest_command(
     if output == OutputFormat.json:
         print_json(summary)
         return
-    for s in result.skipped:
+    shown = result.skipped if len(result.skipped) <= SKIPPED_SHOWN else result.skipped[: SKIPPED_SHOWN - 1]
+    for s in shown:
         console.print(f"skipped {s['path']}: {s['reason']}", markup=False)
+    if len(shown) < len(result.skipped):
+        console.print(
+            f"... and {len(result.skipped) - len(shown)} more file(s) skipped (--output json lists them all)",
+            markup=False,
+        )
     if result.run_id is None:
         console.print("nothing to ingest: every file was ingested before (no-op)", markup=False)
         return

@@ -36,7 +36,7 @@ def downgrade(
     """Downgrade the control-plane schema to REVISION."""
     url = get_settings().database_url
     migrate.downgrade(url, revision)
-    console.print(f"control plane at {_current(url)} ({redact_url(url)})", markup=False)
+    console.print(f"control plane at {_current(url) or 'base (no tables)'} ({redact_url(url)})", markup=False)
 
 
 @app.command("current")

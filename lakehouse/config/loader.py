@@ -101,8 +101,8 @@ def _json_files(directory: Path) -> list[Path]:
 
 def _load(config_dir: Path) -> tuple[LakehouseConfig | None, list[ConfigProblem]]:
     if not config_dir.is_dir():
-        message = "config directory not found; set LAKEHOUSE_CONFIG_DIR or pass --config-dir"
-        return None, [ConfigProblem(str(config_dir), "", message)]
+        message = "config directory not found; set LAKEHOUSE_CONFIG_DIR (or run from the repository root)"
+        return None, [ConfigProblem(str(config_dir.absolute()), "", message)]
     problems: list[ConfigProblem] = []
 
     global_path = config_dir / GLOBAL_FILE
