@@ -307,3 +307,41 @@ def test_progress_callback_counts_days(tmp_path: Path) -> None:
         "acme", tmp_path, days=5, scale=0.05, on_day_written=lambda done, total: seen.append((done, total))
     )
     assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+
+
+def test_generate_cli_writes_a_summary_and_refuses_to_mix_extracts(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lakehouse.cli.main import app
+
+    runner = CliRunner()
+    out = tmp_path / "extracts"
+    args = [
+        "generate",
+        "--company",
+        "acme",
+        "--out",
+        str(out),
+        "--days",
+        "3",
+        "--scale",
+        "0.02",
+        "-o",
+        "json",
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["days"] == 3 and summary["last_day"] == "2026-09-30"
+    assert sorted(p.name for p in out.iterdir() if p.name[0].isdigit()) == [
+        "2026-09-28",
+        "2026-09-29",
+        "2026-09-30",
+    ]
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1
+    assert again.stderr.strip() == (
+        f"error: --out {out} is not empty: extracts of two runs would mix; choose an empty folder or pass --overwrite"
+    )
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
+from lakehouse.cli.options import OutputOpt
+from lakehouse.cli.output import OutputFormat
 from lakehouse.config import list_config_files, validate_config_dir
 from lakehouse.errors import ConfigProblem, LakehouseError
 from lakehouse.settings import get_settings
 
 app = typer.Typer(help="Check the JSON config plane (global.json, events/*.json, extraction/*.json).")
-
-
-class OutputFormat(StrEnum):
-    """How ``validate`` prints its result."""
-
-    text = "text"
-    json = "json"
 
 
 @app.callback()
@@ -36,7 +30,7 @@ def validate(
         Path | None,
         typer.Option("--config-dir", help="Config directory [default: LAKEHOUSE_CONFIG_DIR or ./config]."),
     ] = None,
-    output: Annotated[OutputFormat, typer.Option("--output", help="Output format.")] = OutputFormat.text,
+    output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Validate every config file and print every problem (exit code 1 if there is any)."""
     directory = config_dir if config_dir is not None else _default_config_dir()

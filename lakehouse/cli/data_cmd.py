@@ -16,7 +16,6 @@ from lakehouse.ingest import BronzeIngest, OnError
 from lakehouse.io.zones import validate_slug
 from lakehouse.runtime import open_store
 
-
 #: Skipped files listed one per line in text output; the rest are counted.
 SKIPPED_SHOWN = 10
 

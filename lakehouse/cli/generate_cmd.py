@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 
 from lakehouse.cli.errors import catch_errors
+from lakehouse.cli.options import OutputOpt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.cli.progress import progress_bar
+from lakehouse.errors import DataPlaneError
 from lakehouse.sample import DEFAULT_DAYS, DEFAULT_END_DATE, DEFAULT_SCALE, DEFAULT_SEED, generate
 
 
@@ -31,9 +33,19 @@ def generate_command(
     end_date: Annotated[
         datetime, typer.Option(formats=["%Y-%m-%d"], help="Last extract day (YYYY-MM-DD).")
     ] = datetime(DEFAULT_END_DATE.year, DEFAULT_END_DATE.month, DEFAULT_END_DATE.day),
-    output: Annotated[OutputFormat, typer.Option("--output", help="text or json")] = OutputFormat.text,
+    overwrite: Annotated[
+        bool,
+        typer.Option(help="Write into a folder that already holds files (same-named days are replaced)."),
+    ] = False,
+    output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Generate daily extracts (customers, jobs, estimates, invoices CSV; calls JSONL) with planted facts."""
+    if out.exists() and not out.is_dir():
+        raise DataPlaneError(f"--out {out} is a file: give a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise DataPlaneError(
+            f"--out {out} is not empty: extracts of two runs would mix; choose an empty folder or pass --overwrite"
+        )
     with progress_bar() as bar:
         task = bar.add_task("writing days", total=days)
 
