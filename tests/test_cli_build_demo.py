@@ -85,3 +85,6 @@ def test_demo_runs_end_to_end(tmp_path: Path, db_url: str, settings_env: pytest.
     again = _cli("demo", "--days", "15")
     assert again.exit_code == 0, again.stdout + again.stderr
     assert "nothing new (idempotent)" in again.stdout
+    other = _cli("demo", "--days", "20")
+    assert other.exit_code == 1
+    assert other.stderr.startswith("error: company 'acme' already holds the sample acme-15d-")

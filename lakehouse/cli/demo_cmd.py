@@ -19,7 +19,7 @@ from lakehouse.config import load_config
 from lakehouse.datasets import DATA_ZONES
 from lakehouse.db import migrate
 from lakehouse.db.engine import redact_url
-from lakehouse.errors import IntegrityError
+from lakehouse.errors import DataPlaneError, IntegrityError
 from lakehouse.ingest import BronzeIngest
 from lakehouse.io.zones import validate_slug
 from lakehouse.query.render import render
@@ -56,7 +56,17 @@ def demo_command(
 
     with open_store(settings) as store:
         _step("sample data")
-        extract = store.root.root / "_samples" / f"{company}-{days}d-x{scale:g}-seed{seed}"
+        samples = store.root.root / "_samples"
+        extract = samples / f"{company}-{days}d-x{scale:g}-seed{seed}"
+        other = (
+            sorted(p.name for p in samples.glob(f"{company}-*") if p != extract) if samples.exists() else []
+        )
+        if other:
+            # Another sample shares this company's ids with other contents: the two would mix in bronze.
+            raise DataPlaneError(
+                f"company {company!r} already holds the sample {other[0]}; use another --company, "
+                "the same --days/--scale/--seed, or start over with `make clean-data`"
+            )
         if not (extract / "_truth").exists():
             summary = generate(company, extract, days=days, scale=scale, seed=seed)
             counts = ", ".join(f"{n} {k}" for k, n in summary.row_counts.items())
