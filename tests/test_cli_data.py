@@ -5,6 +5,7 @@ driven through the settings of the environment, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from lakehouse.settings import get_settings
 from tests.data_fixtures import (
     COMPANY,
     JOBS_HEADER,
+    REPO,
     data_files,
     files_under,
     flip_byte,
@@ -45,6 +47,9 @@ def env(db_url: str, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("LAKEHOUSE_DATABASE_URL", db_url)
     monkeypatch.setenv("LAKEHOUSE_DATA_ROOT", str(root))
     monkeypatch.setenv("LAKEHOUSE_QUERIES_DIR", str(tmp_path / "queries"))
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(config))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -256,3 +261,28 @@ def test_read_dataset_api_uses_the_process_settings(src: Path, root: Path) -> No
     for company, dataset in [("../acme", "jobs"), (COMPANY, "../jobs"), (COMPANY, ""), ("Acme", "jobs")]:
         with pytest.raises(InvalidNameError):
             lakehouse.read_dataset(company, "bronze", dataset)
+
+
+@pytest.mark.usefixtures("env")
+def test_gc_keeps_as_many_versions_as_the_config_says(root: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from lakehouse.dal import DataAccessLayer
+    from tests.data_fixtures import make_store, publish_many
+
+    dal = DataAccessLayer.from_settings(get_settings())
+    try:
+        store = make_store(dal, root)
+        publish_many(store, [("gold", "kpis", pa.table({"k": [i]})) for i in range(3)])
+    finally:
+        dal.close()
+    config = tmp_path / "config" / "global.json"
+    document = json.loads(config.read_text())
+    document["retention"]["keep_versions"] = 2
+    config.write_text(json.dumps(document))
+    report = as_json(ok("gc", "-c", COMPANY, "--dry-run", "-o", "json"))
+    assert len(report["expired_versions"]) == 1  # 3 versions, keep 2
+    assert (
+        len(as_json(ok("gc", "-c", COMPANY, "--keep", "1", "--dry-run", "-o", "json"))["expired_versions"])
+        == 2
+    )

@@ -11,10 +11,12 @@ from lakehouse.cli.errors import catch_errors, err_console
 from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.cli.progress import progress_bar
+from lakehouse.config import load_config
 from lakehouse.errors import DataPlaneError
 from lakehouse.ingest import BronzeIngest, OnError
 from lakehouse.io.zones import validate_slug
 from lakehouse.runtime import open_store
+from lakehouse.settings import get_settings
 
 #: Skipped files listed one per line in text output; the rest are counted.
 SKIPPED_SHOWN = 10
@@ -190,13 +192,21 @@ def verify_command(
 def gc_command(
     company: CompanyOpt,
     keep: Annotated[
-        int, typer.Option(min=1, help="Silver/gold versions to keep per dataset (the current one always).")
-    ] = 5,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Silver/gold versions to keep per dataset, the current one included "
+            "[default: retention.keep_versions of config/global.json].",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="Only list what would be removed.")] = False,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Remove leftovers of crashed runs and silver/gold versions older than the newest KEEP."""
-    with open_store() as store:
+    settings = get_settings()
+    if keep is None:
+        keep = load_config(settings.config_dir).global_.retention.keep_versions
+    with open_store(settings) as store:
         report = store.gc(company, keep, dry_run)
     if output == OutputFormat.json:
         print_json(
