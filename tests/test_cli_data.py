@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner, Result
 
 import lakehouse
 from lakehouse.cli.main import app
+from lakehouse.dal import DataAccessLayer
 from lakehouse.errors import InvalidNameError
 from lakehouse.settings import get_settings
 from tests.data_fixtures import (
@@ -25,6 +27,8 @@ from tests.data_fixtures import (
     files_under,
     flip_byte,
     job_row,
+    make_store,
+    publish_many,
     write_csv,
     write_jobs,
 )
@@ -265,11 +269,6 @@ def test_read_dataset_api_uses_the_process_settings(src: Path, root: Path) -> No
 
 @pytest.mark.usefixtures("env")
 def test_gc_keeps_as_many_versions_as_the_config_says(root: Path, tmp_path: Path) -> None:
-    import pyarrow as pa
-
-    from lakehouse.dal import DataAccessLayer
-    from tests.data_fixtures import make_store, publish_many
-
     dal = DataAccessLayer.from_settings(get_settings())
     try:
         store = make_store(dal, root)
