@@ -192,7 +192,9 @@ class TransformError(LakehouseError):
 
 
 class BuildFailedError(TransformError):
-    def __init__(self, run_id: str, failures: Sequence[str]) -> None:
+    def __init__(self, run_id: str, failures: Sequence[str], log: str | None = None) -> None:
         self.run_id = run_id
         self.failures = list(failures)
-        super().__init__(f"build {run_id} failed, nothing published: " + "; ".join(self.failures))
+        self.log = log
+        details = f" (dbt log: {log})" if log else ""
+        super().__init__(f"build {run_id} failed, nothing published: " + "; ".join(self.failures) + details)

@@ -48,6 +48,9 @@ def test_build_cli_reports_the_failing_node_on_one_line(lake: Lakehouse) -> None
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: build ") and "nothing published" in line
     assert "test.lakehouse.never_holds" in line
+    assert result.stdout == ""  # dbt's own log goes to a file kept with the run, not to the terminal
+    log = line.rsplit("(dbt log: ", 1)[1].rstrip(")")
+    assert "never_holds" in (lake.store.root.resolve(log)).read_text()
     zones = {d["zone"] for d in json.loads(_cli("datasets", "-c", COMPANY, "-o", "json").stdout)}
     assert zones == {"bronze"}
 

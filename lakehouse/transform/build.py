@@ -157,7 +157,8 @@ class DbtBuild:
                 for n in invocation.nodes
             ]
             if not invocation.success:
-                raise BuildFailedError(run_id, _failures(invocation))
+                log = next((a for a in artifacts if a.endswith("dbt.log")), None)
+                raise BuildFailedError(run_id, _failures(invocation), log)
             models = published_models(invocation)
             if select and not models:
                 raise TransformError(
@@ -258,18 +259,17 @@ class DbtBuild:
     def _keep_artifacts(self, company: str, run_id: str, target: Path) -> list[str]:
         kept = []
         folder = self.store.root.manifests_dir(company) / "dbt" / run_id
-        for name in ("run_results.json", "manifest.json"):
+        for name in ("run_results.json", "manifest.json", "logs/dbt.log"):
             source = target / name
             if source.exists():
-                atomic_write_bytes(folder / name, source.read_bytes(), overwrite=False)
-                kept.append(self.store.root.relative(folder / name))
+                kept_path = folder / Path(name).name
+                atomic_write_bytes(kept_path, source.read_bytes(), overwrite=False)
+                kept.append(self.store.root.relative(kept_path))
         return kept
 
 
 def _failures(invocation: DbtInvocation) -> list[str]:
-    failed = [
-        f"{n.unique_id}: {n.status}: {' '.join(str(n.message or '').split())}" for n in invocation.failed
-    ]
+    failed = [f"{n.unique_id}: {n.status}: {_shorten(n.message)}" for n in invocation.failed]
     if not failed and invocation.error:
         failed = [invocation.error]
     return failed or ["dbt reported failure without a failing node; see the run's dbt log"]
@@ -281,3 +281,8 @@ def _event_facts(con: duckdb.DuckDBPyConnection, models: list[dict[str, Any]]) -
             relation = f"{sql_identifier(m['schema'])}.{sql_identifier(m['alias'])}"
             return con.sql(f"SELECT * FROM {relation}").to_arrow_table()
     return None
+
+
+def _shorten(message: str | None, width: int = 160) -> str:
+    flat = " ".join(str(message or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -119,7 +119,12 @@ def run_dbt_build(
         str(target_dir / "logs"),
         "--vars",
         json.dumps(dict(variables)),
-        "--quiet",
+        # Nothing on stdout: the CLI shows progress and a one-line result; the full dbt log is kept
+        # with the run's artifacts (manifests/dbt/<run_id>/dbt.log).
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "info",
         "--no-use-colors",
     ]
     if select:
