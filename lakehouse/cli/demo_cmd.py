@@ -7,6 +7,7 @@ already-ingested extracts is a no-op, and the build publishes new versions of si
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -133,13 +134,24 @@ def demo_command(
 
         _name, sql = resolve_query("revenue_by_month", settings.queries_dir)
         allowed = [store.root.zone_dir(company, z) for z in DATA_ZONES]
-        table = run_query(store.root.catalog_path(company), sql, {}, allowed, limit=8)
-    console.print("revenue by month (queries/revenue_by_month.sql, first rows):", markup=False)
+        since = _months_before(build.as_of, 2)
+        table = run_query(
+            store.root.catalog_path(company), sql, {"since": since.isoformat()}, allowed, limit=12
+        )
+    console.print(
+        f"revenue by month since {since} (queries/revenue_by_month.sql --param since={since}):", markup=False
+    )
     render(table, "table", None, console)
     console.print(
         f"\nnext: lakehouse query -c {company} top_customers   |   duckdb -readonly {settings.data_root}/{company}/catalog.duckdb",
         markup=False,
     )
+
+
+def _months_before(day: date, months: int) -> date:
+    """The first day of the month ``months`` months before ``day``'s month."""
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _current_versions(versions: list[Any]) -> list[dict[str, Any]]:
