@@ -17,6 +17,7 @@ import pytest
 from lakehouse.errors import BuildFailedError, DataPlaneError, LockBusyError, TransformError
 from lakehouse.ingest import BronzeIngest
 from lakehouse.io.atomic import sha256_file
+from lakehouse.transform.build import BuildResult
 from lakehouse.transform.build_lock import company_lock
 from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
 
@@ -170,21 +171,32 @@ def test_a_second_build_is_refused_or_waits_while_one_holds_the_lease(lake: Lake
     ):
         lake.builder().run(COMPANY)
 
-    release = threading.Event()
+    # Two real builds at once: the second waits for the first, and their runs never overlap.
+    results: list[object] = []
     messages: list[str] = []
 
-    def hold() -> None:
-        with company_lock(lake.dal, f"build:{COMPANY}", "run-holding"):
-            release.set()
-            threading.Event().wait(1.5)
+    def build() -> None:
+        try:
+            results.append(
+                lake.builder().run(COMPANY, wait_seconds=300, on_wait=messages.append, extract=False)
+            )
+        except BaseException as exc:  # asserted below
+            results.append(exc)
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    release.wait(5)
-    result = lake.builder().run(COMPANY, wait_seconds=30, on_wait=messages.append)
-    holder.join()
-    assert messages and "run-holding" in messages[0]
-    assert lake.dal.get_pipeline_run(result.run_id).status == "success"
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(r, BuildResult) for r in results), results
+    runs = sorted(
+        (lake.dal.get_pipeline_run(r.run_id) for r in results if isinstance(r, BuildResult)),
+        key=lambda r: r.started_at,
+    )
+    assert [r.status for r in runs] == ["success", "success"]
+    assert runs[0].finished_at is not None and runs[0].finished_at <= runs[1].started_at
+    assert len(messages) == 1 and "held by run" in messages[0]
+    assert lake.store.verify(COMPANY).ok
 
 
 def test_selective_builds_backfills_and_as_of_checks(lake: Lakehouse, tmp_path: Path) -> None:
