@@ -47,6 +47,7 @@ DATA_ZONES: tuple[Zone, ...] = ("bronze", "silver", "gold")
 ORPHAN_GRACE = timedelta(hours=6)
 #: Per-run scratch folders of builds, below the company folder.
 WORK_DIR = "_work"
+_REJECTS_NAME = re.compile(r"rejects-(.+)-[0-9a-f]{12}\.jsonl")
 _TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{32}-(.+)")
 
 
@@ -412,6 +413,7 @@ class DatasetStore:
         # files then look orphaned. Re-read what is committed now and never remove any of it.
         committed_now = self._referenced_paths(company, exclude=expire_ids)
         removed = [rel for rel in removed if rel not in committed_now]
+        removed.extend(self.root.relative(p) for p in self._orphaned_rejects(company))
         work = self.root.company_dir(company) / WORK_DIR
         stale_work = [d for d in sorted(work.iterdir()) if d.is_dir()] if work.exists() else []
         stale_work = [d for d in stale_work if not self._run_in_flight(d.name)]
@@ -440,6 +442,25 @@ class DatasetStore:
             dry_run,
             abandoned,
         )
+
+    def _orphaned_rejects(self, company: str) -> list[Path]:
+        """Quarantine files of ingests that did not succeed (a killed run leaves its rejects behind)."""
+        base = self.root.rejects_dir(company)
+        if not base.exists():
+            return []
+        orphans = []
+        for path in sorted(p for p in base.glob("dataset=*/dt=*/*") if p.is_file()):
+            match = _REJECTS_NAME.fullmatch(path.name)
+            if match is None:
+                continue
+            run_id = match.group(1)
+            try:
+                status = self.dal.get_pipeline_run(run_id).status
+            except NotFoundError:
+                status = "unknown"
+            if status != "success" and not self._run_in_flight(run_id):
+                orphans.append(path)
+        return orphans
 
     def _referenced_paths(self, company: str, exclude: set[Any]) -> set[str]:
         """Files and manifests of every committed version (but those in ``exclude``)."""

@@ -492,3 +492,24 @@ def test_the_catalog_shows_both_of_two_racing_publishes(
     monkeypatch.setattr(datasets_mod, "write_catalog", slow_write)
     publish_table(store, "silver", "customers", _customers(3, "a"))
     assert catalog_counts(root / COMPANY / "catalog.duckdb") == {"gold.kpis": 2, "silver.customers": 3}
+
+
+def test_gc_removes_rejects_of_runs_that_did_not_succeed(store: DatasetStore, root: Path) -> None:
+    publish_table(store, "silver", "customers", _customers(1, "a"))
+    folder = root / COMPANY / "bronze" / "_rejects" / "dataset=jobs" / "dt=2026-09-30"
+    folder.mkdir(parents=True)
+    runs = {}
+    for outcome in ("success", "failed", "running"):
+        run_id = store.dal.start_pipeline_run(COMPANY, "ingest")
+        if outcome != "running":
+            store.dal.finish_pipeline_run(run_id, outcome)  # type: ignore[arg-type]
+        runs[outcome] = folder / f"rejects-{run_id}-0123456789ab.jsonl"
+        runs[outcome].write_text("{}\n")
+    unknown = folder / "rejects-20260101T000000000000Z-deadbeef-0123456789ab.jsonl"
+    unknown.write_text("{}\n")
+
+    report = store.gc(COMPANY)
+    rel = {store.root.relative(p) for p in (runs["failed"], unknown)}
+    assert set(report.removed_files) == rel
+    assert runs["success"].exists() and runs["running"].exists()  # kept, and in flight
+    assert not runs["failed"].exists() and not unknown.exists()
