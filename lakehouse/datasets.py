@@ -68,6 +68,24 @@ class StagedVersion:
     def row_count(self) -> int:
         return sum(f.row_count for f in self.files)
 
+    def as_output(self) -> dict[str, Any]:
+        """This version as an entry of its run's output manifest (files with checksums and row counts)."""
+        return {
+            "zone": self.zone,
+            "dataset": self.dataset,
+            "schema_version": self.schema_version,
+            **self.extra,
+            "files": [f.as_dict() for f in self.files],
+        }
+
+
+def version_summary(records: Sequence[DatasetVersionRecord]) -> list[dict[str, Any]]:
+    """Published versions as short rows (zone, dataset, version, rows) for results and the CLI."""
+    return [
+        {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag, "rows": r.row_count}
+        for r in records
+    ]
+
 
 @dataclass(frozen=True)
 class VerifyProblem:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.datasets import DatasetStore, StagedVersion, version_summary
 from lakehouse.db.types import utcnow
 from lakehouse.errors import (
     AlreadyExistsError,
@@ -215,19 +215,8 @@ class BronzeIngest:
             self._fail(run_id, exc)  # first: the run must not stay "running", whatever cleanup does
             self._cleanup(company, run_id, staged, result)
             raise
-        result.versions = [
-            {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag, "rows": r.row_count}
-            for r in records
-        ]
-        outputs = [
-            {
-                "dataset": v.dataset,
-                "zone": v.zone,
-                "schema_version": v.schema_version,
-                "files": [f.as_dict() for f in v.files],
-            }
-            for v in staged.values()
-        ]
+        result.versions = version_summary(records)
+        outputs = [v.as_output() for v in staged.values()]
         manifest = run_manifest(
             run_id=run_id,
             company=company,

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from lakehouse.config import LakehouseConfig
-from lakehouse.datasets import WORK_DIR, DatasetStore, StagedVersion
+from lakehouse.datasets import WORK_DIR, DatasetStore, StagedVersion, version_summary
 from lakehouse.errors import BuildFailedError, DataPlaneError, TransformError
 from lakehouse.ids import new_run_id
 from lakehouse.io.atomic import atomic_write_bytes
@@ -178,20 +178,8 @@ class DbtBuild:
                 events = sync_events(
                     self.dal, company, events_from_facts(facts, f"run:{run_id}"), evaluated, run_id
                 )
-            versions = [
-                {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag, "rows": r.row_count}
-                for r in records
-            ]
-            outputs = [
-                {
-                    "zone": v.zone,
-                    "dataset": v.dataset,
-                    "schema_version": v.schema_version,
-                    "model": v.extra.get("dbt_unique_id"),
-                    "files": [f.as_dict() for f in v.files],
-                }
-                for v in staged
-            ]
+            versions = version_summary(records)
+            outputs = [v.as_output() for v in staged]
             manifest = run_manifest(
                 run_id=run_id,
                 company=company,

@@ -16,7 +16,7 @@ import duckdb
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.config.models import ExtractionConfig
-from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.datasets import DatasetStore, StagedVersion, version_summary
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
 from lakehouse.transform.extraction import build_profiles
@@ -79,13 +79,8 @@ def run_extraction(store: DatasetStore, config: LakehouseConfig, company: str) -
             logger.exception("could not mark run %s failed", run_id)
         store.discard(staged)
         raise
-    result.versions = [
-        {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag, "rows": r.row_count}
-        for r in records
-    ]
-    outputs = [
-        {"zone": v.zone, "dataset": v.dataset, "files": [f.as_dict() for f in v.files]} for v in staged
-    ]
+    result.versions = version_summary(records)
+    outputs = [v.as_output() for v in staged]
     manifest = run_manifest(
         run_id=run_id, company=company, pipeline="transcript_pipeline", inputs=sources, outputs=outputs
     )
