@@ -11,7 +11,8 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -365,9 +366,7 @@ def _scoped(scope: str, key: str) -> str:
 
 
 def _with_source(event: DetectedEvent, source: str) -> DetectedEvent:
-    from dataclasses import replace
-
     return replace(event, source_file=source)
 
 
-__all__ = ["DataAccessLayer", "datetime"]
+__all__ = ["DataAccessLayer"]
