@@ -163,16 +163,17 @@ class BronzeIngest:
         sources = [_with_digest(s) for s in discover_sources(paths, dataset, dt)]
         result = IngestResult(run_id=None, company=company)
         todo: list[SourceFile] = []
-        seen: set[tuple[str, str]] = set()
+        seen: dict[tuple[str, str], Path] = {}
         for s in sources:
             holder = self.dal.idempotency_claim_of(_scope(company, s.dataset), s.sha256)
-            if holder is not None or (s.dataset, s.sha256) in seen:
-                result.skipped.append(
-                    _describe(s) | {"reason": f"already ingested by run {holder or 'this run'}"}
-                )
-                continue
-            seen.add((s.dataset, s.sha256))
-            todo.append(s)
+            twin = seen.get((s.dataset, s.sha256))
+            if holder is not None:
+                result.skipped.append(_describe(s) | {"reason": f"already ingested by run {holder}"})
+            elif twin is not None:
+                result.skipped.append(_describe(s) | {"reason": f"same content as {twin} in this ingest"})
+            else:
+                seen[(s.dataset, s.sha256)] = s.path
+                todo.append(s)
         if not todo:
             return result
 

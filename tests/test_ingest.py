@@ -441,7 +441,7 @@ def test_re_ingesting_the_same_files_is_a_no_op(ingest: BronzeIngest, store: Dat
     twin.write_bytes(copy.read_bytes())
     changed = ingest.run(COMPANY, [copy, twin])
     assert changed.run_id is not None and changed.rows == 3
-    assert [s["reason"] for s in changed.skipped] == ["already ingested by run this run"]
+    assert [s["reason"] for s in changed.skipped] == [f"same content as {copy} in this ingest"]
     assert len(store.versions(COMPANY, "bronze", "jobs")) == 2
     assert _job_ids(store.read_dataset(COMPANY, "bronze", "jobs")) == ["J1", "J1", "J2", "J2", "J3"]
 
