@@ -162,6 +162,8 @@ def test_build_passes_and_lays_out_the_zones(default_run: DbtRun) -> None:
     statuses = node_statuses(default_run.result)
     assert statuses and set(statuses.values()) <= {"success", "pass"}
     assert any(uid.startswith("test.lakehouse.reconcile_") for uid in statuses)
+    reconciled = [uid for uid in statuses if uid.startswith("test.lakehouse.sums_to_non_void_invoice_total_")]
+    assert len(reconciled) == 2  # revenue_by_month.invoiced_total and customer_360.lifetime_revenue
 
     tables = set(
         query(
