@@ -177,6 +177,18 @@ class DataAccessLayer:
         with self.session() as s:
             return SqlRunRepo(s).finish_pipeline_run(run_id, status, manifests, error, input_manifest)
 
+    def fail_pipeline_run(self, run_id: str, exc: BaseException, **details: Any) -> None:
+        """Mark a running run failed with the error that stopped it; never raises.
+
+        The caller is about to re-raise ``exc``: a second failure here is logged, not raised, so it
+        cannot hide the first. ``details`` are added to (or override) ``type`` and ``message``.
+        """
+        error = {"type": type(exc).__name__, "message": str(exc), **details}
+        try:
+            self.finish_pipeline_run(run_id, "failed", error=error)
+        except Exception:
+            logger.exception("could not mark run %s failed", run_id)
+
     def get_pipeline_run(self, run_id: str) -> PipelineRunRecord:
         with self.session() as s:
             return SqlRunRepo(s).get_run(run_id)

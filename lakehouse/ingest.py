@@ -204,7 +204,7 @@ class BronzeIngest:
             records = self.store.publish(list(staged.values()), claims)
         except AlreadyExistsError as exc:
             # Another ingest published the same source file(s) while this one ran: nothing new.
-            self._fail(run_id, exc)
+            self.dal.fail_pipeline_run(run_id, exc)
             self._cleanup(company, run_id, staged, result)
             result.skipped.extend(
                 _describe(s) | {"reason": "same content ingested by a concurrent run"} for s in todo
@@ -213,7 +213,9 @@ class BronzeIngest:
             result.run_id = None
             return result
         except BaseException as exc:
-            self._fail(run_id, exc)  # first: the run must not stay "running", whatever cleanup does
+            self.dal.fail_pipeline_run(
+                run_id, exc
+            )  # first: the run must not stay "running", whatever cleanup does
             self._cleanup(company, run_id, staged, result)
             raise
         result.versions = version_summary(records)
@@ -252,13 +254,6 @@ class BronzeIngest:
                 self.store.root.resolve(rel).unlink(missing_ok=True)
         except Exception:  # never hide the error that failed the run; gc removes leftovers
             logger.warning("could not clean up after run %s: `lakehouse gc` will", run_id, exc_info=True)
-
-    def _fail(self, run_id: str, exc: BaseException) -> None:
-        error = {"type": type(exc).__name__, "message": str(exc)}
-        try:
-            self.dal.finish_pipeline_run(run_id, "failed", error=error)
-        except Exception:  # pragma: no cover - the original error matters more
-            logger.exception("could not mark run %s failed", run_id)
 
     def _stage_version(
         self,

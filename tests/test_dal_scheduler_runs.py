@@ -96,3 +96,13 @@ def test_register_dataset_version(dal: DataAccessLayer) -> None:
     assert [v.version_tag for v in dal.list_dataset_versions("acme", "customers")] == ["v1"]
     with pytest.raises(AlreadyExistsError, match="acme/bronze.customers@v1"):
         dal.register_dataset_version(spec)
+
+
+def test_fail_pipeline_run_records_the_error_and_never_raises(dal: DataAccessLayer) -> None:
+    run_id = dal.start_pipeline_run("acme", "ingest")
+    dal.fail_pipeline_run(run_id, ValueError("bad row"), failed_nodes=["x"])
+    run = dal.get_pipeline_run(run_id)
+    assert run.status == "failed"
+    assert run.error == {"type": "ValueError", "message": "bad row", "failed_nodes": ["x"]}
+    dal.fail_pipeline_run(run_id, RuntimeError("again"))  # already finished: logged, not raised
+    assert dal.get_pipeline_run(run_id).error == run.error

@@ -204,16 +204,13 @@ class DbtBuild:
             shutil.rmtree(work, ignore_errors=True)
 
     def _fail(self, run_id: str, exc: BaseException, committed: list[dict[str, Any]]) -> None:
-        error: dict[str, Any] = {"type": type(exc).__name__, "message": " ".join(str(exc).split())}
+        details: dict[str, Any] = {"message": " ".join(str(exc).split())}
         if isinstance(exc, BuildFailedError):
-            error["failed_nodes"] = exc.failures
+            details["failed_nodes"] = exc.failures
         if committed:
             # The outputs were committed before a later step (events) failed: they stay current.
-            error["published_versions"] = committed
-        try:
-            self.dal.finish_pipeline_run(run_id, "failed", error=error)
-        except Exception:  # pragma: no cover - keep the original error
-            logger.exception("could not mark run %s failed", run_id)
+            details["published_versions"] = committed
+        self.dal.fail_pipeline_run(run_id, exc, **details)
 
     def _export(
         self, con: duckdb.DuckDBPyConnection, company: str, run_id: str, model: dict[str, Any], as_of: date

@@ -73,10 +73,7 @@ def run_extraction(store: DatasetStore, config: LakehouseConfig, company: str) -
                 staged.append(_extract_one(store, con, company, run_id, cfg))
         records = store.publish(staged)
     except BaseException as exc:
-        try:
-            dal.finish_pipeline_run(run_id, "failed", error={"type": type(exc).__name__, "message": str(exc)})
-        except Exception:  # pragma: no cover - keep the original error
-            logger.exception("could not mark run %s failed", run_id)
+        dal.fail_pipeline_run(run_id, exc)
         store.discard(staged)
         raise
     result.versions = version_summary(records)
