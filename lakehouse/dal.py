@@ -8,6 +8,8 @@ versions, reading them back) build on it in :mod:`lakehouse.datasets`.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,10 +18,10 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lakehouse.db.engine import make_engine, make_session_factory, redact_url, transaction
+from lakehouse.db.engine import control_plane_error, make_engine, make_session_factory, transaction
 from lakehouse.db.migrate import require_head
 from lakehouse.db.records import (
     DatasetVersionRecord,
@@ -33,6 +35,7 @@ from lakehouse.db.records import (
     PullRequest,
     ReviewChecks,
     ReviewGateRecord,
+    RunHolder,
     RunStatus,
     Task,
     TaskRun,
@@ -46,7 +49,7 @@ from lakehouse.db.repos.review_repo import SqlReviewRepo
 from lakehouse.db.repos.run_repo import SqlRunRepo
 from lakehouse.db.repos.scheduler_repo import SqlSchedulerRepo
 from lakehouse.db.types import utcnow
-from lakehouse.errors import AlreadyExistsError, DatabaseUnavailableError
+from lakehouse.errors import AlreadyExistsError
 from lakehouse.ids import new_run_id
 from lakehouse.settings import Settings, get_settings
 
@@ -65,6 +68,7 @@ class DataAccessLayer:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions: sessionmaker[Session] = make_session_factory(engine)
+        self._reached = False  # a session committed: a later connection failure is a lost database
 
     @classmethod
     def from_url(cls, url: str, check_schema: bool = True) -> DataAccessLayer:
@@ -87,16 +91,22 @@ class DataAccessLayer:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: commit on success, roll back on error."""
+        """One transaction: commit on success, roll back on error.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached, or the connection was lost
+                (``lost`` once this DAL has reached it before).
+            DiskFullError: the database has no space left (SQLite's file system, or the server's).
+        """
         try:
             with transaction(self._sessions) as session:
                 yield session
-        except OperationalError as exc:
-            if "could not connect" in str(exc) or "connection" in str(exc.orig).lower():
-                raise DatabaseUnavailableError(
-                    redact_url(self.engine.url.render_as_string(hide_password=False)), str(exc.orig).strip()
-                ) from exc
+        except DBAPIError as exc:
+            mapped = control_plane_error(exc, self.engine, lost=self._reached)
+            if mapped is not None:
+                raise mapped from exc
             raise
+        self._reached = True
 
     # --- scheduler ---------------------------------------------------------------------------------
 
@@ -150,14 +160,16 @@ class DataAccessLayer:
         input_manifest: dict[str, Any] | None = None,
         run_id: str | None = None,
     ) -> str:
-        """Record a new running pipeline run.
+        """Record a new running pipeline run, held by this process (host and pid are recorded).
 
         Returns:
             Its run_id: sortable by start time as text, unique.
         """
         rid = run_id or new_run_id()
         with self.session() as s:
-            SqlRunRepo(s).start_pipeline_run(rid, company, pipeline_name, stage, input_manifest)
+            SqlRunRepo(s).start_pipeline_run(
+                rid, company, pipeline_name, stage, input_manifest, this_process()
+            )
         logger.info("started %s run %s for %s", pipeline_name, rid, company)
         return rid
 
@@ -188,6 +200,16 @@ class DataAccessLayer:
             self.finish_pipeline_run(run_id, "failed", error=error)
         except Exception:
             logger.exception("could not mark run %s failed", run_id)
+
+    def heartbeat_pipeline_run(self, run_id: str) -> bool:
+        """Record that a running run's process is alive; False if the run is no longer running."""
+        with self.session() as s:
+            return SqlRunRepo(s).heartbeat(run_id, utcnow())
+
+    def running_pipeline_runs(self, company: str | None = None) -> list[PipelineRunRecord]:
+        """Every run still marked running (of one company, if given), oldest first."""
+        with self.session() as s:
+            return SqlRunRepo(s).running_runs(company)
 
     def get_pipeline_run(self, run_id: str) -> PipelineRunRecord:
         with self.session() as s:
@@ -233,8 +255,12 @@ class DataAccessLayer:
             claims: ``(scope, key)`` idempotency keys to claim in the same transaction (e.g. the
                 sha256 of an ingested source file); if one is already claimed nothing is published.
 
+        Every version gets the same ``commit_seq``, one more than any commit before it, and each
+        version's schema is registered (or checked against the one registered) in this transaction.
+
         Raises:
             AlreadyExistsError: a claim or a version tag exists already.
+            SchemaConflictError: a schema version is registered with other columns.
         """
         now = utcnow()
         run_id = specs[0].produced_by_run_id if specs else None
@@ -244,7 +270,28 @@ class DataAccessLayer:
                 if not keys.claim(_scoped(scope, key), scope, run_id, now, None):
                     raise AlreadyExistsError(scope, key)
             repo = SqlRunRepo(s)
-            return [repo.register_dataset_version(spec) for spec in specs]
+            rows = [repo.register_dataset_version(spec) for spec in specs]
+            for spec in specs:
+                if spec.schema is not None:
+                    repo.register_schema(
+                        spec.company,
+                        spec.zone,
+                        spec.dataset_name,
+                        spec.schema_version,
+                        spec.schema,
+                        spec.produced_by_run_id,
+                    )
+            # Numbered after the rows are written: the transaction holds the write lock by now.
+            seq = repo.next_commit_seq()
+            repo.set_commit_seq([r.id for r in rows], seq)
+            return [replace(r, commit_seq=seq) for r in rows]
+
+    def registered_schema(
+        self, company: str, zone: str, dataset: str, schema_version: str
+    ) -> dict[str, Any] | None:
+        """The column schema registered as ``schema_version`` of a dataset, if any."""
+        with self.session() as s:
+            return SqlRunRepo(s).get_schema(company, zone, dataset, schema_version)
 
     def expire_dataset_versions(self, ids: Sequence[Any]) -> int:
         """Mark versions expired (gc removes their files afterwards)."""
@@ -371,6 +418,11 @@ class DataAccessLayer:
         except BaseException:
             self.release_idempotency_key(scope, key, holder)
             raise
+
+
+def this_process() -> RunHolder:
+    """The holder record of the calling process."""
+    return RunHolder(socket.gethostname(), os.getpid())
 
 
 def _scoped(scope: str, key: str) -> str:

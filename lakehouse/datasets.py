@@ -11,8 +11,11 @@ The commit protocol (the same for an ingest and a dbt build):
    files from committed manifests only, never by globbing folders. A crash before it leaves the
    previous versions current and intact; its leftovers are orphans that ``gc`` removes.
 
-Silver and gold datasets are snapshots: the newest committed version is current. Bronze is append-only:
-every committed version is part of the dataset.
+Silver and gold datasets are snapshots. Each version records the ``as_of`` date it describes; the
+current one is the version with the newest as_of, and among equal as_of the latest commit
+(``commit_seq``), so a backfill (an older as-of) is published and readable but never current. Bronze
+is append-only: every committed version is part of the dataset; read as of a date, it holds the files
+whose ``dt`` is on or before it.
 """
 
 from __future__ import annotations
@@ -43,10 +46,13 @@ from lakehouse.query.catalog import write_catalog
 logger = logging.getLogger(__name__)
 
 DATA_ZONES: tuple[Zone, ...] = ("bronze", "silver", "gold")
+#: gc's default grace period before an expired version's files are deleted (retention.min_age_minutes).
+DEFAULT_MIN_AGE = timedelta(hours=1)
 #: Files of a run still marked running are left alone by gc for this long.
 ORPHAN_GRACE = timedelta(hours=6)
 #: Per-run scratch folders of builds, below the company folder.
 WORK_DIR = "_work"
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _REJECTS_NAME = re.compile(r"rejects-(.+)-[0-9a-f]{12}\.jsonl")
 _TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{32}-(.+)")
 
@@ -63,10 +69,19 @@ class StagedVersion:
     schema: dict[str, Any] | None = None
     files: list[FileEntry] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The date the version describes; bronze: defaults to the newest dt of its files.
+    as_of: date | None = None
 
     @property
     def row_count(self) -> int:
         return sum(f.row_count for f in self.files)
+
+    @property
+    def effective_as_of(self) -> date | None:
+        if self.as_of is not None:
+            return self.as_of
+        days = [f.dt for f in self.files if f.dt]
+        return date.fromisoformat(max(days)) if days else None
 
     def as_output(self) -> dict[str, Any]:
         """This version as an entry of its run's output manifest (files with checksums and row counts)."""
@@ -188,7 +203,7 @@ class DatasetStore:
                 schema_version=v.schema_version,
                 schema=v.schema,
                 files=v.files,
-                extra=v.extra,
+                extra={**v.extra, "as_of": as_of.isoformat()} if (as_of := v.effective_as_of) else v.extra,
             )
             write_json_atomic(path, document)
             specs.append(
@@ -203,6 +218,7 @@ class DatasetStore:
                     produced_by_run_id=v.run_id,
                     zone=v.zone,
                     schema=v.schema,
+                    as_of=v.effective_as_of,
                 )
             )
         records = self.dal.commit_dataset_versions(specs, claims)
@@ -266,9 +282,11 @@ class DatasetStore:
         return self.dal.list_dataset_versions(company, dataset, zone)
 
     def resolve_version(
-        self, company: str, zone: str, dataset: str, as_of: str | None = None
+        self, company: str, zone: str, dataset: str, as_of: str | date | None = None
     ) -> DatasetVersionRecord:
-        """The current version, or the one tagged (or produced by run) ``as_of``.
+        """The current version; or the one tagged (or produced by run) ``as_of``; or, for an as-of
+        date (``YYYY-MM-DD`` or a ``date``), the version that was current as of that day: the newest
+        with ``as_of <= date``.
 
         Raises:
             DatasetNotFoundError: nothing published, or no such version.
@@ -277,11 +295,19 @@ class DatasetStore:
         if not versions:
             raise DatasetNotFoundError(company, zone, dataset)
         if as_of is None:
-            return versions[-1]
-        for v in versions:
-            if as_of in (v.version_tag, v.produced_by_run_id):
-                return v
-        raise DatasetNotFoundError(company, zone, dataset, as_of)
+            return current_of(versions)
+        day = as_of if isinstance(as_of, date) else None
+        if day is None:
+            assert isinstance(as_of, str)
+            for v in versions:
+                if as_of in (v.version_tag, v.produced_by_run_id):
+                    return v
+            day = parse_as_of(as_of)
+        if day is not None:
+            eligible = [v for v in versions if v.as_of is not None and v.as_of <= day]
+            if eligible:
+                return current_of(eligible)
+        raise DatasetNotFoundError(company, zone, dataset, str(as_of))
 
     def version_entries(self, version: DatasetVersionRecord) -> list[FileEntry]:
         """The file entries of a version, from its manifest."""
@@ -293,38 +319,84 @@ class DatasetStore:
             )
         return entries
 
-    def dataset_files(self, company: str, zone: str, dataset: str, as_of: str | None = None) -> list[Path]:
-        """Files visible for a dataset: bronze = every committed version up to ``as_of``; else one version."""
-        target = self.resolve_version(company, zone, dataset, as_of)
+    def dataset_files(
+        self, company: str, zone: str, dataset: str, as_of: str | date | None = None
+    ) -> list[Path]:
+        """Files visible for a dataset: silver/gold = one version (see :meth:`resolve_version`);
+        bronze = every version committed up to the one named by ``as_of`` (all of them by default),
+        or, for an as-of date, every file whose ``dt`` is on or before it."""
         if zone == "bronze":
-            chosen = [v for v in self.versions(company, zone, dataset) if v.version_tag <= target.version_tag]
-        else:
-            chosen = [target]
-        return [self.root.resolve(e.path) for v in chosen for e in self.version_entries(v)]
+            return [self.root.resolve(e.path) for e in self.bronze_entries(company, dataset, as_of)]
+        target = self.resolve_version(company, zone, dataset, as_of)
+        return [self.root.resolve(e.path) for e in self.version_entries(target)]
 
-    def read_dataset(self, company: str, zone: str, dataset: str, as_of: str | None = None) -> pa.Table:
+    def bronze_entries(self, company: str, dataset: str, as_of: str | date | None = None) -> list[FileEntry]:
+        """The file entries of a bronze dataset as of a run/version (or date); every one by default."""
+        versions = self.versions(company, "bronze", dataset)
+        if not versions:
+            raise DatasetNotFoundError(company, "bronze", dataset)
+        day = as_of if isinstance(as_of, date) else None
+        if isinstance(as_of, str):
+            named = [v for v in versions if as_of in (v.version_tag, v.produced_by_run_id)]
+            if named:
+                versions = [v for v in versions if v.commit_seq <= named[0].commit_seq]
+            else:
+                day = parse_as_of(as_of)
+                if day is None:
+                    raise DatasetNotFoundError(company, "bronze", dataset, as_of)
+        entries = [e for v in versions for e in self.version_entries(v)]
+        if day is not None:
+            entries = [e for e in entries if e.dt is not None and date.fromisoformat(e.dt) <= day]
+            if not entries:
+                raise DatasetNotFoundError(company, "bronze", dataset, str(as_of))
+        return entries
+
+    def read_dataset(
+        self, company: str, zone: str, dataset: str, as_of: str | date | None = None
+    ) -> pa.Table:
         """A dataset's current (or an earlier) version as a ``pyarrow.Table`` (with its ``dt`` column).
 
+        ``as_of`` is a version tag, a run id, or an as-of date (``YYYY-MM-DD``): each silver/gold
+        dataset's newest version with as_of on or before it; bronze rows with ``dt`` on or before it.
         Like the catalog views, the table leaves out the redundant ``dataset`` partition column of the
         paths (a column of that name stored in the files themselves is kept).
         """
         files = self.dataset_files(company, zone, dataset, as_of)
         if not files:
-            raise DatasetNotFoundError(company, zone, dataset, as_of)
+            raise DatasetNotFoundError(company, zone, dataset, None if as_of is None else str(as_of))
         table = read_parquet(files)
         if "dataset" in table.column_names and not any("dataset" in parquet_schema(f).names for f in files):
             table = table.drop_columns(["dataset"])
         return table
 
-    def current_views(self, company: str) -> dict[str, dict[str, list[Path]]]:
-        """Zone -> dataset -> files of what is current, for the analysts' catalog."""
-        views: dict[str, dict[str, list[Path]]] = {z: {} for z in DATA_ZONES}
+    def current_versions(
+        self, company: str, as_of: date | None = None
+    ) -> dict[tuple[str, str], list[DatasetVersionRecord]]:
+        """(zone, dataset) -> the versions that make it up now (or as of a date): bronze every version
+        (committed up to then), silver/gold the current one (as of then)."""
         by_dataset: dict[tuple[str, str], list[DatasetVersionRecord]] = {}
         for v in self.dal.list_dataset_versions(company):
             by_dataset.setdefault((v.zone, v.dataset_name), []).append(v)
+        chosen: dict[tuple[str, str], list[DatasetVersionRecord]] = {}
         for (zone, name), versions in sorted(by_dataset.items()):
-            chosen = versions if zone == "bronze" else versions[-1:]
-            views[zone][name] = [self.root.resolve(e.path) for v in chosen for e in self.version_entries(v)]
+            if zone == "bronze":
+                chosen[(zone, name)] = versions
+                continue
+            if as_of is not None:
+                versions = [v for v in versions if v.as_of is not None and v.as_of <= as_of]
+            if versions:
+                chosen[(zone, name)] = [current_of(versions)]
+        return chosen
+
+    def current_views(self, company: str, as_of: date | None = None) -> dict[str, dict[str, list[Path]]]:
+        """Zone -> dataset -> files of what is current (or current as of a date), for the catalog."""
+        views: dict[str, dict[str, list[Path]]] = {z: {} for z in DATA_ZONES}
+        for (zone, name), versions in self.current_versions(company, as_of).items():
+            entries = [e for v in versions for e in self.version_entries(v)]
+            if zone == "bronze" and as_of is not None:
+                entries = [e for e in entries if e.dt is not None and date.fromisoformat(e.dt) <= as_of]
+            if entries:
+                views[zone][name] = [self.root.resolve(e.path) for e in entries]
         return views
 
     def refresh_catalog(self, company: str) -> Path:
@@ -389,12 +461,21 @@ class DatasetStore:
                     problems.append(VerifyProblem("extra", rel, "not listed by any committed version"))
         return VerifyReport(len(versions), files_checked, problems)
 
-    def gc(self, company: str, keep: int = 5, dry_run: bool = False) -> GcReport:
+    def gc(
+        self,
+        company: str,
+        keep: int = 5,
+        dry_run: bool = False,
+        min_age: timedelta = DEFAULT_MIN_AGE,
+    ) -> GcReport:
         """Remove temporary leftovers, orphaned files and silver/gold versions older than the newest ``keep``.
 
-        The current version is never removed; bronze versions are never expired (bronze is append-only).
-        Files (temporary ones too) of a run still running that started less than :data:`ORPHAN_GRACE`
-        ago are in flight and kept; those of a finished, unknown or older run are orphans.
+        Versions are ranked as currency is (newest as_of, then latest commit): the current version is
+        never removed, and bronze versions are never expired (bronze is append-only). A version is
+        expired only once every version ranked above it was committed at least ``min_age`` ago, so an
+        analyst session that opened the catalog before still finds its files (Delta's vacuum
+        retention). Files (temporary ones too) of a run in flight are kept; those of a finished,
+        unknown or dead run are orphans.
         """
         if keep < 1:
             raise DataPlaneError("--keep must be at least 1: the current version is never removed")
@@ -403,9 +484,14 @@ class DatasetStore:
         by_dataset: dict[tuple[str, str], list[DatasetVersionRecord]] = {}
         for v in self.dal.list_dataset_versions(company):
             by_dataset.setdefault((v.zone, v.dataset_name), []).append(v)
+        settled = utcnow() - min_age
         for (zone, _name), versions in by_dataset.items():
-            if zone != "bronze" and len(versions) > keep:
-                expire.extend(versions[:-keep])
+            if zone == "bronze" or len(versions) <= keep:
+                continue
+            ranked = sorted(versions, key=lambda v: v.currency_key, reverse=True)
+            for n, v in enumerate(ranked[keep:], start=keep):
+                if all(newer.created_at <= settled for newer in ranked[:n]):
+                    expire.append(v)
         keep_paths: set[str] = set()
         expired_paths: list[str] = []
         expire_ids = {v.id for v in expire}
@@ -528,6 +614,21 @@ class DatasetStore:
         except NotFoundError:  # unknown run: an orphan (any other error propagates: never guess)
             return False
         return run.status == "running" and utcnow() - run.started_at < ORPHAN_GRACE
+
+
+def current_of(versions: Sequence[DatasetVersionRecord]) -> DatasetVersionRecord:
+    """The current one of a dataset's versions: the newest as_of, then the latest commit."""
+    return max(versions, key=lambda v: v.currency_key)
+
+
+def parse_as_of(text: str) -> date | None:
+    """``YYYY-MM-DD`` as a date, or None when ``text`` is not a date."""
+    if not _ISO_DAY.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _run_id_of(name: str) -> str | None:

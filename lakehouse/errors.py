@@ -8,11 +8,23 @@ next step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import errno
+import os
+import re
+from collections.abc import Iterator, Sequence
 
 
 class LakehouseError(Exception):
     """Base class of every error the lakehouse raises on purpose."""
+
+
+class DiskFullError(LakehouseError):
+    """A write failed because the file system (or the SQLite database) has no space left."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        where = path or "the device"
+        super().__init__(f"no space left on {where}: free some disk space, then run the command again")
 
 
 # --- settings and config plane -------------------------------------------------------------------
@@ -58,12 +70,29 @@ class ControlPlaneError(LakehouseError):
 
 
 class DatabaseUnavailableError(ControlPlaneError):
-    def __init__(self, url: str, reason: str) -> None:
+    """The control-plane database cannot be reached, or the connection to it was lost mid-command.
+
+    Args:
+        url: the database URL, password hidden.
+        reason: the driver's one-line reason.
+        lost: the connection was lost during the command (rather than refused at its start).
+    """
+
+    def __init__(self, url: str, reason: str, lost: bool = False) -> None:
         self.url = url
-        super().__init__(
-            f"cannot reach the control-plane database at {url}: {reason}. "
-            "Check LAKEHOUSE_DATABASE_URL and that the server is running."
-        )
+        self.reason = reason
+        self.lost = lost
+        if lost:
+            super().__init__(
+                f"lost the connection to the control-plane database at {url}: {reason}. "
+                "Check that the server is running; a run this left marked running is marked failed "
+                "by the next command once the database is back."
+            )
+        else:
+            super().__init__(
+                f"cannot reach the control-plane database at {url}: {reason}. "
+                "Check LAKEHOUSE_DATABASE_URL and that the server is running."
+            )
 
 
 class MigrationRequiredError(ControlPlaneError):
@@ -138,6 +167,32 @@ class SchemaMismatchError(DataPlaneError):
     """Data does not match the declared or recorded schema of its dataset."""
 
 
+class SchemaConflictError(SchemaMismatchError):
+    """A run's schema for a dataset differs from the one registered under the same schema version."""
+
+    def __init__(
+        self,
+        dataset: str,
+        schema_version: str,
+        registered_by: str,
+        registered: Sequence[tuple[str, str]],
+        proposed: Sequence[tuple[str, str]],
+    ) -> None:
+        self.dataset = dataset
+        self.schema_version = schema_version
+        self.registered_by = registered_by
+        known = dict(registered)
+        new = dict(proposed)
+        changes = [f"+{n} {t}" for n, t in new.items() if n not in known]
+        changes += [f"-{n}" for n in known if n not in new]
+        changes += [f"{n} {known[n]}->{t}" for n, t in new.items() if n in known and known[n] != t]
+        shown = ", ".join(changes[:8]) + (" ..." if len(changes) > 8 else "") if changes else "column order"
+        super().__init__(
+            f"schema version {schema_version} of {dataset} was registered by run {registered_by} with other "
+            f"columns ({shown}); bump the schema version (dbt: meta.schema_version) or make the data match"
+        )
+
+
 class RowValidationError(DataPlaneError):
     def __init__(self, file: str, line: int | None, column: str | None, reason: str) -> None:
         self.file = file
@@ -191,6 +246,17 @@ class TransformError(LakehouseError):
     """A transform (dbt build, event detection, extraction) failed."""
 
 
+class EmptyVersionError(TransformError):
+    """A build would replace a non-empty current dataset with an empty version."""
+
+    def __init__(self, dataset: str, as_of: str, current_rows: int, current_as_of: object) -> None:
+        self.dataset = dataset
+        super().__init__(
+            f"{dataset} would be empty as of {as_of} (its current version as of {current_as_of} has "
+            f"{current_rows} rows): nothing published; pick an as-of the data covers, or pass --allow-empty"
+        )
+
+
 class BuildFailedError(TransformError):
     def __init__(self, run_id: str, failures: Sequence[str], log: str | None = None) -> None:
         self.run_id = run_id
@@ -198,3 +264,51 @@ class BuildFailedError(TransformError):
         self.log = log
         details = f" (dbt log: {log})" if log else ""
         super().__init__(f"build {run_id} failed, nothing published: " + "; ".join(self.failures) + details)
+
+
+# --- recognising a full disk ---------------------------------------------------------------------
+
+#: Texts drivers use for "no space left": the OS (errno 28), pyarrow, DuckDB and SQLite (SQLITE_FULL).
+_DISK_FULL_TEXTS = ("no space left on device", "[errno 28]", "database or disk is full")
+_QUOTED_PATH = re.compile(r"""(?:file|path|directory)\s+["']([^"']+)["']""", re.IGNORECASE)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what caused it (``__cause__``, ``__context__``, a driver error's ``orig``), each once."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for linked in (current.__cause__, current.__context__, getattr(current, "orig", None)):
+            if isinstance(linked, BaseException):
+                todo.append(linked)
+
+
+def disk_full_from(exc: BaseException, default_path: str | None = None) -> DiskFullError | None:
+    """The :class:`DiskFullError` behind ``exc`` if a full disk caused it (anywhere in its chain), else None.
+
+    Recognises ``OSError(errno.ENOSPC)`` (its file name is the path), and the messages of pyarrow,
+    DuckDB ("Could not write file \"...\": No space left on device") and SQLite ("database or disk
+    is full") errors, including when they were wrapped (e.g. as the cause of a JSON or integrity error).
+
+    Args:
+        exc: the error to look into.
+        default_path: the path to name when the error does not say which file it was writing.
+    """
+    for current in _chain(exc):
+        if isinstance(current, DiskFullError):
+            return current
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            name = current.filename
+            if isinstance(name, str | bytes | os.PathLike):
+                return DiskFullError(os.fsdecode(name))
+            return DiskFullError(default_path)
+        text = str(current).lower()
+        if any(marker in text for marker in _DISK_FULL_TEXTS):
+            quoted = _QUOTED_PATH.search(str(current))
+            return DiskFullError(quoted.group(1) if quoted else default_path)
+    return None

@@ -26,8 +26,24 @@ def build_command(
         list[str] | None, typer.Option("--select", "-s", help="dbt node selection (default: all).")
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="As-of date YYYY-MM-DD (default: the newest bronze dt).")
+        str | None,
+        typer.Option(
+            help="As-of date YYYY-MM-DD (default: the newest day every dbt source has reached). "
+            "An earlier date than the published one is a backfill: published, readable, never current."
+        ),
     ] = None,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial", help="Build an --as-of past the newest day of some source (they are named)."
+        ),
+    ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty", help="Publish a dataset that is empty at this as-of although its current one is not."
+        ),
+    ] = False,
     wait: Annotated[
         int, typer.Option(help="Seconds to wait for another build of the company to finish.")
     ] = 0,
@@ -46,12 +62,18 @@ def build_command(
             wait_seconds=wait,
             progress=on_node,
             on_wait=lambda msg: err_console.print(msg, markup=False),
+            allow_partial=allow_partial,
+            allow_empty=allow_empty,
         )
+    for note in result.notes:
+        err_console.print(f"note: {note}", markup=False)
     if output == OutputFormat.json:
         print_json(
             {
                 "run_id": result.run_id,
                 "as_of": result.as_of,
+                "backfill": result.backfill,
+                "notes": result.notes,
                 "invocation_id": result.invocation_id,
                 "versions": result.versions,
                 "events": result.events,
@@ -61,8 +83,9 @@ def build_command(
             }
         )
         return
+    kind = " (a backfill: published, not current)" if result.backfill else ""
     console.print(
-        f"build {result.run_id} as of {result.as_of}: published {len(result.versions)} dataset(s)",
+        f"build {result.run_id} as of {result.as_of}{kind}: published {len(result.versions)} dataset(s)",
         markup=False,
     )
     emit(OutputFormat.text, "published versions", result.versions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.cli.progress import progress_bar
 from lakehouse.config import load_config
+from lakehouse.datasets import current_of
 from lakehouse.errors import DataPlaneError
 from lakehouse.ingest import BronzeIngest, OnError
 from lakehouse.io.zones import validate_slug
@@ -95,26 +97,41 @@ def ingest_command(
 
 @catch_errors
 def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text) -> None:
-    """List the published datasets of a company with their current version and row counts."""
+    """List the published datasets of a company: current version, its as-of date, row counts.
+
+    Silver/gold: the current version is the one with the newest as-of (then the latest commit);
+    bronze: the newest commit, and as_of its newest dt.
+    """
     validate_slug("company", company)
     with open_store() as store:
         versions = store.dal.list_dataset_versions(company)
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    by_dataset: dict[tuple[str, str], list[Any]] = {}
     for v in versions:
-        row = latest.setdefault(
-            (v.zone, v.dataset_name),
-            {"zone": v.zone, "dataset": v.dataset_name, "versions": 0, "bronze_rows": 0},
+        by_dataset.setdefault((v.zone, v.dataset_name), []).append(v)
+    rows = []
+    for (zone, name), group in by_dataset.items():
+        current = group[-1] if zone == "bronze" else current_of(group)
+        newer = [v for v in group if v.zone != "bronze" and v.commit_seq > current.commit_seq]
+        rows.append(
+            {
+                "zone": zone,
+                "dataset": name,
+                "current": current.version_tag,
+                "as_of": max((v.as_of for v in group if v.as_of), default=None)
+                if zone == "bronze"
+                else current.as_of,
+                "schema_version": current.schema_version,
+                "versions": len(group),
+                "backfills": len(newer),
+                "rows": sum(v.row_count for v in group) if zone == "bronze" else current.row_count,
+                "created_at": current.created_at,
+            }
         )
-        row["versions"] += 1
-        row["bronze_rows"] += v.row_count
-        row.update(current=v.version_tag, schema_version=v.schema_version, created_at=v.created_at)
-        row["rows"] = row["bronze_rows"] if v.zone == "bronze" else v.row_count
-    rows = [{k: v for k, v in r.items() if k != "bronze_rows"} for r in latest.values()]
     emit(
         output,
         f"datasets of {company}",
         rows,
-        ["zone", "dataset", "current", "schema_version", "versions", "rows"],
+        ["zone", "dataset", "current", "as_of", "schema_version", "versions", "rows"],
     )
 
 
@@ -204,10 +221,11 @@ def gc_command(
 ) -> None:
     """Remove leftovers of crashed runs and silver/gold versions older than the newest KEEP."""
     settings = get_settings()
+    retention = load_config(settings.config_dir).global_.retention
     if keep is None:
-        keep = load_config(settings.config_dir).global_.retention.keep_versions
+        keep = retention.keep_versions
     with open_store(settings) as store:
-        report = store.gc(company, keep, dry_run)
+        report = store.gc(company, keep, dry_run, min_age=timedelta(minutes=retention.min_age_minutes))
     if output == OutputFormat.json:
         print_json(
             {

@@ -8,13 +8,14 @@ from the ``MetaData`` naming convention so migrations can refer to them.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -117,6 +118,11 @@ class PipelineRun(Base):
     error_json: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # Added in migration 0004: who runs it (host, process id) and when it last said it was alive, so
+    # a run whose process died is recognised and marked failed by the next command that looks.
+    holder_host: Mapped[str | None] = mapped_column(Text)
+    holder_pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
 
 
 class DatasetVersion(Base):
@@ -129,6 +135,7 @@ class DatasetVersion(Base):
         CheckConstraint(_one_of("status", VERSION_STATUSES), name="status"),
         Index(None, "company", "dataset_name", "created_at"),
         Index(None, "produced_by_run_id"),
+        Index(None, "company", "zone", "dataset_name", "as_of", "commit_seq"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -146,6 +153,34 @@ class DatasetVersion(Base):
     zone: Mapped[str] = mapped_column(Text, default="bronze")
     schema_json: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     status: Mapped[str] = mapped_column(Text, default="committed")
+    # Added in migration 0003: the business date the version describes (silver/gold: the build's
+    # as-of; bronze: its newest dt) and the order of commits (one number per commit transaction).
+    # The current silver/gold version is the one with the newest as_of, then the highest commit_seq.
+    as_of: Mapped[date | None] = mapped_column(Date)
+    commit_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DatasetSchema(Base):
+    """A dataset's registered schema version: one column list per (dataset, schema version), ever.
+
+    Added in migration 0005. Registered in the same transaction as the first version that uses it, so
+    two runs that infer different schemas for a new dataset cannot both call theirs "version 1".
+    """
+
+    __tablename__ = "dataset_schemas"
+    __table_args__ = (
+        UniqueConstraint("company", "zone", "dataset_name", "schema_version"),
+        CheckConstraint(_one_of("zone", ZONES), name="zone"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company: Mapped[str] = mapped_column(Text)
+    zone: Mapped[str] = mapped_column(Text)
+    dataset_name: Mapped[str] = mapped_column(Text)
+    schema_version: Mapped[str] = mapped_column(Text)
+    schema_json: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    produced_by_run_id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class EventIndex(Base):

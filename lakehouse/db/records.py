@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 TaskStatus = Literal["active", "paused", "deleted"]
@@ -88,6 +88,17 @@ class PipelineRunRecord:
     error: dict[str, Any] | None
     started_at: datetime
     finished_at: datetime | None
+    holder_host: str | None = None
+    holder_pid: int | None = None
+    heartbeat_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunHolder:
+    """The process that runs a pipeline run: where it runs and its process id."""
+
+    host: str
+    pid: int
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,8 @@ class DatasetVersionSpec:
     produced_by_run_id: str
     zone: str = "bronze"
     schema: dict[str, Any] | None = None
+    #: The business date the version describes (a build's as-of; bronze: its newest dt).
+    as_of: date | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,14 @@ class DatasetVersionRecord:
     zone: str = "bronze"
     schema: dict[str, Any] | None = None
     status: str = "committed"
+    as_of: date | None = None
+    #: Commit order: every version of one commit transaction shares its number.
+    commit_seq: int = 0
+
+    @property
+    def currency_key(self) -> tuple[date, int]:
+        """Sort key of "which version is current": the newest as_of, then the latest commit."""
+        return (self.as_of or date.min, self.commit_seq)
 
 
 @dataclass(frozen=True)

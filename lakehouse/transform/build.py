@@ -24,8 +24,15 @@ from typing import Any
 import duckdb
 
 from lakehouse.config import LakehouseConfig
-from lakehouse.datasets import WORK_DIR, DatasetStore, StagedVersion, version_summary
-from lakehouse.errors import BuildFailedError, DataPlaneError, TransformError
+from lakehouse.datasets import WORK_DIR, DatasetStore, StagedVersion, current_of, version_summary
+from lakehouse.db.records import DatasetVersionRecord
+from lakehouse.errors import (
+    BuildFailedError,
+    DataPlaneError,
+    DatasetNotFoundError,
+    EmptyVersionError,
+    TransformError,
+)
 from lakehouse.ids import new_run_id
 from lakehouse.io.atomic import atomic_write_bytes
 from lakehouse.io.parquet_io import sql_identifier
@@ -33,7 +40,13 @@ from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
 from lakehouse.schemas import RAW_SCHEMAS
 from lakehouse.transform.build_lock import company_lock
-from lakehouse.transform.dbt_runner import DbtInvocation, NodeProgress, published_models, run_dbt_build
+from lakehouse.transform.dbt_runner import (
+    DbtInvocation,
+    NodeProgress,
+    list_models,
+    published_models,
+    run_dbt_build,
+)
 from lakehouse.transform.events import events_from_facts, sync_events
 from lakehouse.transform.profiles import ExtractResult, run_extraction
 from lakehouse.transform.staging_db import prepare_staging_db
@@ -52,21 +65,98 @@ class BuildResult:
     events: dict[str, dict[str, int]] = field(default_factory=dict)
     nodes: list[dict[str, Any]] = field(default_factory=list)
     extraction: ExtractResult | None = None
+    #: Warnings worth showing (e.g. which sources lag and by how many days).
+    notes: list[str] = field(default_factory=list)
+    #: Published but not current: the as-of is before the one already published.
+    backfill: bool = False
 
 
-def newest_bronze_dt(store: DatasetStore, company: str) -> date:
-    """The newest ``dt`` of the bronze datasets dbt reads: the default as-of date (not the wall clock)."""
-    newest: date | None = None
+@dataclass(frozen=True)
+class SourceReach:
+    """How far each dbt source (a declared raw bronze dataset) has reached: its newest ``dt``."""
+
+    newest: dict[str, date | None]
+
+    @property
+    def present(self) -> dict[str, date]:
+        return {name: day for name, day in self.newest.items() if day is not None}
+
+    @property
+    def missing(self) -> list[str]:
+        return sorted(name for name, day in self.newest.items() if day is None)
+
+    def behind(self, as_of: date) -> dict[str, date | None]:
+        """Sources whose newest day is before ``as_of`` (or that have no data)."""
+        return {n: d for n, d in sorted(self.newest.items()) if d is None or d < as_of}
+
+    def lag_note(self, as_of: date) -> str | None:
+        """Which sources lag the newest one and by how many days, if they disagree."""
+        present = self.present
+        if not present:
+            return None
+        ahead = max(present.values())
+        leaders = sorted(n for n, d in present.items() if d == ahead)
+        lagging = [
+            f"{n} lags {(ahead - d).days} day(s) ({d})" for n, d in sorted(present.items()) if d < ahead
+        ]
+        lagging += [f"{n} has no data" for n in self.missing]
+        if not lagging:
+            return None
+        return (
+            f"sources disagree: {', '.join(leaders)} reach(es) {ahead}, but "
+            + "; ".join(lagging)
+            + f"; building as of {as_of}"
+        )
+
+
+def source_reach(store: DatasetStore, company: str) -> SourceReach:
+    """The newest ``dt`` of every dbt source of ``company`` (None where nothing is ingested)."""
+    newest: dict[str, date | None] = dict.fromkeys(RAW_SCHEMAS)
     for version in store.dal.list_dataset_versions(company, zone="bronze"):
-        if version.dataset_name not in RAW_SCHEMAS:  # other bronze datasets are not dbt sources
+        if version.dataset_name not in newest:  # other bronze datasets are not dbt sources
             continue
-        for entry in store.version_entries(version):
-            if entry.dt is not None:
-                day = date.fromisoformat(entry.dt)
-                newest = day if newest is None or day > newest else newest
-    if newest is None:
+        day = version.as_of
+        if day is None:  # a version committed before as_of was recorded
+            days = [date.fromisoformat(e.dt) for e in store.version_entries(version) if e.dt]
+            day = max(days) if days else None
+        known = newest[version.dataset_name]
+        if day is not None and (known is None or day > known):
+            newest[version.dataset_name] = day
+    return SourceReach(newest)
+
+
+def choose_as_of(reach: SourceReach, company: str, as_of: date | None, allow_partial: bool) -> date:
+    """The as-of date of a build; see the README's as-of rules.
+
+    Default: the newest day every source has reached (the minimum of their newest days). An explicit
+    date past some source's newest day needs ``allow_partial``; a date past every source is refused.
+
+    Raises:
+        DataPlaneError: no bronze data, a missing source, or an as-of the sources have not reached.
+    """
+    present = reach.present
+    if not present:
         raise DataPlaneError(f"company {company!r} has no bronze data yet: run `lakehouse ingest` first")
-    return newest
+    if as_of is None:
+        if reach.missing and not allow_partial:
+            raise DataPlaneError(
+                f"no bronze data for source(s) {', '.join(reach.missing)} of {company!r}: ingest them, "
+                "or pass --allow-partial to build without them"
+            )
+        return min(present.values())
+    newest = max(present.values())
+    if as_of > newest:
+        raise DataPlaneError(
+            f"--as-of {as_of} is after the newest bronze data ({newest}) of {company!r}: ingest it first"
+        )
+    behind = reach.behind(as_of)
+    if behind and not allow_partial:
+        named = ", ".join(f"{n} (newest {d})" if d else f"{n} (no data)" for n, d in behind.items())
+        raise DataPlaneError(
+            f"--as-of {as_of} is past the newest data of source(s) {named}: ingest them, pick an earlier "
+            "date, or pass --allow-partial to build on what is there"
+        )
+    return as_of
 
 
 class DbtBuild:
@@ -89,24 +179,61 @@ class DbtBuild:
         progress: NodeProgress | None = None,
         on_wait: Callable[[str], None] | None = None,
         extract: bool = True,
+        allow_partial: bool = False,
+        allow_empty: bool = False,
     ) -> BuildResult:
-        """Build, test and publish; see the module docstring.
+        """Build, test and publish; see the module docstring and the README's as-of rules.
 
         With ``extract``, the transcript extraction (its own ``transcript_pipeline`` run) follows a
-        build that published the silver dataset it reads, under the same lease.
+        build that published the silver dataset it reads, under the same lock, as of the same date.
 
         Raises:
             BuildFailedError: a model or test failed (nothing was published).
-            LockBusyError: another build of the company holds the lease.
+            LockBusyError: another build of the company holds the lock.
+            DataPlaneError: the as-of is not one the sources have reached (see ``allow_partial``).
+            EmptyVersionError: a dataset would become empty (see ``allow_empty``).
         """
         validate_slug("company", company)
         run_id = new_run_id()
         with company_lock(self.dal, f"build:{company}", run_id, wait_seconds, on_wait):
-            result = self._run_locked(company, run_id, select, as_of, progress)
+            result = self._run_locked(company, run_id, select, as_of, progress, allow_partial, allow_empty)
             sources = {cfg.source.dataset for cfg in self.config.extraction}
             if extract and any(v["zone"] == "silver" and v["dataset"] in sources for v in result.versions):
-                result.extraction = run_extraction(self.store, self.config, company)
+                result.extraction = run_extraction(self.store, self.config, company, as_of=result.as_of)
             return result
+
+    def _upstream(
+        self, company: str, select: list[str], as_of: date, work: Path, variables: dict[str, Any]
+    ) -> tuple[list[str], dict[str, dict[str, list[Path]]], list[dict[str, Any]]]:
+        """For a ``--select`` build: the extra models to build and the upstream views to give dbt.
+
+        Each silver/gold model the selection reads is given as its version of the same as-of; one that
+        has no version at that as-of is built in this run too (never another as-of's version).
+        """
+        chosen = {m["unique_id"] for m in list_models(self.project_dir, work / "target", variables, select)}
+        ancestors = [
+            m
+            for m in list_models(self.project_dir, work / "target", variables, [f"+{s}" for s in select])
+            if m["unique_id"] not in chosen and m["zone"] in ("silver", "gold")
+        ]
+        extra: list[str] = []
+        views: dict[str, dict[str, list[Path]]] = {"silver": {}, "gold": {}}
+        read: list[dict[str, Any]] = []
+        for model in ancestors:
+            versions = [
+                v
+                for v in self.dal.list_dataset_versions(company, model["name"], model["zone"])
+                if v.as_of == as_of
+            ]
+            if not versions:
+                extra.append(model["name"])
+                continue
+            version = current_of(versions)
+            views[model["zone"]][model["name"]] = [
+                self.store.root.resolve(e.path) for e in self.store.version_entries(version)
+            ]
+            read.append(_version_input(version))
+        return extra, views, read
 
     def _run_locked(
         self,
@@ -115,36 +242,63 @@ class DbtBuild:
         select: list[str] | None,
         as_of: date | None,
         progress: NodeProgress | None,
+        allow_partial: bool,
+        allow_empty: bool,
     ) -> BuildResult:
-        newest = newest_bronze_dt(self.store, company)
-        if as_of is not None and as_of > newest:
-            raise DataPlaneError(
-                f"--as-of {as_of} is after the newest bronze data ({newest}) of {company!r}: ingest it first"
-            )
-        as_of = as_of or newest
-        views = self.store.current_views(company)
-        bronze = [
-            {"dataset": v.dataset_name, "version": v.version_tag, "checksum": v.checksum, "rows": v.row_count}
-            for v in self.dal.list_dataset_versions(company, zone="bronze")
+        reach = source_reach(self.store, company)
+        chosen = choose_as_of(reach, company, as_of, allow_partial)
+        notes = [n for n in [reach.lag_note(chosen)] if n]
+        for note in notes:
+            logger.warning("%s", note)
+        partial = bool(reach.behind(chosen))
+        published_as_of = [
+            v.as_of for v in self.dal.list_dataset_versions(company) if v.zone != "bronze" and v.as_of
         ]
-        inputs = {"as_of": as_of.isoformat(), "select": select or [], "bronze_versions": bronze}
+        backfill = bool(published_as_of) and chosen < max(published_as_of)
+        bronze_versions = self.dal.list_dataset_versions(company, zone="bronze")
+        bronze = [_version_input(v) for v in bronze_versions]
+        inputs: dict[str, Any] = {
+            "as_of": chosen.isoformat(),
+            "select": select or [],
+            "bronze_versions": bronze,
+            "source_reach": {n: d.isoformat() if d else None for n, d in reach.newest.items()},
+            "partial": partial,
+            "backfill": backfill,
+        }
+        work = self.store.root.company_dir(company) / WORK_DIR / run_id
+        variables = {
+            "company": company,
+            "as_of": chosen.isoformat(),
+            "events": self.config.events_dbt_vars(),
+        }
+        views: dict[str, dict[str, list[Path]]] = {
+            "bronze": self.store.current_views(company, as_of=chosen)["bronze"]
+        }
+        to_build = select
+        upstream: list[dict[str, Any]] = []
+        if select:
+            try:
+                extra, upstream_views, upstream = self._upstream(company, select, chosen, work, variables)
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)
+                raise
+            views.update(upstream_views)
+            to_build = [*select, *extra]
+            if extra:
+                logger.info("also building %s: no version as of %s", ", ".join(extra), chosen)
+                inputs["built_upstream"] = extra
+        inputs["upstream_versions"] = upstream
         self.dal.start_pipeline_run(
             company, "dbt_build", stage="silver_gold", input_manifest=inputs, run_id=run_id
         )
-        work = self.store.root.company_dir(company) / WORK_DIR / run_id
         staged: list[StagedVersion] = []
         committed: list[dict[str, Any]] = []
         try:
             work.mkdir(parents=True, exist_ok=True)
             db_path = work / "build.duckdb"
             prepare_staging_db(db_path, views)
-            variables = {
-                "company": company,
-                "as_of": as_of.isoformat(),
-                "events": self.config.events_dbt_vars(),
-            }
             invocation = run_dbt_build(
-                self.project_dir, db_path, work / "target", variables, run_id, select, progress
+                self.project_dir, db_path, work / "target", variables, run_id, to_build, progress
             )
             artifacts = self._keep_artifacts(company, run_id, work / "target")
             nodes = [
@@ -165,15 +319,18 @@ class DbtBuild:
                     f"--select {' '.join(select)} matched no silver or gold model: nothing to build or publish"
                 )
             with duckdb.connect(str(db_path), read_only=True) as con:
-                staged = [self._export(con, company, run_id, m, as_of) for m in models]
+                staged = [self._export(con, company, run_id, m, chosen) for m in models]
                 facts = _event_facts(con, models)
+            if not allow_empty:
+                self._refuse_emptied(company, staged)
             records = self.store.publish(staged)
             committed = [
                 {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag} for r in records
             ]
             events: dict[str, dict[str, int]] = {}
-            # Events describe the present: a backfill (an as-of before the newest data) leaves them alone.
-            if facts is not None and as_of == newest:
+            # Events describe the present: a backfill (an as-of before the published one) or a
+            # partial build (a source behind the as-of) leaves them alone.
+            if facts is not None and not backfill and not partial:
                 evaluated = [r.event_type for r in self.config.events if r.enabled]
                 events = sync_events(
                     self.dal, company, events_from_facts(facts, f"run:{run_id}"), evaluated, run_id
@@ -184,17 +341,21 @@ class DbtBuild:
                 run_id=run_id,
                 company=company,
                 pipeline="dbt_build",
-                inputs=bronze,
+                inputs=bronze + upstream,
                 outputs=outputs,
-                as_of=as_of.isoformat(),
+                as_of=chosen.isoformat(),
                 dbt_invocation_id=invocation.invocation_id,
                 dbt_artifacts=artifacts,
                 nodes=nodes,
                 events=events,
+                notes=notes,
             )
             self.store.write_run_manifest(company, manifest)
             self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
-            return BuildResult(run_id, as_of, invocation.invocation_id, versions, events, nodes)
+            result = BuildResult(run_id, chosen, invocation.invocation_id, versions, events, nodes)
+            result.notes = notes
+            result.backfill = backfill
+            return result
         except BaseException as exc:
             self._fail(run_id, exc, committed)  # first: the run must not stay "running"
             if not committed:
@@ -202,6 +363,20 @@ class DbtBuild:
             raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _refuse_emptied(self, company: str, staged: list[StagedVersion]) -> None:
+        """Refuse to publish an empty version of a dataset whose current version has rows."""
+        for v in staged:
+            if v.row_count:
+                continue
+            try:
+                current = self.store.resolve_version(company, v.zone, v.dataset)
+            except DatasetNotFoundError:
+                continue
+            if current.row_count:
+                raise EmptyVersionError(
+                    f"{v.zone}.{v.dataset}", str(v.as_of), current.row_count, current.as_of
+                )
 
     def _fail(self, run_id: str, exc: BaseException, committed: list[dict[str, Any]]) -> None:
         details: dict[str, Any] = {"message": " ".join(str(exc).split())}
@@ -234,7 +409,8 @@ class DbtBuild:
             run_id=run_id,
             schema_version=model["schema_version"],
             schema=schema,
-            extra={"dbt_unique_id": model["unique_id"], "as_of": as_of.isoformat()},
+            extra={"dbt_unique_id": model["unique_id"]},
+            as_of=as_of,
         )
         columns = ", ".join(sql_identifier(str(c[0])) for c in described if c[0] != "dt")
         # A stable row order: a rebuild of the same data writes the same rows in the same order.
@@ -251,6 +427,18 @@ class DbtBuild:
                 atomic_write_bytes(kept_path, source.read_bytes(), overwrite=False)
                 kept.append(self.store.root.relative(kept_path))
         return kept
+
+
+def _version_input(v: DatasetVersionRecord) -> dict[str, Any]:
+    """A version read by a build, as an entry of its input manifest."""
+    return {
+        "zone": v.zone,
+        "dataset": v.dataset_name,
+        "version": v.version_tag,
+        "as_of": v.as_of.isoformat() if v.as_of else None,
+        "checksum": v.checksum,
+        "rows": v.row_count,
+    }
 
 
 def _failures(invocation: DbtInvocation) -> list[str]:

@@ -199,3 +199,54 @@ def published_models(invocation: DbtInvocation) -> list[dict[str, Any]]:
             }
         )
     return sorted(models, key=lambda m: (m["zone"], m["name"]))
+
+
+def list_models(
+    project_dir: Path, target_dir: Path, variables: Mapping[str, Any], select: list[str]
+) -> list[dict[str, Any]]:
+    """The models ``dbt ls --select <select>`` names, with their ``meta.zone`` (silver/gold/staging).
+
+    Raises:
+        TransformError: dbt could not list the project (a parse error, an unknown selector).
+    """
+    from dbt.cli.main import dbtRunner
+
+    args = [
+        "ls",
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(target_dir / "logs"),
+        "--vars",
+        json.dumps(dict(variables)),
+        "--log-level",
+        "none",
+        "--resource-type",
+        "model",
+        "--output",
+        "json",
+        "--output-keys",
+        "unique_id name config",
+        "--select",
+        *select,
+    ]
+    env = {"LAKEHOUSE_DBT_DB_PATH": str(target_dir / "ls.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    with temporary_environ(env):
+        try:
+            result = dbtRunner().invoke(args)
+        finally:
+            release_dbt_resources()
+    if not result.success:
+        reason = " ".join(str(result.exception or "see the dbt log").split())
+        raise TransformError(f"dbt could not list the models of --select {' '.join(select)}: {reason}")
+    models = []
+    listed = result.result if isinstance(result.result, list) else []
+    for line in listed:
+        node = json.loads(line) if isinstance(line, str) else line
+        meta = (node.get("config") or {}).get("meta") or {}
+        models.append({"unique_id": node["unique_id"], "name": node["name"], "zone": meta.get("zone")})
+    return models

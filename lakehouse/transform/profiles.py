@@ -17,6 +17,7 @@ import duckdb
 from lakehouse.config import LakehouseConfig
 from lakehouse.config.models import ExtractionConfig
 from lakehouse.datasets import DatasetStore, StagedVersion, version_summary
+from lakehouse.db.records import DatasetVersionRecord
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
 from lakehouse.transform.extraction import build_profiles
@@ -33,14 +34,20 @@ class ExtractResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def _as_of(store: DatasetStore, company: str, dataset: str) -> date:
-    version = store.resolve_version(company, "silver", dataset)
+def _version_as_of(store: DatasetStore, version: DatasetVersionRecord) -> date:
+    if version.as_of is not None:
+        return version.as_of
     days = [date.fromisoformat(e.dt) for e in store.version_entries(version) if e.dt]
     return max(days) if days else version.created_at.date()
 
 
-def run_extraction(store: DatasetStore, config: LakehouseConfig, company: str) -> ExtractResult:
+def run_extraction(
+    store: DatasetStore, config: LakehouseConfig, company: str, as_of: date | None = None
+) -> ExtractResult:
     """Run every extraction config of ``config`` for ``company`` as one ``transcript_pipeline`` run.
+
+    Each reads the current silver version of its source (or, with ``as_of``, the one current as of
+    that date) and publishes its profiles with that version's as-of date.
 
     Raises:
         DatasetNotFoundError: the source silver dataset was never built (run ``lakehouse build``).
@@ -51,13 +58,17 @@ def run_extraction(store: DatasetStore, config: LakehouseConfig, company: str) -
         result.skipped.append("no config/extraction/*.json")
         return result
     sources = []
+    read: dict[str, DatasetVersionRecord] = {}
     for cfg in config.extraction:
-        version = store.resolve_version(company, "silver", cfg.source.dataset)
+        version = store.resolve_version(company, "silver", cfg.source.dataset, as_of)
+        read[cfg.name] = version
         sources.append(
             {
                 "extraction": cfg.name,
+                "zone": "silver",
                 "dataset": cfg.source.dataset,
                 "version": version.version_tag,
+                "as_of": _version_as_of(store, version).isoformat(),
                 "checksum": version.checksum,
             }
         )
@@ -70,7 +81,7 @@ def run_extraction(store: DatasetStore, config: LakehouseConfig, company: str) -
     try:
         with duckdb.connect() as con:
             for cfg in config.extraction:
-                staged.append(_extract_one(store, con, company, run_id, cfg))
+                staged.append(_extract_one(store, con, company, run_id, cfg, read[cfg.name]))
         records = store.publish(staged)
     except BaseException as exc:
         dal.fail_pipeline_run(run_id, exc)
@@ -87,9 +98,15 @@ def run_extraction(store: DatasetStore, config: LakehouseConfig, company: str) -
 
 
 def _extract_one(
-    store: DatasetStore, con: duckdb.DuckDBPyConnection, company: str, run_id: str, cfg: ExtractionConfig
+    store: DatasetStore,
+    con: duckdb.DuckDBPyConnection,
+    company: str,
+    run_id: str,
+    cfg: ExtractionConfig,
+    source: DatasetVersionRecord,
 ) -> StagedVersion:
-    calls = store.read_dataset(company, "silver", cfg.source.dataset)
+    calls = store.read_dataset(company, "silver", cfg.source.dataset, source.version_tag)
+    as_of = _version_as_of(store, source)
     profiles = build_profiles(calls, cfg)
     schema = {
         "name": cfg.output_dataset,
@@ -107,8 +124,9 @@ def _extract_one(
         schema_version=PROFILE_SCHEMA_VERSION,
         schema=schema,
         extra={"extraction": cfg.name, "calls_analyzed": calls.num_rows},
+        as_of=as_of,
     )
-    store.write_file(con, version, profiles, _as_of(store, company, cfg.source.dataset))
+    store.write_file(con, version, profiles, as_of)
     logger.info(
         "%s: %d profile row(s) from %d call(s)", cfg.output_dataset, profiles.num_rows, calls.num_rows
     )

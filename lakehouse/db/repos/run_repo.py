@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lakehouse.db.models import DatasetVersion, PipelineRun
-from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec, PipelineRunRecord, RunStatus
+from lakehouse.db.models import DatasetSchema, DatasetVersion, PipelineRun, table_of
+from lakehouse.db.records import (
+    DatasetVersionRecord,
+    DatasetVersionSpec,
+    PipelineRunRecord,
+    RunHolder,
+    RunStatus,
+)
+from lakehouse.db.repos._upsert import dialect_insert
 from lakehouse.db.repos._upsert import rowcount as _rowcount
 from lakehouse.db.types import utcnow
-from lakehouse.errors import AlreadyExistsError, InvalidStateError, NotFoundError
+from lakehouse.errors import AlreadyExistsError, InvalidStateError, NotFoundError, SchemaConflictError
 
 
 def _to_run(row: PipelineRun) -> PipelineRunRecord:
@@ -27,6 +36,9 @@ def _to_run(row: PipelineRun) -> PipelineRunRecord:
         error=row.error_json,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        holder_host=row.holder_host,
+        holder_pid=row.holder_pid,
+        heartbeat_at=row.heartbeat_at,
     )
 
 
@@ -45,7 +57,14 @@ def _to_version(row: DatasetVersion) -> DatasetVersionRecord:
         zone=row.zone,
         schema=row.schema_json,
         status=row.status,
+        as_of=row.as_of,
+        commit_seq=row.commit_seq,
     )
+
+
+def schema_id(company: str, zone: str, dataset: str, schema_version: str) -> uuid.UUID:
+    """The id of a registered schema: derived from its key, so migrations can derive it again."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"lakehouse-schema:{company}/{zone}/{dataset}/{schema_version}")
 
 
 class SqlRunRepo:
@@ -61,7 +80,9 @@ class SqlRunRepo:
         pipeline_name: str,
         stage: str | None,
         input_manifest: dict[str, Any] | None,
+        holder: RunHolder | None = None,
     ) -> PipelineRunRecord:
+        now = utcnow()
         row = PipelineRun(
             run_id=run_id,
             company=company,
@@ -69,7 +90,10 @@ class SqlRunRepo:
             stage=stage,
             status="running",
             input_manifest_json=input_manifest,
-            started_at=utcnow(),
+            started_at=now,
+            holder_host=holder.host if holder else None,
+            holder_pid=holder.pid if holder else None,
+            heartbeat_at=now if holder else None,
         )
         try:
             with self._session.begin_nested():
@@ -109,6 +133,23 @@ class SqlRunRepo:
             raise InvalidStateError("pipeline run", run_id, f"already {current.status}", "finish it again")
         return self.get_run(run_id)
 
+    def heartbeat(self, run_id: str, now: datetime) -> bool:
+        """Record that a running run's holder is alive; False if the run is no longer running."""
+        result = self._session.execute(
+            update(PipelineRun)
+            .where(PipelineRun.run_id == run_id, PipelineRun.status == "running")
+            .values(heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    def running_runs(self, company: str | None = None) -> list[PipelineRunRecord]:
+        """Every run still marked running (of one company, if given)."""
+        query = select(PipelineRun).where(PipelineRun.status == "running")
+        if company is not None:
+            query = query.where(PipelineRun.company == company)
+        return [_to_run(r) for r in self._session.scalars(query.order_by(PipelineRun.run_id))]
+
     def get_run(self, run_id: str) -> PipelineRunRecord:
         self._session.expire_all()
         row = self._session.scalars(select(PipelineRun).where(PipelineRun.run_id == run_id)).first()
@@ -127,7 +168,7 @@ class SqlRunRepo:
         query = query.order_by(PipelineRun.run_id.desc()).limit(limit)
         return [_to_run(r) for r in self._session.scalars(query)]
 
-    def register_dataset_version(self, spec: DatasetVersionSpec) -> DatasetVersionRecord:
+    def register_dataset_version(self, spec: DatasetVersionSpec, commit_seq: int = 0) -> DatasetVersionRecord:
         row = DatasetVersion(
             company=spec.company,
             dataset_name=spec.dataset_name,
@@ -141,6 +182,8 @@ class SqlRunRepo:
             zone=spec.zone,
             schema_json=spec.schema,
             status="committed",
+            as_of=spec.as_of,
+            commit_seq=commit_seq,
         )
         try:
             with self._session.begin_nested():
@@ -159,7 +202,7 @@ class SqlRunRepo:
         zone: str | None = None,
         include_expired: bool = False,
     ) -> list[DatasetVersionRecord]:
-        """Versions oldest first (version tags are run ids, which sort by time)."""
+        """Versions in commit order (oldest commit first) per zone and dataset."""
         query = select(DatasetVersion).where(DatasetVersion.company == company)
         if dataset_name is not None:
             query = query.where(DatasetVersion.dataset_name == dataset_name)
@@ -167,7 +210,12 @@ class SqlRunRepo:
             query = query.where(DatasetVersion.zone == zone)
         if not include_expired:
             query = query.where(DatasetVersion.status == "committed")
-        query = query.order_by(DatasetVersion.zone, DatasetVersion.dataset_name, DatasetVersion.version_tag)
+        query = query.order_by(
+            DatasetVersion.zone,
+            DatasetVersion.dataset_name,
+            DatasetVersion.commit_seq,
+            DatasetVersion.version_tag,
+        )
         return [_to_version(r) for r in self._session.scalars(query)]
 
     def expire_versions(self, ids: list[Any]) -> int:
@@ -181,3 +229,82 @@ class SqlRunRepo:
             .execution_options(synchronize_session=False)
         )
         return _rowcount(result)
+
+    def set_commit_seq(self, ids: list[Any], seq: int) -> None:
+        if ids:
+            self._session.execute(
+                update(DatasetVersion)
+                .where(DatasetVersion.id.in_(ids))
+                .values(commit_seq=seq)
+                .execution_options(synchronize_session=False)
+            )
+
+    def next_commit_seq(self) -> int:
+        """The number of the commit being made: one more than any committed so far.
+
+        Commits are serialized for this read: on PostgreSQL by a transaction-level advisory lock, on
+        SQLite by its single writer (the caller has already written in this transaction).
+        """
+        if self._session.get_bind().dialect.name == "postgresql":
+            self._session.execute(text("SELECT pg_advisory_xact_lock(hashtext('lakehouse:commit_seq'))"))
+        current = self._session.scalar(select(func.coalesce(func.max(DatasetVersion.commit_seq), 0)))
+        return int(current or 0) + 1
+
+    def register_schema(
+        self, company: str, zone: str, dataset: str, schema_version: str, schema: dict[str, Any], run_id: str
+    ) -> None:
+        """Register ``schema`` as ``schema_version`` of a dataset, or check it is the one registered.
+
+        Raises:
+            SchemaConflictError: that schema version is registered with other columns.
+        """
+        table = table_of(DatasetSchema)
+        inserted = self._session.execute(
+            dialect_insert(self._session, table)
+            .values(
+                id=schema_id(company, zone, dataset, schema_version),
+                company=company,
+                zone=zone,
+                dataset_name=dataset,
+                schema_version=schema_version,
+                schema_json=schema,
+                produced_by_run_id=run_id,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+            .returning(table.c.id)
+        ).first()
+        if inserted is not None:
+            return
+        row = self._session.execute(
+            select(table.c.schema_json, table.c.produced_by_run_id).where(
+                table.c.company == company,
+                table.c.zone == zone,
+                table.c.dataset_name == dataset,
+                table.c.schema_version == schema_version,
+            )
+        ).one()
+        if _columns(row.schema_json) != _columns(schema):
+            raise SchemaConflictError(
+                f"{zone}.{dataset}",
+                schema_version,
+                row.produced_by_run_id,
+                _columns(row.schema_json),
+                _columns(schema),
+            )
+
+    def get_schema(self, company: str, zone: str, dataset: str, schema_version: str) -> dict[str, Any] | None:
+        table = table_of(DatasetSchema)
+        return self._session.scalar(
+            select(table.c.schema_json).where(
+                table.c.company == company,
+                table.c.zone == zone,
+                table.c.dataset_name == dataset,
+                table.c.schema_version == schema_version,
+            )
+        )
+
+
+def _columns(schema: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The (name, type) list that identifies a schema version."""
+    return [(str(c.get("name")), str(c.get("type"))) for c in (schema or {}).get("columns", [])]
