@@ -11,9 +11,24 @@ import pytest
 from typer.testing import CliRunner
 
 from lakehouse.cli.config_cmd import app
+from lakehouse.config.secrets import credential_spans
 from lakehouse.settings import get_settings
 
 SHIPPED = Path(__file__).resolve().parents[1] / "config"
+
+BAD_CASES = Path(__file__).resolve().parent / "data" / "bad" / "config"
+"""Invalid config directories, one per folder; each has an ``expect.txt`` holding part of the error."""
+
+# The secret each bad case plants. The fake tokens use prefixes the no-credentials hook lets through
+# (gho_, xoxa-, ASIA) and that the scan treats like ghp_, xoxb-, AKIA.
+_PLANTED: dict[str, tuple[str, ...]] = {
+    "schema-version-token": ("gho_EXAMPLE0example0EXAMPLE0example00",),
+    "secret-display-name-jwt": ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvcHMtYWxlcnRzLWJvdCIs",),
+    "secret-smtp-host-login": ("alerts:Spring-2024!@smtp.example.com", "Spring-2024!"),
+    "secret-smtp-user-base64": ("YWxlcnRzOlNwcmluZy0yMDI0IQ==",),
+    "secret-timezone-slack-token": ("xoxa-2417083920-7730019245-EXAMPLEtoken", "7730019245"),
+    "secret-url-env-aws-key": ("ASIAIOSFODNN7EXAMPLE",),
+}
 
 runner = CliRunner()
 
@@ -92,3 +107,50 @@ def test_validate_defaults_to_the_settings_config_dir(
 def test_validate_rejects_an_unknown_output_format(cfg_dir: Path) -> None:
     result = runner.invoke(app, ["validate", "--config-dir", str(cfg_dir), "--output", "yaml"])
     assert result.exit_code == 2
+
+
+def test_every_planted_secret_is_in_its_case() -> None:
+    for case, secrets in _PLANTED.items():
+        text = "".join(p.read_text(encoding="utf-8") for p in sorted((BAD_CASES / case).rglob("*.json")))
+        assert all(secret in text for secret in secrets), case
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in BAD_CASES.iterdir() if p.is_dir()))
+def test_validate_rejects_every_bad_case(
+    case: str, monkeypatch: pytest.MonkeyPatch, fresh_settings: None
+) -> None:
+    case_dir = BAD_CASES / case
+    expected = (case_dir / "expect.txt").read_text(encoding="utf-8").strip()
+    monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(case_dir))
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 1, result.output
+    assert expected in result.output, result.output
+    for line in result.output.splitlines():
+        file, location, message = line.split(": ", 2)  # every line names file, field and problem
+        assert Path(file).is_file() and Path(file).is_relative_to(case_dir), line
+        assert location and message, line
+    for secret in _PLANTED.get(case, ()):
+        assert secret not in result.output, result.output
+    assert list(credential_spans(result.output)) == [], result.output
+
+
+def test_validate_json_output_masks_secrets(monkeypatch: pytest.MonkeyPatch, fresh_settings: None) -> None:
+    monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(BAD_CASES / "secret-timezone-slack-token"))
+    result = runner.invoke(app, ["validate", "--output", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert [p["location"] for p in report["problems"]] == ["companies[0].timezone"] * 2
+    assert all(secret not in result.output for secret in _PLANTED["secret-timezone-slack-token"])
+
+
+def test_values_are_printed_literally(cfg_dir: Path) -> None:
+    path = cfg_dir / "global.json"  # rich markup in a value must reach the terminal as typed
+    path.write_text(
+        path.read_text().replace('"timezone": "America/Chicago",', '"timezone": "[bold]Mars[/bold]",', 1)
+    )
+    result = runner.invoke(app, ["validate", "--config-dir", str(cfg_dir)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{cfg_dir / 'global.json'}: timezone: "
+        "unknown IANA time zone '[bold]Mars[/bold]', e.g. 'America/Chicago'\n"
+    )

@@ -10,7 +10,8 @@ Each file goes through the same steps: read as UTF-8, parse JSON (line and colum
 keys reported), scan for literal secrets, check ``schema_version``, then validate with pydantic. Checks
 across files follow: one rule per event type, unique extraction names, and extraction source columns
 that exist in the declared raw schema. Problems name the file and the field path
-(``fields[2].patterns[0]``).
+(``fields[2].patterns[0]``). Every problem leaves through :func:`~lakehouse.config.secrets.redact_problem`,
+so that no message, pydantic's included, repeats a secret found in any file or anything credential-looking.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ from lakehouse.config.models import (
     LakehouseConfig,
     check_schema_version,
 )
-from lakehouse.config.secrets import find_literal_secrets, format_location
+from lakehouse.config.secrets import (
+    LiteralSecretError,
+    format_location,
+    quote,
+    redact_problem,
+    scan_literal_secrets,
+)
 from lakehouse.errors import ConfigError, ConfigProblem
 from lakehouse.schemas import RAW_SCHEMAS
 
@@ -100,6 +107,13 @@ def _json_files(directory: Path) -> list[Path]:
 
 
 def _load(config_dir: Path) -> tuple[LakehouseConfig | None, list[ConfigProblem]]:
+    secrets: set[str] = set()
+    config, problems = _load_checked(config_dir, secrets)
+    return config, [redact_problem(p, secrets) for p in problems]
+
+
+def _load_checked(config_dir: Path, secrets: set[str]) -> tuple[LakehouseConfig | None, list[ConfigProblem]]:
+    """Load a directory; its problems may still quote secrets, which are added to ``secrets``."""
     if not config_dir.is_dir():
         message = "config directory not found; set LAKEHOUSE_CONFIG_DIR (or run from the repository root)"
         return None, [ConfigProblem(str(config_dir.absolute()), "", message)]
@@ -108,14 +122,18 @@ def _load(config_dir: Path) -> tuple[LakehouseConfig | None, list[ConfigProblem]
     global_path = config_dir / GLOBAL_FILE
     global_config: GlobalConfig | None = None
     if global_path.is_file():
-        global_config = _load_file(global_path, _GLOBAL_ADAPTER, problems)[1]
+        global_config = _load_file(global_path, _GLOBAL_ADAPTER, problems, secrets)[1]
     else:
         problems.append(
             ConfigProblem(str(global_path), "", "file not found; a config directory needs global.json")
         )
 
-    events = _load_unique(_json_files(config_dir / EVENTS_DIR), _EVENT_ADAPTER, "event_type", problems)
-    extraction = _load_unique(_json_files(config_dir / EXTRACTION_DIR), _EXTRACTION_ADAPTER, "name", problems)
+    events = _load_unique(
+        _json_files(config_dir / EVENTS_DIR), _EVENT_ADAPTER, "event_type", problems, secrets
+    )
+    extraction = _load_unique(
+        _json_files(config_dir / EXTRACTION_DIR), _EXTRACTION_ADAPTER, "name", problems, secrets
+    )
     for path, extraction_config in extraction:
         problems.extend(_check_source_columns(path, extraction_config))
 
@@ -140,19 +158,23 @@ def _load(config_dir: Path) -> tuple[LakehouseConfig | None, list[ConfigProblem]
 
 
 def _load_unique(
-    paths: Sequence[Path], adapter: TypeAdapter[_T], key: str, problems: list[ConfigProblem]
+    paths: Sequence[Path],
+    adapter: TypeAdapter[_T],
+    key: str,
+    problems: list[ConfigProblem],
+    secrets: set[str],
 ) -> list[tuple[Path, _T]]:
     """Load files of one kind; a second file with the same ``key`` value (in its raw JSON) is a problem."""
     seen: dict[object, Path] = {}
     loaded: list[tuple[Path, _T]] = []
     for path in paths:
-        raw, model = _load_file(path, adapter, problems)
+        raw, model = _load_file(path, adapter, problems, secrets)
         value = raw.get(key) if isinstance(raw, dict) else None
         if isinstance(value, str):
             if value in seen:
                 problems.append(
                     ConfigProblem(
-                        str(path), key, f"duplicate {key} {value!r}: already defined in {seen[value]}"
+                        str(path), key, f"duplicate {key} {quote(value)}: already defined in {seen[value]}"
                     )
                 )
                 continue
@@ -163,9 +185,9 @@ def _load_unique(
 
 
 def _load_file(
-    path: Path, adapter: TypeAdapter[_T], problems: list[ConfigProblem]
+    path: Path, adapter: TypeAdapter[_T], problems: list[ConfigProblem], secrets: set[str]
 ) -> tuple[object, _T | None]:
-    """Run one file through every check; append its problems and return (raw JSON, model or None)."""
+    """Run one file through every check; append its problems and secrets, return (raw JSON, model or None)."""
     file = str(path)
     raw = _parse_json(path, problems)
     if raw is None:
@@ -174,7 +196,9 @@ def _load_file(
         problems.append(ConfigProblem(file, "", f"top level must be a JSON object, not {_json_type(raw)}"))
         return raw, None
     problems.extend(_duplicate_keys(raw, [], file))
-    problems.extend(find_literal_secrets(raw, file))
+    scan = scan_literal_secrets(raw, file)
+    problems.extend(scan.problems)
+    secrets.update(scan.values)
     if "schema_version" in raw:
         try:
             check_schema_version(raw["schema_version"])
@@ -185,7 +209,8 @@ def _load_file(
     try:
         return raw, adapter.validate_python(raw)
     except ValidationError as exc:
-        problems.extend(_validation_problems(exc, raw, file))
+        scanned = {p.location for p in scan.problems}
+        problems.extend(_validation_problems(exc, raw, file, scanned))
         return raw, None
 
 
@@ -259,16 +284,22 @@ def _duplicate_keys(node: object, loc: list[str | int], file: str) -> list[Confi
     return problems
 
 
-def _validation_problems(exc: ValidationError, raw: object, file: str) -> list[ConfigProblem]:
+def _validation_problems(
+    exc: ValidationError, raw: object, file: str, scanned: set[str]
+) -> list[ConfigProblem]:
+    """Turn pydantic's errors into problems; ``scanned`` holds the locations the secret scan reported."""
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = _strip_union_tags(error["loc"], raw)
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc.append(str(error.get("ctx", {}).get("discriminator", "")).strip("'"))
+        location = format_location(loc)
+        if isinstance(error.get("ctx", {}).get("error"), LiteralSecretError) and location in scanned:
+            continue  # the secret scan already reported this value, with the fix
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (not part of the schema)"
-        problems.append(ConfigProblem(file, format_location(loc), message))
+        problems.append(ConfigProblem(file, location, message))
     return problems
 
 
@@ -313,7 +344,7 @@ def _check_source_columns(path: Path, config: ExtractionConfig) -> list[ConfigPr
         column = getattr(config.source, attr)
         if column not in schema.column_names:
             message = (
-                f"column {column!r} is not in dataset {schema.name!r} ({', '.join(schema.column_names)})"
+                f"column {quote(column)} is not in dataset {schema.name!r} ({', '.join(schema.column_names)})"
             )
             problems.append(ConfigProblem(str(path), f"source.{attr}", message))
     return problems
