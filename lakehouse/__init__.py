@@ -9,13 +9,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import pyarrow as pa
 
 __version__ = "0.1.0"
 
 
-def read_dataset(company: str, zone: str, dataset: str, as_of: str | None = None) -> pa.Table:
-    """Read a dataset's current version (or the one tagged / produced by run ``as_of``) as a pyarrow Table.
+def read_dataset(company: str, zone: str, dataset: str, as_of: str | date | None = None) -> pa.Table:
+    """Read a dataset's current version as a pyarrow Table, or an earlier one: ``as_of`` is a version
+    tag, a run id, or an as-of date (``YYYY-MM-DD``: the version that was current as of that day).
 
     Uses the process settings (``LAKEHOUSE_DATABASE_URL``, ``LAKEHOUSE_DATA_ROOT``).
 
