@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from lakehouse.cli.main import app
-from lakehouse.db.migrate import head_revision
+from lakehouse.dal import DataAccessLayer
+from lakehouse.db.migrate import alembic_config, head_revision
+from lakehouse.db.records import TaskSpec
 from lakehouse.settings import get_settings
 
 runner = CliRunner()
@@ -43,6 +46,68 @@ def test_upgrade_current_downgrade(empty_db_url: str, use_url: pytest.MonkeyPatc
 
     down = runner.invoke(app, ["db", "downgrade", "base"])
     assert down.exit_code == 0, down.stderr
+    assert _current()["current"] is None
+
+
+def _down_revision(rev: str) -> str | None:
+    down = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(rev).down_revision
+    assert down is None or isinstance(down, str)
+    return down
+
+
+def test_downgrade_takes_a_step_back_with_or_without_double_dash(
+    empty_db_url: str, use_url: pytest.MonkeyPatch
+) -> None:
+    use_url.setenv("LAKEHOUSE_DATABASE_URL", empty_db_url)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    one_back = _down_revision(head_revision())
+    assert one_back is not None, "needs two revisions"
+
+    plain = runner.invoke(app, ["db", "downgrade", "-1"])
+    assert plain.exit_code == 0, plain.output
+    assert _current()["current"] == one_back
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+
+    dashed = runner.invoke(app, ["db", "downgrade", "--", "-1"])
+    assert dashed.exit_code == 0, dashed.output
+    assert _current()["current"] == one_back
+
+
+def test_downgrade_help_shows_the_accepted_forms() -> None:
+    result = runner.invoke(app, ["db", "downgrade", "--help"])
+    assert result.exit_code == 0
+    shown = " ".join(result.stdout.split())
+    for form in ("db downgrade -1", "db downgrade -- -1", "db downgrade <revision id>", "base [--drop-data]"):
+        assert form in shown, form
+
+
+def test_downgrade_still_refuses_an_unknown_option(use_url: pytest.MonkeyPatch) -> None:
+    result = runner.invoke(app, ["db", "downgrade", "--drop-everything"])
+    assert result.exit_code == 2
+    assert "no such option '--drop-everything'" in " ".join(result.stderr.split())
+
+
+def test_downgrade_to_base_with_rows_is_refused_unless_drop_data(
+    empty_db_url: str, use_url: pytest.MonkeyPatch
+) -> None:
+    use_url.setenv("LAKEHOUSE_DATABASE_URL", empty_db_url)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    dal = DataAccessLayer.from_url(empty_db_url)
+    try:
+        dal.create_task(TaskSpec("nightly", "build", "acme", "cron", "0 3 * * *"))
+    finally:
+        dal.close()
+
+    refused = runner.invoke(app, ["db", "downgrade", "base"])
+    assert refused.exit_code == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error: refusing to downgrade below revision")
+    assert "scheduler_tasks (1 row)" in line and "--drop-data" in line
+    assert _current()["current"] == head_revision()
+
+    dropped = runner.invoke(app, ["db", "downgrade", "base", "--drop-data"])
+    assert dropped.exit_code == 0, dropped.stderr
+    assert "base (no tables)" in dropped.stdout
     assert _current()["current"] is None
 
 

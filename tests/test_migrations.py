@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.util import CommandError
 from sqlalchemy import create_engine, inspect, text
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.db.migrate import current_revision, downgrade, head_revision, upgrade
+from lakehouse.db.migrate import (
+    DowngradeRefusedError,
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    stash_table_name,
+    upgrade,
+)
 from lakehouse.db.models import Base
 from lakehouse.db.records import TaskSpec
-from lakehouse.errors import MigrationRequiredError
+from lakehouse.db.types import UtcDateTime
+from lakehouse.errors import ControlPlaneError, MigrationRequiredError
+
+INITIAL = "5f1c0a7e2b10"  # 0001: the eight tables
+ZONES_REVISION = "9b3d47e1c2a4"  # 0002: dataset_versions.zone, schema_json and status
 
 TABLES = {
     "scheduler_tasks",
@@ -99,3 +116,130 @@ def test_foreign_key_from_runs_to_tasks_is_enforced(dal: DataAccessLayer) -> Non
                 "now": datetime(2026, 1, 1, tzinfo=UTC),
             },
         )
+
+
+# --- 0002: zone, schema_json and status survive a downgrade ------------------------------------------
+
+_V1_VERSIONS = sa.table(
+    "dataset_versions",
+    sa.column("id", sa.Uuid()),
+    *(sa.column(c) for c in ("dataset_name", "company", "version_tag", "schema_version", "file_path")),
+    *(sa.column(c) for c in ("row_count", "checksum", "produced_by_run_id")),
+    sa.column("created_at", UtcDateTime()),
+)
+_V2_VERSIONS = sa.table(
+    "dataset_versions", *(sa.column(c.name, c.type) for c in _V1_VERSIONS.c), sa.column("zone")
+)
+
+
+def _version_row(dataset: str, tag: str, file_path: str, **more: object) -> dict[str, object]:
+    """A dataset_versions row with the columns of revision 0001 (and ``more``)."""
+    return {
+        "id": uuid.uuid4(),
+        "dataset_name": dataset,
+        "company": "acme",
+        "version_tag": tag,
+        "schema_version": "1",
+        "file_path": file_path,
+        "row_count": 10,
+        "checksum": "sha256:" + "0" * 64,
+        "produced_by_run_id": tag,
+        "created_at": datetime(2026, 11, 1, tzinfo=UTC),
+        **more,
+    }
+
+
+def _zones(url: str) -> dict[str, tuple[str, object, str]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT file_path, zone, schema_json, status FROM dataset_versions"))
+            return {r.file_path: (r.zone, r.schema_json, r.status) for r in rows}
+    finally:
+        engine.dispose()
+
+
+def _execute(url: str, statement: sa.Executable) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(statement)
+    finally:
+        engine.dispose()
+
+
+def test_versions_recorded_before_zones_get_the_zone_their_manifest_path_names(empty_db_url: str) -> None:
+    upgrade(empty_db_url, INITIAL)
+    paths = {
+        "silver": "acme/manifests/silver/stg_orders/r1.json",
+        "gold": "acme/manifests/gold/revenue_monthly/r1.json",
+        "bronze": "acme/manifests/bronze/orders/r0.json",
+        "elsewhere": "legacy/orders.json",  # names no zone: a bronze ingest, like every 0001 version
+    }
+    rows = [_version_row(path.split("/")[-2], "r1", path) for path in paths.values()]
+    _execute(empty_db_url, sa.insert(_V1_VERSIONS).values(rows))
+    upgrade(empty_db_url, ZONES_REVISION)
+    assert _zones(empty_db_url) == {
+        paths["silver"]: ("silver", None, "committed"),
+        paths["gold"]: ("gold", None, "committed"),
+        paths["bronze"]: ("bronze", None, "committed"),
+        paths["elsewhere"]: ("bronze", None, "committed"),
+    }
+
+
+def test_a_zone_the_path_does_not_name_is_stashed_and_restored(empty_db_url: str) -> None:
+    upgrade(empty_db_url, INITIAL)
+    _execute(
+        empty_db_url,
+        sa.insert(_V1_VERSIONS).values([_version_row("orders", "r1", "legacy/orders.json")]),
+    )
+    upgrade(empty_db_url, ZONES_REVISION)
+    _execute(empty_db_url, text("UPDATE dataset_versions SET zone = 'silver', status = 'expired'"))
+    downgrade(empty_db_url, INITIAL)
+    stash = stash_table_name(ZONES_REVISION, "dataset_versions")
+    assert stash in _tables(empty_db_url)
+    upgrade(empty_db_url, ZONES_REVISION)
+    assert _zones(empty_db_url) == {"legacy/orders.json": ("silver", None, "expired")}
+    assert stash not in _tables(empty_db_url)
+
+
+def test_downgrade_refuses_a_version_tag_shared_across_zones(empty_db_url: str) -> None:
+    upgrade(empty_db_url, ZONES_REVISION)
+    bronze = _version_row("orders", "r1", "acme/manifests/bronze/orders/r1.json", zone="bronze")
+    silver = _version_row("orders", "r1", "acme/manifests/silver/orders/r1.json", zone="silver")
+    _execute(empty_db_url, sa.insert(_V2_VERSIONS).values([bronze, silver]))
+    with pytest.raises(DowngradeRefusedError, match=r"2 rows of table dataset_versions .* acme/orders/r1"):
+        downgrade(empty_db_url, INITIAL)
+    engine = create_engine(empty_db_url)
+    try:
+        assert current_revision(engine) == ZONES_REVISION
+    finally:
+        engine.dispose()
+    assert {zone for zone, _schema, _status in _zones(empty_db_url).values()} == {"bronze", "silver"}
+
+
+# --- 0001: downgrading to base drops data only when asked ---------------------------------------------
+
+
+def test_plain_alembic_downgrade_to_base_refuses_rows_unless_x_drop_data(empty_db_url: str) -> None:
+    upgrade(empty_db_url, INITIAL)
+    _execute(
+        empty_db_url,
+        sa.insert(_V1_VERSIONS).values(
+            [_version_row("orders", "r1", "acme/manifests/bronze/orders/r1.json")]
+        ),
+    )
+    cfg = alembic_config(empty_db_url)
+    with pytest.raises(DowngradeRefusedError, match=r"dataset_versions \(1 row\).*--drop-data"):
+        command.downgrade(cfg, "base")
+    assert _tables(empty_db_url) == TABLES
+    cfg.cmd_opts = argparse.Namespace(x=["drop_data=true"])
+    command.downgrade(cfg, "base")
+    assert _tables(empty_db_url) == set()
+
+
+def test_refused_downgrade_is_a_control_plane_and_alembic_error() -> None:
+    error = DowngradeRefusedError(INITIAL, "3 rows would be lost", "stay here")
+    assert isinstance(error, ControlPlaneError)
+    assert isinstance(error, CommandError)
+    assert str(error) == f"refusing to downgrade below revision {INITIAL}: 3 rows would be lost; stay here"

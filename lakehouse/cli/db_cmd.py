@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
@@ -26,16 +27,48 @@ def upgrade(
     console.print(f"control plane at {_current(url)} ({redact_url(url)})", markup=False)
 
 
-@app.command("downgrade")
+_STEPS_BACK = re.compile(r"-\d+")
+
+
+def _revision_argument(value: str) -> str:
+    # -1 looks like an option to click, so the command keeps unknown options as arguments;
+    # anything else that starts with "-" is still refused as the unknown option it is.
+    if value.startswith("-") and not _STEPS_BACK.fullmatch(value):
+        raise typer.BadParameter(f"no such option {value!r} (a step back is written -1, -2, ...)")
+    return value
+
+
+_DOWNGRADE_HELP = "\n\n".join(
+    [
+        "Downgrade the control-plane schema to REVISION, keeping every row.",
+        "Accepted forms: `db downgrade -1` (or -2, ...: steps back), `db downgrade -- -1`, "
+        "`db downgrade <revision id>`, `db downgrade base [--drop-data]`.",
+        "A later `lakehouse db upgrade` gives back the same rows and values; a downgrade that cannot "
+        "keep a value is refused and names it. base drops every table: it is refused while one holds "
+        "rows, unless --drop-data is given.",
+    ]
+)
+
+
+@app.command("downgrade", help=_DOWNGRADE_HELP, context_settings={"ignore_unknown_options": True})
 @catch_errors
 def downgrade(
     revision: Annotated[
-        str, typer.Argument(help="Target revision: an id, '-1', or 'base' to remove every table.")
+        str,
+        typer.Argument(
+            help="Target revision: an id, a number of steps back (-1, -2; `-- -1` works too), "
+            "or base to remove every table.",
+            show_default=False,
+            callback=_revision_argument,
+        ),
     ],
+    drop_data: Annotated[
+        bool, typer.Option("--drop-data", help="Let a downgrade to base drop tables that hold rows.")
+    ] = False,
 ) -> None:
-    """Downgrade the control-plane schema to REVISION."""
+    """Downgrade the control-plane schema to REVISION, keeping every row (see ``_DOWNGRADE_HELP``)."""
     url = get_settings().database_url
-    migrate.downgrade(url, revision)
+    migrate.downgrade(url, revision, drop_data=drop_data)
     console.print(f"control plane at {_current(url) or 'base (no tables)'} ({redact_url(url)})", markup=False)
 
 

@@ -1,5 +1,10 @@
 """Initial control-plane schema: the eight tables of the reference design.
 
+The downgrade (to base) drops every table, so it refuses, changing nothing, while any table holds
+rows, unless the caller asks for it: ``lakehouse db downgrade base --drop-data`` (plain Alembic:
+``alembic -x drop_data=true downgrade base``). It also drops the stash tables later revisions'
+downgrades leave behind (see ``lakehouse.db.migrate.stash_columns``).
+
 Revision ID: 5f1c0a7e2b10
 Revises:
 Create Date: 2026-11-30 05:52:30.629260
@@ -14,6 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import lakehouse.db.types
+from lakehouse.db.migrate import drop_data_allowed, drop_stash_tables, refuse_dropping_data
 
 revision: str = "5f1c0a7e2b10"
 down_revision: str | None = None
@@ -238,6 +244,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if not drop_data_allowed():
+        refuse_dropping_data(op.get_bind(), revision)
+    drop_stash_tables()
 
     with op.batch_alter_table("scheduler_runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_scheduler_runs_task_id_started_at"))

@@ -5,10 +5,11 @@
 current silver/gold version is the one with the newest as_of, then the highest commit_seq, so a
 backfill (an older as-of) is published but never current, and the run id plays no part.
 
-Lossless: the downgrade drops both columns; the upgrade derives them again from what remains. A
-version's as_of is the newest ``dt`` of its files in its run's output manifest
-(``pipeline_runs.output_manifest_json``), or the run's recorded ``as_of`` input; its commit_seq is
-the rank of its commit (versions of one run form one commit) in commit-time order.
+Lossless: the downgrade keeps both columns in a stash table, which the upgrade restores from. Rows
+with no stash (committed before this revision, or while at an older one) are derived from what
+remains: a version's as_of is the newest ``dt`` of its files in its run's output manifest
+(``pipeline_runs.output_manifest_json``), or the run's recorded ``as_of``; its commit_seq is the rank
+of its commit (versions of one run form one commit) in commit-time order.
 
 Revision ID: c4e8a1f2b7d3
 Revises: 9b3d47e1c2a4
@@ -23,6 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from lakehouse.db.migrate import restore_columns, stash_columns
 
 revision: str = "c4e8a1f2b7d3"
 down_revision: str | None = "9b3d47e1c2a4"
@@ -40,9 +43,20 @@ def upgrade() -> None:
             unique=False,
         )
     _derive(op.get_bind())
+    restore_columns(revision, VERSIONS, ["id"], COLUMNS)
+
+
+VERSIONS = sa.table(
+    "dataset_versions",
+    sa.column("id", sa.Uuid()),
+    sa.column("as_of", sa.Date()),
+    sa.column("commit_seq", sa.BigInteger()),
+)
+COLUMNS = ["as_of", "commit_seq"]
 
 
 def downgrade() -> None:
+    stash_columns(revision, VERSIONS, ["id"], COLUMNS)
     with op.batch_alter_table("dataset_versions", schema=None) as batch_op:
         batch_op.drop_index("ix_dataset_versions_company_zone_dataset_name_as_of_commit_seq")
         batch_op.drop_column("commit_seq")

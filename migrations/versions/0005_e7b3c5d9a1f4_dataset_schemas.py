@@ -4,9 +4,10 @@ Registered in the commit transaction of the first version that uses it; the uniq
 two concurrent runs that inferred different schemas for a new dataset fail one of them, instead of
 both publishing a different "version 1".
 
-Lossless: the downgrade drops the table; the upgrade derives it again from ``dataset_versions``,
-whose every row keeps its ``schema_json``: each schema version is registered by the first committed
-version that used it (its run and commit time).
+Lossless: the downgrade keeps the table's rows in a stash table, which the upgrade restores from.
+Without a stash (a database that never had this table), the upgrade derives the rows from
+``dataset_versions``, whose every row keeps its ``schema_json``: each schema version is registered by
+the first committed version that used it (its run and commit time).
 
 Revision ID: e7b3c5d9a1f4
 Revises: d2a9f6b1e5c8
@@ -21,6 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from lakehouse.db.migrate import restore_rows, stash_rows
 
 revision: str = "e7b3c5d9a1f4"
 down_revision: str | None = "d2a9f6b1e5c8"
@@ -53,6 +56,8 @@ def upgrade() -> None:
             name=op.f("uq_dataset_schemas_company_zone_dataset_name_schema_version"),
         ),
     )
+    if restore_rows(revision, SCHEMAS):
+        return
     bind = op.get_bind()
     versions = sa.Table("dataset_versions", sa.MetaData(), autoload_with=bind)
     rows = bind.execute(
@@ -70,6 +75,8 @@ def upgrade() -> None:
     ).all()
     first: dict[tuple[str, str, str, str], dict[str, object]] = {}
     for row in rows:
+        if row.schema_json is None:  # a JSON null: no schema recorded
+            continue
         key = (row.company, row.zone, row.dataset_name, row.schema_version)
         if key not in first:
             first[key] = {
@@ -87,5 +94,19 @@ def upgrade() -> None:
         op.bulk_insert(schemas, list(first.values()))
 
 
+SCHEMAS = sa.table(
+    "dataset_schemas",
+    sa.column("id", sa.Uuid()),
+    sa.column("company", sa.Text()),
+    sa.column("zone", sa.Text()),
+    sa.column("dataset_name", sa.Text()),
+    sa.column("schema_version", sa.Text()),
+    sa.column("schema_json", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")),
+    sa.column("produced_by_run_id", sa.Text()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+
+
 def downgrade() -> None:
+    stash_rows(revision, SCHEMAS, ["id"])
     op.drop_table("dataset_schemas")
