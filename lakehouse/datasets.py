@@ -20,6 +20,7 @@ whose ``dt`` is on or before it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shutil
@@ -33,7 +34,8 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec
+from lakehouse.db.liveness import holder_alive
+from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec, PipelineRunRecord
 from lakehouse.db.types import utcnow
 from lakehouse.errors import DataPlaneError, DatasetNotFoundError, IntegrityError, NotFoundError
 from lakehouse.io.atomic import TEMP_PREFIX, sha256_file
@@ -41,15 +43,14 @@ from lakehouse.io.json_io import read_json, write_json_atomic
 from lakehouse.io.parquet_io import WrittenFile, parquet_schema, read_parquet, write_parquet
 from lakehouse.io.zones import DataRoot, Zone, part_file_name, validate_run_id, validate_slug
 from lakehouse.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
-from lakehouse.query.catalog import write_catalog
+from lakehouse.query.catalog import ViewSource, catalog_reflects, write_catalog
+from lakehouse.recovery import dead_runs, mark_dead
 
 logger = logging.getLogger(__name__)
 
 DATA_ZONES: tuple[Zone, ...] = ("bronze", "silver", "gold")
 #: gc's default grace period before an expired version's files are deleted (retention.min_age_minutes).
 DEFAULT_MIN_AGE = timedelta(hours=1)
-#: Files of a run still marked running are left alone by gc for this long.
-ORPHAN_GRACE = timedelta(hours=6)
 #: Per-run scratch folders of builds, below the company folder.
 WORK_DIR = "_work"
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -402,22 +403,48 @@ class DatasetStore:
     def refresh_catalog(self, company: str) -> Path:
         """Rewrite the company's DuckDB catalog over the current versions (atomically replaced).
 
+        The catalog records the fingerprint of the commits it shows (:meth:`catalog_fingerprint`).
         Two publishers may rename their catalogs in either order; each checks afterwards that what
         is committed did not change meanwhile, and writes again if it did, so the last catalog
         written always shows the newest commits.
         """
         path = self.root.catalog_path(company)
         for _ in range(5):
-            seen = self._committed_tags(company)
-            write_catalog(path, self.current_views(company))
-            if self._committed_tags(company) == seen:
+            seen = self.catalog_fingerprint(company)
+            write_catalog(path, self.catalog_views(company), reflects=seen)
+            if self.catalog_fingerprint(company) == seen:
                 break
         return path
 
-    def _committed_tags(self, company: str) -> frozenset[tuple[str, str, str]]:
-        return frozenset(
-            (v.zone, v.dataset_name, v.version_tag) for v in self.dal.list_dataset_versions(company)
+    def ensure_catalog(self, company: str) -> bool:
+        """Refresh the catalog if it is missing or does not show what is committed (a process killed
+        between a commit and its refresh leaves it stale). Returns whether it was refreshed."""
+        if catalog_reflects(self.root.catalog_path(company)) == self.catalog_fingerprint(company):
+            return False
+        logger.info("catalog of %s is stale or missing: refreshing it", company)
+        self.refresh_catalog(company)
+        return True
+
+    def catalog_fingerprint(self, company: str) -> str:
+        """A digest of every committed version of the company (what the catalog should show)."""
+        tags = sorted(
+            f"{v.zone}/{v.dataset_name}/{v.version_tag}/{v.checksum}"
+            for v in self.dal.list_dataset_versions(company)
         )
+        return "sha256:" + hashlib.sha256("\n".join(tags).encode()).hexdigest()
+
+    def catalog_views(self, company: str, as_of: date | None = None) -> dict[str, dict[str, ViewSource]]:
+        """The views of the analysts' catalog: each dataset's files, with the as-of of a silver/gold one."""
+        views: dict[str, dict[str, ViewSource]] = {z: {} for z in DATA_ZONES}
+        for (zone, name), versions in self.current_versions(company, as_of).items():
+            entries = [e for v in versions for e in self.version_entries(v)]
+            if zone == "bronze" and as_of is not None:
+                entries = [e for e in entries if e.dt is not None and date.fromisoformat(e.dt) <= as_of]
+            if not entries:
+                continue
+            files = [self.root.resolve(e.path) for e in entries]
+            views[zone][name] = ViewSource(files, dt=versions[0].as_of if zone != "bronze" else None)
+        return views
 
     # --- integrity and housekeeping --------------------------------------------------------------
 
@@ -529,22 +556,14 @@ class DatasetStore:
                     self.root.resolve(rel).unlink(missing_ok=True)
             for d in stale_work:
                 shutil.rmtree(d, ignore_errors=True)
-            for run_id in abandoned:
-                self.dal.finish_pipeline_run(
-                    run_id,
-                    "failed",
-                    error={
-                        "type": "AbandonedRun",
-                        "message": f"still running after {ORPHAN_GRACE}: its process died; marked failed by gc",
-                    },
-                )
+            abandoned = [r for r in abandoned if mark_dead(self.dal, r, "gc")]
             if expire:
                 self.refresh_catalog(company)
         return GcReport(
             sorted(removed),
             [f"{v.zone}.{v.dataset_name}@{v.version_tag}" for v in expire],
             dry_run,
-            abandoned,
+            [r.run_id for r in abandoned],
         )
 
     def _orphaned_rejects(self, company: str) -> list[Path]:
@@ -575,14 +594,9 @@ class DatasetStore:
                 paths.update(e.path for e in self.version_entries(v))
         return paths
 
-    def _abandoned_runs(self, company: str) -> list[str]:
-        """Runs still marked running long after they started: their process died."""
-        now = utcnow()
-        return [
-            r.run_id
-            for r in self.dal.list_pipeline_runs(company, limit=10_000)
-            if r.status == "running" and now - r.started_at >= ORPHAN_GRACE
-        ]
+    def _abandoned_runs(self, company: str) -> list[PipelineRunRecord]:
+        """Runs still marked running whose process died (see :mod:`lakehouse.db.liveness`)."""
+        return dead_runs(self.dal, company)
 
     def _data_files(self, company: str, zone: Zone, dataset: str | None) -> list[Path]:
         base = self.root.zone_dir(company, zone)
@@ -602,7 +616,7 @@ class DatasetStore:
         return files
 
     def _in_flight(self, path: Path) -> bool:
-        """Whether ``path`` may still be published by a run in progress (young, of a running run)."""
+        """Whether ``path`` may still be published by a run in progress (running, its process alive)."""
         run_id = _run_id_of(path.name)
         if run_id is None:
             return False
@@ -613,7 +627,8 @@ class DatasetStore:
             run = self.dal.get_pipeline_run(run_id)
         except NotFoundError:  # unknown run: an orphan (any other error propagates: never guess)
             return False
-        return run.status == "running" and utcnow() - run.started_at < ORPHAN_GRACE
+        # A run whose process died is no longer in flight, even before it is marked failed.
+        return run.status == "running" and holder_alive(run)
 
 
 def current_of(versions: Sequence[DatasetVersionRecord]) -> DatasetVersionRecord:

@@ -278,6 +278,7 @@ def test_gc_keeps_as_many_versions_as_the_config_says(root: Path, tmp_path: Path
     config = tmp_path / "config" / "global.json"
     document = json.loads(config.read_text())
     document["retention"]["keep_versions"] = 2
+    document["retention"]["min_age_minutes"] = 0  # no grace period: the versions were just replaced
     config.write_text(json.dumps(document))
     report = as_json(ok("gc", "-c", COMPANY, "--dry-run", "-o", "json"))
     assert len(report["expired_versions"]) == 1  # 3 versions, keep 2

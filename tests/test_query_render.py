@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from lakehouse.errors import QueryError
-from lakehouse.query.render import MAX_TABLE_ROWS, render
+from lakehouse.query.render import MAX_TABLE_ROWS, OutputFormat, render
 
 
 def _console() -> tuple[Console, io.StringIO]:
@@ -181,3 +182,120 @@ def test_table_prints_values_literally() -> None:
     text = buffer.getvalue()
     assert "[bold]not markup[/bold]" in text
     assert "line1 line2" in text
+
+
+# --- streamed results ------------------------------------------------------------------------------
+
+_BATCHES = 24
+_BATCH_ROWS = 5_000
+
+
+def _stream(peaks: list[int], fail_after: int | None = None) -> pa.RecordBatchReader:
+    """A reader of _BATCHES batches of ~4 MB each that records the Arrow memory in use as it goes."""
+    schema = pa.schema([("n", pa.int64()), ("text", pa.string()), ("tags", pa.list_(pa.string()))])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for i in range(_BATCHES):
+            if fail_after is not None and i == fail_after:
+                raise QueryError("query failed: Invalid Input Error: boom")
+            start = i * _BATCH_ROWS
+            numbers = list(range(start, start + _BATCH_ROWS))
+            yield pa.record_batch(
+                [
+                    pa.array(numbers, pa.int64()),
+                    pa.array([f"{n:0800d}" for n in numbers]),
+                    pa.array([["a", str(n)] for n in numbers]),
+                ],
+                schema=schema,
+            )
+            peaks.append(pa.total_allocated_bytes())
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_streamed_results_are_written_batch_by_batch(fmt: OutputFormat, tmp_path: Path) -> None:
+    out = tmp_path / f"result.{fmt}"
+    peaks: list[int] = []
+    baseline = pa.total_allocated_bytes()
+    batch_bytes = pa.Table.from_batches([next(iter(_stream([])))]).nbytes
+
+    written = render(_stream(peaks), fmt, out, _console()[0])
+
+    assert written == _BATCHES * _BATCH_ROWS
+    # A writer that collected the result would hold all 24 batches at the end; this one holds a few.
+    assert max(peaks) - baseline < 6 * batch_bytes
+    if fmt == "parquet":
+        back = pq.read_table(out)
+    elif fmt == "csv":
+        back = pa_csv.read_csv(out, convert_options=pa_csv.ConvertOptions(column_types={"text": pa.string()}))
+    else:
+        back = pa.Table.from_pylist(json.loads(out.read_text(encoding="utf-8")))
+    assert back.num_rows == written
+    assert back.column("n").to_pylist() == list(range(written))
+    assert back.column("text")[written - 1].as_py() == f"{written - 1:0800d}"
+    tags = back.column("tags")[7].as_py()
+    assert (json.loads(tags) if fmt == "csv" else tags) == ["a", "7"]
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_streamed_text_to_stdout_is_complete(fmt: OutputFormat) -> None:
+    console, buffer = _console()
+
+    render(_stream([]), fmt, None, console)
+
+    text = buffer.getvalue()
+    if fmt == "json":
+        assert len(json.loads(text)) == _BATCHES * _BATCH_ROWS
+    else:
+        rows = list(csv.reader(io.StringIO(text)))
+        assert rows[0] == ["n", "text", "tags"] and len(rows) == 1 + _BATCHES * _BATCH_ROWS
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_a_stream_that_fails_leaves_the_old_file(fmt: OutputFormat, tmp_path: Path) -> None:
+    out = tmp_path / f"result.{fmt}"
+    out.write_text("old\n")
+
+    with pytest.raises(QueryError, match="boom"):
+        render(_stream([], fail_after=3), fmt, out, _console()[0])
+
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_an_empty_stream_writes_a_header_or_an_empty_array(tmp_path: Path) -> None:
+    schema = pa.schema([("a", pa.int64()), ("b", pa.string())])
+    empty = pa.RecordBatchReader.from_batches(schema, iter([]))
+    render(empty, "csv", tmp_path / "e.csv", _console()[0])
+    assert (tmp_path / "e.csv").read_text() == '"a","b"\n'
+    render(
+        pa.RecordBatchReader.from_batches(schema, iter([])), "parquet", tmp_path / "e.parquet", _console()[0]
+    )
+    assert pq.read_table(tmp_path / "e.parquet").schema == schema
+    console, buffer = _console()
+    render(pa.RecordBatchReader.from_batches(schema, iter([])), "json", None, console)
+    assert buffer.getvalue() == "[]\n"
+
+
+def test_a_streamed_table_reads_only_what_it_shows() -> None:
+    peaks: list[int] = []
+    console, buffer = _console()
+
+    render(_stream(peaks), "table", None, console)
+
+    text = buffer.getvalue()
+    assert f"showing the first {MAX_TABLE_ROWS} rows (more not shown)" in text
+    assert len(peaks) <= 1  # the first batch already had more rows than the table shows
+
+
+def test_a_short_stream_is_shown_whole_with_its_count() -> None:
+    console, buffer = _console()
+    reader = pa.RecordBatchReader.from_batches(
+        pa.schema([("n", pa.int64())]), iter([pa.record_batch([pa.array([1, 2])], names=["n"])] * 3)
+    )
+
+    assert render(reader, "table", None, console) == 6
+
+    assert "6 rows" in buffer.getvalue()

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from lakehouse.cli.errors import catch_errors
+from lakehouse.cli.options import parse_dt
 from lakehouse.cli.output import console
+from lakehouse.config import load_config
+from lakehouse.config.loader import GLOBAL_FILE
+from lakehouse.config.models import QueryConfig
 from lakehouse.datasets import DATA_ZONES
-from lakehouse.errors import DataPlaneError
-from lakehouse.query.render import render
-from lakehouse.query.sandbox import parse_params, run_query
+from lakehouse.errors import DataPlaneError, InvalidArgumentError
+from lakehouse.io.zones import validate_slug
+from lakehouse.query.catalog import write_catalog
+from lakehouse.query.render import MAX_TABLE_ROWS, check_output, render
+from lakehouse.query.sandbox import parse_params, stream_query
 from lakehouse.query.saved import resolve_query
 from lakehouse.runtime import open_store
-from lakehouse.settings import get_settings
+from lakehouse.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 
 @catch_errors
@@ -27,22 +38,88 @@ def query_command(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
     out: Annotated[
-        Path | None, typer.Option(help="Write the result to this file (required for parquet).")
+        Path | None,
+        typer.Option(help="Write the result to this file, streamed (required for parquet)."),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Return at most this many rows.")] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Stop the query after this many seconds, 0 for no limit "
+            "(default: query.timeout_seconds in global.json, else 300).",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="Query the data as of a date: each silver/gold dataset's newest version with as-of on "
+            "or before it, bronze rows with dt on or before it (default: what is current).",
+        ),
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            metavar="SIZE",
+            help="DuckDB memory limit of the query, e.g. 4GB or 512MiB "
+            "(default: query.memory_limit in global.json, else 4GB).",
+        ),
+    ] = None,
 ) -> None:
     """Run one read-only statement against the company's DuckDB catalog (bronze/silver/gold views)."""
     settings = get_settings()
+    check_output(fmt, out)
+    limits = _limits(settings, timeout, memory_limit)
     _name, sql = resolve_query(query, settings.queries_dir)
     params = parse_params(param or [])
+    day = parse_dt(as_of, "--as-of")
+    scratch = tempfile.TemporaryDirectory(prefix="lakehouse-query-") if day is not None else None
     with open_store(settings) as store:
-        catalog = store.root.catalog_path(company)
-        if not catalog.exists():
-            if not store.dal.list_dataset_versions(company):
-                raise DataPlaneError(
-                    f"company {company!r} has nothing published yet: run `lakehouse ingest --company {company} ...` first"
-                )
-            store.refresh_catalog(company)
+        validate_slug("company", company)
+        if not store.dal.list_dataset_versions(company):
+            raise DataPlaneError(
+                f"company {company!r} has nothing published yet: run `lakehouse ingest --company {company} ...` first"
+            )
+        if scratch is not None and day is not None:
+            # A catalog of its own for this query, with the views as of the date asked for.
+            catalog = Path(scratch.name) / "catalog.duckdb"
+            write_catalog(catalog, store.catalog_views(company, as_of=day))
+        else:
+            store.ensure_catalog(company)  # refreshed if a crash left it behind the control plane
+            catalog = store.root.catalog_path(company)
         allowed = [store.root.zone_dir(company, z) for z in DATA_ZONES]
-        table = run_query(catalog, sql, params, allowed, limit)
-    render(table, fmt, out, console)  # type: ignore[arg-type]
+    if fmt == "table":  # the terminal shows MAX_TABLE_ROWS; one more tells that there are more
+        limit = MAX_TABLE_ROWS + 1 if limit is None else min(limit, MAX_TABLE_ROWS + 1)
+    try:
+        with stream_query(catalog, sql, params, allowed, limit, limits) as reader:
+            render(reader, fmt, out, console)  # type: ignore[arg-type]
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _limits(settings: Settings, timeout: float | None, memory_limit: str | None) -> QueryConfig:
+    """The query section of global.json (defaults without the file), with the flags given on top."""
+    if (settings.config_dir / GLOBAL_FILE).is_file():
+        configured = load_config(settings.config_dir).global_.query
+    else:
+        logger.debug("no %s in %s: default query limits", GLOBAL_FILE, settings.config_dir)
+        configured = QueryConfig()
+    overrides: dict[str, object] = {}
+    if timeout is not None:
+        overrides["timeout_seconds"] = timeout
+    if memory_limit is not None:
+        overrides["memory_limit"] = memory_limit
+    try:
+        return QueryConfig.model_validate({**configured.model_dump(), **overrides})
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])
+        flag, expected = {
+            "timeout_seconds": ("--timeout", "0 or more seconds"),
+            "memory_limit": ("--memory-limit", "a size such as 4GB or 512MiB"),
+        }.get(field, (field, "a valid value"))
+        raise InvalidArgumentError(flag, overrides.get(field), expected) from None

@@ -2,7 +2,8 @@
 
 Three kinds of file, each carrying ``schema_version``:
 
-- ``config/global.json``: :class:`GlobalConfig` (companies, notification channels, review gate, retention);
+- ``config/global.json``: :class:`GlobalConfig` (companies, notification channels, review gate, retention,
+  analyst query limits);
 - ``config/events/<event_type>.json``: one :data:`EventRule` per file, a union tagged by ``event_type``;
 - ``config/extraction/<name>.json``: one :class:`ExtractionConfig` per file (transcript field extraction).
 
@@ -34,7 +35,7 @@ from pydantic import (
     field_validator,
 )
 
-from lakehouse.config.secrets import ENV_VAR_NAME
+from lakehouse.config.secrets import ENV_VAR_NAME, check_env_var_name, quote
 
 SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = ("1",)
 """The ``schema_version`` values this code reads; anything else is rejected with this list in the message."""
@@ -53,14 +54,14 @@ def check_schema_version(value: object) -> object:
         if isinstance(value, int | float) and str(value) in SUPPORTED_SCHEMA_VERSIONS
         else ""
     )
-    raise ValueError(f"unsupported schema_version {value!r}{hint}; supported versions: {supported}")
+    raise ValueError(f"unsupported schema_version {quote(value)}{hint}; supported versions: {supported}")
 
 
 def _check_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {value!r}, e.g. 'America/Chicago'") from None
+        raise ValueError(f"unknown IANA time zone {quote(value)}, e.g. 'America/Chicago'") from None
     return value
 
 
@@ -95,8 +96,10 @@ SchemaVersion = Annotated[Literal["1"], BeforeValidator(check_schema_version)]
 NonEmptyStr = Annotated[StrictStr, StringConstraints(min_length=1)]
 Phrase = Annotated[StrictStr, StringConstraints(pattern=r"\S")]
 """A word or phrase with at least one non-blank character."""
-EnvVarName = Annotated[StrictStr, StringConstraints(pattern=ENV_VAR_NAME.pattern)]
-"""The NAME of an environment variable (``SLACK_WEBHOOK_URL``), never its value."""
+EnvVarName = Annotated[
+    StrictStr, StringConstraints(pattern=ENV_VAR_NAME.pattern), AfterValidator(check_env_var_name)
+]
+"""The NAME of an environment variable (``SLACK_WEBHOOK_URL``), never its value (nor an ``AKIA...`` key)."""
 Slug = Annotated[StrictStr, StringConstraints(pattern=SLUG_PATTERN)]
 """1-63 characters of a-z, 0-9, '_' or '-', starting with a letter or digit (used in paths)."""
 Identifier = Annotated[StrictStr, StringConstraints(pattern=IDENTIFIER_PATTERN)]
@@ -112,16 +115,20 @@ ReviewMode = Literal["strict", "soft"]
 
 
 class ConfigModel(BaseModel):
-    """Base of every config model: frozen, unknown keys rejected, no NaN/Infinity."""
+    """Base of every config model: frozen, unknown keys rejected, no NaN/Infinity, inputs kept out of errors.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    Messages quote values with :func:`~lakehouse.config.secrets.quote`, which masks credentials;
+    ``hide_input_in_errors`` keeps pydantic from appending ``input_value=...`` to ``str(ValidationError)``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, hide_input_in_errors=True)
 
 
 def _unique(values: tuple[str, ...], what: str) -> tuple[str, ...]:
     seen: set[str] = set()
     for value in values:
         if value in seen:
-            raise ValueError(f"duplicate {what} {value!r}")
+            raise ValueError(f"duplicate {what} {quote(value)}")
         seen.add(value)
     return values
 
@@ -204,6 +211,46 @@ class RetentionConfig(ConfigModel):
         ge=1,
         description="Published versions kept per dataset; older ones may be garbage-collected.",
     )
+    min_age_minutes: StrictInt = Field(
+        default=60,
+        ge=0,
+        description=(
+            "Grace period of gc: a version is expired, and its files deleted, only once the version "
+            "that replaced it has been current this long, so analyst sessions opened before keep working."
+        ),
+    )
+
+
+_MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*[KMGT]i?B\s*", re.IGNORECASE)
+
+
+def _check_memory_size(value: str) -> str:
+    if _MEMORY_SIZE.fullmatch(value) is None:
+        raise ValueError(
+            f"invalid memory size {quote(value)}: write a number and KB, MB, GB, TB (or KiB ... TiB), e.g. '4GB'"
+        )
+    return value
+
+
+MemorySize = Annotated[StrictStr, AfterValidator(_check_memory_size)]
+"""A memory size DuckDB understands: a number and KB, MB, GB, TB (1000^i) or KiB, MiB, GiB, TiB (1024^i)."""
+
+
+class QueryConfig(ConfigModel):
+    """Limits of one analyst query (``lakehouse query``); its ``--timeout`` / ``--memory-limit`` override them."""
+
+    timeout_seconds: StrictFloat = Field(
+        default=300,
+        ge=0,
+        description="Stop a query still running after this many seconds (output writing included); 0: no limit.",
+    )
+    memory_limit: MemorySize = Field(
+        default="4GB",
+        description="DuckDB memory_limit of a query, e.g. '4GB'; beyond it DuckDB spills to disk or fails.",
+    )
+    threads: StrictInt | None = Field(
+        default=None, ge=1, description="DuckDB threads of a query; None: one per CPU core."
+    )
 
 
 class GlobalConfig(ConfigModel):
@@ -223,6 +270,7 @@ class GlobalConfig(ConfigModel):
         default_factory=ReviewGateConfig, description="Publishing review gate."
     )
     retention: RetentionConfig = Field(default_factory=RetentionConfig, description="Version retention.")
+    query: QueryConfig = Field(default_factory=QueryConfig, description="Analyst query limits.")
 
     @field_validator("companies")
     @classmethod
@@ -235,8 +283,8 @@ class GlobalConfig(ConfigModel):
     def _default_is_listed(cls, value: str, info: ValidationInfo) -> str:
         companies: tuple[CompanyConfig, ...] | None = info.data.get("companies")
         if companies is not None and value not in {c.slug for c in companies}:
-            listed = ", ".join(repr(c.slug) for c in companies)
-            raise ValueError(f"default_company {value!r} is not one of the companies ({listed})")
+            listed = ", ".join(quote(c.slug) for c in companies)
+            raise ValueError(f"default_company {quote(value)} is not one of the companies ({listed})")
         return value
 
     def company(self, slug: str) -> CompanyConfig | None:
@@ -373,7 +421,8 @@ class VocabularyField(ConfigModel):
                 key = " ".join(phrase.lower().split())
                 if key in owner and owner[key] != canonical:
                     raise ValueError(
-                        f"phrase {phrase!r} is listed under both {owner[key]!r} and {canonical!r}"
+                        f"phrase {quote(phrase)} is listed under both {quote(owner[key])} "
+                        f"and {quote(canonical)}"
                     )
                 owner[key] = canonical
         return value
@@ -440,9 +489,9 @@ class KeywordClassField(ConfigModel):
         if missing or unknown:
             parts = []
             if missing:
-                parts.append("missing " + ", ".join(repr(c) for c in missing))
+                parts.append("missing " + ", ".join(quote(c) for c in missing))
             if unknown:
-                parts.append("not a class: " + ", ".join(repr(c) for c in unknown))
+                parts.append("not a class: " + ", ".join(quote(c) for c in unknown))
             raise ValueError("priority must list exactly the class names (" + "; ".join(parts) + ")")
         return value
 
@@ -478,7 +527,7 @@ class ExtractionConfig(ConfigModel):
         for i, field in enumerate(value):
             if field.name in first:
                 raise ValueError(
-                    f"duplicate field name {field.name!r} (fields[{first[field.name]}] and fields[{i}])"
+                    f"duplicate field name {quote(field.name)} (fields[{first[field.name]}] and fields[{i}])"
                 )
             first[field.name] = i
         return value

@@ -2,9 +2,24 @@
 
 ``data/<company>/catalog.duckdb`` holds one view per published dataset, ``bronze.<dataset>``,
 ``silver.<dataset>`` and ``gold.<dataset>``, each reading an explicit list of absolute file paths
-(never a glob: files of uncommitted runs may sit in the same folders). The hive partition column
-``dt`` (a DATE) is part of every view whose files sit under ``dt=YYYY-MM-DD`` folders, and a filter on
-it skips the other partitions' files. The redundant ``dataset`` partition column is left out.
+(never a glob: files of uncommitted runs may sit in the same folders). Every view whose files sit
+under ``dt=YYYY-MM-DD`` folders has a DATE column ``dt`` (last), and a filter on it skips the other
+partitions' files. The redundant ``dataset`` folder is not a column.
+
+The views never use DuckDB's hive partitioning. DuckDB 1.5.5 (the version the extension wheels need)
+fails ``select max(dt)`` over a hive partition column with ``INTERNAL Error: Attempted to access index
+N within vector of size N-1`` whenever the scan reads a single file -- one file listed, or a ``dt``
+filter that leaves one. Instead:
+
+- a view whose files share one dt (a silver/gold version, a bronze dataset of one day) gives it as a
+  typed constant, ``DATE 'YYYY-MM-DD' AS dt``; a filter on another day folds to an empty result;
+- a view over several days (bronze) derives ``dt`` from each file's path
+  (``read_parquet(..., filename = true)``); DuckDB evaluates a filter on it against the file list,
+  so it still opens only the matching files. (If a file has its own ``filename`` column, the path
+  column gets another name and a filter on ``dt`` no longer skips files: still right, only slower.)
+
+Both are plain SQL, so any DuckDB client reads the catalog. A file's own ``dt`` column is hidden by
+the folder's; a file's own ``dataset`` column is kept.
 
 The file is rebuilt from scratch under a temporary name (``.tmp-...``, see :mod:`lakehouse.io.atomic`)
 in the same folder, closed, fsynced and renamed over the old one, so an analyst who has the old
@@ -22,16 +37,21 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Literal, TypeAlias
 
 import duckdb
 import pyarrow.parquet as pq
 
 from lakehouse.errors import DataPlaneError
 from lakehouse.io.atomic import atomic_output
+from lakehouse.io.sql import quote_identifier as quote_identifier  # importable from here too
+from lakehouse.io.sql import quote_literal as quote_literal
 from lakehouse.io.zones import validate_slug
 
 logger = logging.getLogger(__name__)
@@ -39,8 +59,35 @@ logger = logging.getLogger(__name__)
 CATALOG_ZONES: tuple[str, ...] = ("bronze", "silver", "gold")
 METADATA_SCHEMA = "lakehouse"
 CATALOG_FORMAT_VERSION = 1
+DT_COLUMN = "dt"
 # read_parquet expands these even inside an explicit list: 'a[1].parquet' would read 'a1.parquet'.
 _GLOB_CHARS = frozenset("*?[")
+_DT_FOLDER_PREFIX = f"{DT_COLUMN}="
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The value of the last dt=... folder of a path, as _folder_dt finds it in Python.
+_DT_FROM_PATH_REGEX = r"^.*[/\\]dt=([^/\\]+)[/\\]"
+# DuckDB skips files by a filter on the file name only when the column has its default name.
+_FILENAME_COLUMN = "filename"
+
+DtForm = Literal["none", "constant", "per_file"]
+
+
+@dataclass(frozen=True)
+class ViewSource:
+    """The files of one catalog view and, when known, the one ``dt`` they all belong to.
+
+    Attributes:
+        files: the absolute paths of the files of the dataset's current version.
+        dt: the version's date (a silver/gold version's as-of date), given to the view as a constant
+            ``dt`` column; None derives ``dt`` from the files' ``dt=YYYY-MM-DD`` folders.
+    """
+
+    files: Sequence[Path]
+    dt: date | None = None
+
+
+ViewFiles: TypeAlias = Sequence[Path] | ViewSource
+"""What :func:`write_catalog` takes per dataset: the file paths alone, or a :class:`ViewSource`."""
 
 
 @dataclass(frozen=True)
@@ -51,34 +98,41 @@ class _ViewPlan:
     dataset: str
     files: tuple[str, ...]
     union_by_name: bool
-    has_dt: bool
-    drop_dataset_column: bool
+    dt_form: DtForm
+    dts: tuple[date, ...]  # the distinct dates of the view, sorted
+    hide_file_dt: bool  # a file has its own dt column, shadowed by the folder's
+    filename_column: str
 
 
-def write_catalog(catalog_path: Path, views: Mapping[str, Mapping[str, Sequence[Path]]]) -> None:
+def write_catalog(
+    catalog_path: Path, views: Mapping[str, Mapping[str, ViewFiles]], reflects: str | None = None
+) -> None:
     """Rebuild the catalog file of one company and swap it in atomically.
 
     Args:
         catalog_path: the catalog file, e.g. ``data/acme/catalog.duckdb``; its folder is created if missing.
         views: zone (``bronze``, ``silver`` or ``gold``) -> dataset -> the absolute paths of the files of
-            the dataset's current version. A dataset with no files gets no view (it is still listed in
-            ``lakehouse.datasets`` with ``file_count = 0``). An empty mapping writes a catalog with the
-            schemas only.
+            the dataset's current version, or a :class:`ViewSource` that also gives the version's ``dt``.
+            A dataset with no files gets no view (it is still listed in ``lakehouse.datasets`` with
+            ``file_count = 0``). An empty mapping writes a catalog with the schemas only.
+        reflects: a fingerprint of the control-plane state the views show (kept in
+            ``lakehouse.catalog_info.reflects``; see :func:`catalog_reflects`).
 
     Raises:
         InvalidNameError: a dataset name is not valid.
         DataPlaneError: the zone is unknown, a path is relative, listed twice or contains glob
-            characters, a file cannot be read as Parquet, or DuckDB cannot build a view.
+            characters, a ``dt=`` folder is not a date or contradicts the given ``dt``, a file cannot
+            be read as Parquet, or DuckDB cannot build a view.
     """
     plans = [
-        _plan_view(zone, dataset, files)
+        _plan_view(zone, dataset, source if isinstance(source, ViewSource) else ViewSource(source))
         for zone, datasets in views.items()
-        for dataset, files in datasets.items()
+        for dataset, source in datasets.items()
     ]
     catalog_path = Path(catalog_path)
     with atomic_output(catalog_path) as tmp_path:
         try:
-            _build(tmp_path, plans)
+            _build(tmp_path, plans, reflects)
         finally:
             with suppress(FileNotFoundError):
                 os.remove(f"{tmp_path}.wal")
@@ -88,37 +142,28 @@ def write_catalog(catalog_path: Path, views: Mapping[str, Mapping[str, Sequence[
     logger.info("wrote catalog %s: %d view(s)", catalog_path, sum(1 for plan in plans if plan.files))
 
 
-def quote_literal(value: str) -> str:
-    """Return ``value`` as a SQL string literal (single quotes doubled)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def quote_identifier(name: str) -> str:
-    """Return ``name`` as a double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 # --- planning --------------------------------------------------------------------------------------
 
 
-def _plan_view(zone: str, dataset: str, files: Sequence[Path]) -> _ViewPlan:
+def _plan_view(zone: str, dataset: str, source: ViewSource) -> _ViewPlan:
     if zone not in CATALOG_ZONES:
         raise DataPlaneError(f"unknown catalog zone {zone!r}: use one of {', '.join(CATALOG_ZONES)}")
     validate_slug("dataset", dataset)
-    paths = tuple(_checked_path(zone, dataset, Path(f)) for f in files)
+    paths = tuple(_checked_path(zone, dataset, Path(f)) for f in source.files)
     if len(set(paths)) != len(paths):
         raise DataPlaneError(f"catalog view {zone}.{dataset}: a file is listed more than once")
     if not paths:
-        return _ViewPlan(zone, dataset, (), union_by_name=False, has_dt=False, drop_dataset_column=False)
+        return _ViewPlan(zone, dataset, (), False, "none", (), False, _FILENAME_COLUMN)
     columns = [_file_columns(zone, dataset, p) for p in paths]
-    partition_keys = [_partition_keys(p) for p in paths]
-    has_dt = all("dt" in keys for keys in partition_keys)
-    own_dataset_column = any(any(name == "dataset" for name, _ in cols) for cols in columns)
-    if own_dataset_column and any("dataset" in keys for keys in partition_keys):
+    names = {name for cols in columns for name, _ in cols}
+    dt_form, dts = _plan_dt(zone, dataset, paths, source.dt)
+    hide_file_dt = dt_form != "none" and DT_COLUMN in names
+    if hide_file_dt:
+        logger.warning("%s.%s has a column named 'dt'; the dt of the file's folder shadows it", zone, dataset)
+    filename_column = _unused_name(_FILENAME_COLUMN, names)
+    if dt_form == "per_file" and filename_column != _FILENAME_COLUMN:
         logger.warning(
-            "%s.%s has a column named 'dataset'; the hive partition value of the path shadows it",
-            zone,
-            dataset,
+            "%s.%s has a column named 'filename': a filter on dt reads every file's footer", zone, dataset
         )
     return _ViewPlan(
         zone=zone,
@@ -127,9 +172,57 @@ def _plan_view(zone: str, dataset: str, files: Sequence[Path]) -> _ViewPlan:
         # With identical schemas DuckDB binds from the first file only, so a filter on dt never even
         # opens the other partitions' files; union_by_name reads every footer on every query.
         union_by_name=any(cols != columns[0] for cols in columns[1:]),
-        has_dt=has_dt,
-        drop_dataset_column=all("dataset" in keys for keys in partition_keys) and not own_dataset_column,
+        dt_form=dt_form,
+        dts=dts,
+        hide_file_dt=hide_file_dt,
+        filename_column=filename_column,
     )
+
+
+def _plan_dt(
+    zone: str, dataset: str, paths: Sequence[str], given: date | None
+) -> tuple[DtForm, tuple[date, ...]]:
+    folder_dts = [_folder_dt(zone, dataset, p) for p in paths]
+    if given is not None:
+        for path, folder_dt in zip(paths, folder_dts, strict=True):
+            if folder_dt is not None and folder_dt != given:
+                raise DataPlaneError(
+                    f"catalog view {zone}.{dataset}: file {path} sits under dt={folder_dt.isoformat()} "
+                    f"but the view's dt is {given.isoformat()}"
+                )
+        return "constant", (given,)
+    if any(d is None for d in folder_dts):
+        if any(d is not None for d in folder_dts):
+            logger.warning("%s.%s: some files are not under a dt= folder; the view has no dt", zone, dataset)
+        return "none", ()
+    dts = tuple(sorted({d for d in folder_dts if d is not None}))
+    return ("constant" if len(dts) == 1 else "per_file"), dts
+
+
+def _folder_dt(zone: str, dataset: str, path: str) -> date | None:
+    """Return the date of the last ``dt=`` folder of ``path``, or None when it has none."""
+    values = [
+        part[len(_DT_FOLDER_PREFIX) :]
+        for part in Path(path).parent.parts
+        if part.startswith(_DT_FOLDER_PREFIX)
+    ]
+    if not values:
+        return None
+    try:
+        if not _ISO_DATE.fullmatch(values[-1]):
+            raise ValueError(values[-1])
+        return date.fromisoformat(values[-1])
+    except ValueError:
+        raise DataPlaneError(
+            f"catalog view {zone}.{dataset}: folder dt={values[-1]} of {path} is not a date (YYYY-MM-DD)"
+        ) from None
+
+
+def _unused_name(name: str, taken: set[str]) -> str:
+    lowered = {t.lower() for t in taken}
+    while name.lower() in lowered:
+        name = f"_{name}"
+    return name
 
 
 def _checked_path(zone: str, dataset: str, path: Path) -> str:
@@ -154,30 +247,55 @@ def _file_columns(zone: str, dataset: str, path: str) -> tuple[tuple[str, str], 
     return tuple((field.name, str(field.type)) for field in schema)
 
 
-def _partition_keys(path: str) -> frozenset[str]:
-    return frozenset(part.split("=", 1)[0] for part in Path(path).parent.parts if "=" in part)
-
-
 # --- building --------------------------------------------------------------------------------------
 
 
 def _view_sql(plan: _ViewPlan) -> str:
     file_list = "[" + ", ".join(quote_literal(f) for f in plan.files) + "]"
-    options = ["hive_partitioning = true", f"union_by_name = {'true' if plan.union_by_name else 'false'}"]
-    if plan.has_dt:
-        options.append("hive_types = {'dt': 'DATE'}")
-    projection = "* exclude (dataset)" if plan.drop_dataset_column else "*"
+    options = ["hive_partitioning = false", f"union_by_name = {'true' if plan.union_by_name else 'false'}"]
+    hidden = [DT_COLUMN] if plan.hide_file_dt else []
+    extra = ""
+    if plan.dt_form == "constant":
+        extra = f", date {quote_literal(plan.dts[0].isoformat())} as {DT_COLUMN}"
+    elif plan.dt_form == "per_file":
+        named = plan.filename_column != _FILENAME_COLUMN
+        options.append(f"filename = {quote_literal(plan.filename_column) if named else 'true'}")
+        hidden.append(plan.filename_column)
+        from_path = f"regexp_extract({quote_identifier(plan.filename_column)}, {quote_literal(_DT_FROM_PATH_REGEX)}, 1)"
+        extra = f", cast({from_path} as date) as {DT_COLUMN}"
+    projection = "*"
+    if hidden:
+        projection += " exclude (" + ", ".join(quote_identifier(h) for h in hidden) + ")"
     name = f"{quote_identifier(plan.zone)}.{quote_identifier(plan.dataset)}"
-    return f"create view {name} as select {projection} from read_parquet({file_list}, {', '.join(options)})"
+    return (
+        f"create view {name} as select {projection}{extra} "
+        f"from read_parquet({file_list}, {', '.join(options)})"
+    )
 
 
 def _comment(plan: _ViewPlan) -> str:
-    dts = sorted({part[3:] for f in plan.files for part in Path(f).parent.parts if part.startswith("dt=")})
-    span = f", dt {dts[0]}..{dts[-1]}" if dts else ""
+    span = f", dt {plan.dts[0].isoformat()}..{plan.dts[-1].isoformat()}" if plan.dts else ""
     return f"{plan.zone} dataset {plan.dataset}: {len(plan.files)} file(s){span} (current version)"
 
 
-def _build(path: Path, plans: Sequence[_ViewPlan]) -> None:
+def catalog_reflects(catalog_path: Path) -> str | None:
+    """The fingerprint the catalog was written with (None: no catalog, or one from before fingerprints)."""
+    if not Path(catalog_path).is_file():
+        return None
+    try:
+        con = duckdb.connect(str(catalog_path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute(f"select reflects from {METADATA_SCHEMA}.catalog_info").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return None if row is None else row[0]
+
+
+def _build(path: Path, plans: Sequence[_ViewPlan], reflects: str | None = None) -> None:
     con = duckdb.connect(str(path))
     try:
         for zone in (*CATALOG_ZONES, METADATA_SCHEMA):
@@ -191,11 +309,11 @@ def _build(path: Path, plans: Sequence[_ViewPlan]) -> None:
         con.execute(
             f"create table {METADATA_SCHEMA}.catalog_info ("
             " format_version integer not null, built_at timestamp with time zone not null,"
-            " duckdb_version varchar not null)"
+            " duckdb_version varchar not null, reflects varchar)"
         )
         con.execute(
-            f"insert into {METADATA_SCHEMA}.catalog_info values (?, now(), ?)",
-            [CATALOG_FORMAT_VERSION, duckdb.__version__],
+            f"insert into {METADATA_SCHEMA}.catalog_info values (?, now(), ?, ?)",
+            [CATALOG_FORMAT_VERSION, duckdb.__version__, reflects],
         )
         for plan in plans:
             if plan.files:

@@ -1,8 +1,11 @@
 """Output of query results: a terminal table, CSV, JSON or Parquet.
 
-``table`` prints a rich table of at most :data:`MAX_TABLE_ROWS` rows and says how many were left out.
-``csv`` and ``json`` go to the console's file (stdout) or to ``out``; ``parquet`` needs ``out``. A
-file is written atomically (temporary file in the same folder, fsync, rename).
+A result is a pyarrow Table or a RecordBatchReader (see :func:`lakehouse.query.sandbox.stream_query`).
+``csv``, ``json`` and ``parquet`` are written batch by batch, so a streamed result is never held whole;
+they go to the console's file (stdout) or to ``out`` (``parquet`` needs ``out``). A file is written
+atomically: temporary file in the same folder, fsync, rename; a failure leaves the old file as it was.
+``table`` prints a rich table of at most :data:`MAX_TABLE_ROWS` rows and says how many were left out
+(of a stream it reads one row more than it shows, and says only that more were left out).
 
 JSON is an array of objects, one per line. Dates, times and timestamps are ISO 8601 strings;
 DECIMAL columns of up to 15 digits (money) are numbers, wider ones strings so no digit is lost;
@@ -17,10 +20,10 @@ import io
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeAlias, get_args
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -42,46 +45,65 @@ MAX_CELL_CHARS: Final = 80
 _MAX_EXACT_DECIMAL_DIGITS: Final = 15
 
 _Converter = Callable[[object], object]
+Result: TypeAlias = pa.Table | pa.RecordBatchReader
 
 
-def render(table: pa.Table, fmt: OutputFormat, out: Path | None, console: Console) -> None:
+def render(result: Result, fmt: OutputFormat, out: Path | None, console: Console) -> int:
     """Write a query result in the chosen format.
 
     Args:
-        table: the result.
+        result: the result, whole (a Table) or streamed (a RecordBatchReader, read once).
         fmt: ``table`` (terminal only), ``csv``, ``json`` or ``parquet`` (needs ``out``).
         out: file to write, or None for the console.
         console: where the terminal table, CSV or JSON text and notes go.
 
+    Returns:
+        The number of rows written (for ``table``: the rows read, at most ``MAX_TABLE_ROWS + 1``
+        of a stream).
+
+    Raises:
+        QueryError: ``fmt`` is unknown, ``parquet`` without ``out``, or ``table`` with ``out``; or
+            the streamed query failed (nothing is written to ``out`` then).
+        DataPlaneError: ``out`` cannot be written.
+    """
+    check_output(fmt, out)
+    if fmt == "table":
+        return _print_table(result, console)
+    reader = result.to_reader() if isinstance(result, pa.Table) else result
+    counter = _RowCounter(reader)
+    if fmt == "parquet":
+        assert out is not None  # checked above
+        with atomic_output(Path(out)) as tmp:
+            _write_parquet(counter.schema, counter, tmp)
+    else:
+        chunks = (
+            _csv_chunks(counter.schema, counter) if fmt == "csv" else _json_chunks(counter.schema, counter)
+        )
+        if out is None:
+            for chunk in chunks:
+                console.file.write(chunk.decode("utf-8"))
+            console.file.flush()
+            return counter.rows
+        with atomic_output(Path(out)) as tmp, open(tmp, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+    logger.info("wrote %d row(s) as %s to %s", counter.rows, fmt, out)
+    console.print(f"wrote {counter.rows} row(s) to {out}", style="dim", highlight=False)
+    return counter.rows
+
+
+def check_output(fmt: str, out: Path | None) -> None:
+    """Refuse a format/destination pair that cannot work, before any query runs.
+
     Raises:
         QueryError: ``fmt`` is unknown, ``parquet`` without ``out``, or ``table`` with ``out``.
-        DataPlaneError: ``out`` cannot be written.
     """
     if fmt not in FORMATS:
         raise QueryError(f"unknown output format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if fmt == "table":
-        if out is not None:
-            raise QueryError(
-                "the table format is for the terminal: use --format csv, json or parquet with --out"
-            )
-        console.print(to_rich_table(table))
-        console.print(row_count_note(table.num_rows), style="dim", highlight=False)
-        return
-    if fmt == "parquet":
-        if out is None:
-            raise QueryError("the parquet format needs a file: add --out FILE.parquet")
-        with atomic_output(Path(out)) as tmp:
-            pq.write_table(table, tmp)
-    else:
-        text = to_csv_text(table) if fmt == "csv" else to_json_text(table)
-        if out is None:
-            console.file.write(text)
-            console.file.flush()
-            return
-        with atomic_output(Path(out)) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-    logger.info("wrote %d row(s) as %s to %s", table.num_rows, fmt, out)
-    console.print(f"wrote {table.num_rows} row(s) to {out}", style="dim", highlight=False)
+    if fmt == "table" and out is not None:
+        raise QueryError("the table format is for the terminal: use --format csv, json or parquet with --out")
+    if fmt == "parquet" and out is None:
+        raise QueryError("the parquet format needs a file: add --out FILE.parquet")
 
 
 def to_rich_table(table: pa.Table, max_rows: int = MAX_TABLE_ROWS) -> Table:
@@ -99,38 +121,106 @@ def to_rich_table(table: pa.Table, max_rows: int = MAX_TABLE_ROWS) -> Table:
     return result
 
 
-def row_count_note(total: int, max_rows: int = MAX_TABLE_ROWS) -> str:
-    """Return the line printed under a terminal table: the row count and how many were left out."""
+def row_count_note(total: int, max_rows: int = MAX_TABLE_ROWS, more: bool = False) -> str:
+    """Return the line printed under a terminal table: the row count and how many were left out.
+
+    Args:
+        total: rows of the result (``more=False``), or rows read so far (``more=True``).
+        max_rows: rows shown.
+        more: the result has more rows than were read (their number is unknown).
+    """
+    hint = "use --format csv, json or parquet (with --out FILE) for all of them"
+    if more:
+        return f"showing the first {max_rows} rows (more not shown); {hint}"
     if total > max_rows:
-        return (
-            f"showing the first {max_rows} of {total} rows ({total - max_rows} not shown); "
-            "use --format csv, json or parquet for all of them"
-        )
+        return f"showing the first {max_rows} of {total} rows ({total - max_rows} not shown); {hint}"
     return f"{total} row{'' if total == 1 else 's'}"
 
 
 def to_csv_text(table: pa.Table) -> str:
     """Return ``table`` as CSV text with a header row; NULL is an empty field."""
-    buffer = io.BytesIO()
-    pa_csv.write_csv(_csv_ready(table), buffer, pa_csv.WriteOptions(quoting_style="needed"))
-    return buffer.getvalue().decode("utf-8")
+    return b"".join(_csv_chunks(table.schema, table.to_batches())).decode("utf-8")
 
 
 def to_json_text(table: pa.Table) -> str:
     """Return ``table`` as a JSON array of objects, one object per line."""
-    converters = [_json_converter(field.type, top_level=True) for field in table.schema]
-    names = table.schema.names
-    lines = []
-    for batch in table.to_batches():
+    return b"".join(_json_chunks(table.schema, table.to_batches())).decode("utf-8")
+
+
+# --- writers ---------------------------------------------------------------------------------------
+
+
+class _RowCounter:
+    """Iterate over the batches of a reader, counting rows."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self.schema = reader.schema
+        self.rows = 0
+        self._reader = reader
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for batch in self._reader:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def _print_table(result: Result, console: Console, max_rows: int = MAX_TABLE_ROWS) -> int:
+    total: int
+    if isinstance(result, pa.Table):
+        shown, total, more = result, result.num_rows, False
+    else:
+        batches: list[pa.RecordBatch] = []
+        read = 0
+        for batch in result:
+            batches.append(batch)
+            read += batch.num_rows
+            if read > max_rows:
+                break
+        shown = pa.Table.from_batches(batches, schema=result.schema).slice(0, max_rows + 1)
+        total, more = shown.num_rows, shown.num_rows > max_rows
+    console.print(to_rich_table(shown, max_rows))
+    console.print(row_count_note(max_rows if more else total, max_rows, more), style="dim", highlight=False)
+    return total
+
+
+def _write_parquet(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path: Path) -> None:
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in batches:
+            if batch.num_rows:
+                writer.write_batch(batch)
+
+
+def _csv_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Yield CSV bytes: the header row, then each batch's rows."""
+    options = pa_csv.WriteOptions(quoting_style="needed", include_header=False)
+    text_schema = _csv_schema(schema)
+    header = io.BytesIO()
+    pa_csv.write_csv(text_schema.empty_table(), header, pa_csv.WriteOptions(quoting_style="needed"))
+    yield header.getvalue()
+    for batch in batches:
+        if batch.num_rows:
+            buffer = io.BytesIO()
+            pa_csv.write_csv(_csv_ready(batch, text_schema), buffer, options)
+            yield buffer.getvalue()
+
+
+def _json_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Yield a JSON array of objects, one object per line, a batch at a time."""
+    converters = [_json_converter(field.type, top_level=True) for field in schema]
+    names = schema.names
+    separator = "[\n"
+    for batch in batches:
         columns = [column.to_pylist() for column in batch.columns]
+        lines = []
         for values in zip(*columns, strict=True):
             row = {
                 name: convert(value) for name, convert, value in zip(names, converters, values, strict=True)
             }
-            lines.append(json.dumps(row, ensure_ascii=False, allow_nan=False))
-    if not lines:
-        return "[]\n"
-    return "[\n" + ",\n".join(lines) + "\n]\n"
+            lines.append(separator + json.dumps(row, ensure_ascii=False, allow_nan=False))
+            separator = ",\n"
+        if lines:
+            yield "".join(lines).encode("utf-8")
+    yield b"[]\n" if separator == "[\n" else b"\n]\n"
 
 
 # --- value conversion ------------------------------------------------------------------------------
@@ -176,19 +266,26 @@ def _json_value(value: object) -> object:
     return str(value)
 
 
-def _csv_ready(table: pa.Table) -> pa.Table:
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema the Arrow CSV writer gets: dictionaries decoded, unwritable types as text."""
+    fields = []
+    for field in schema:
+        type_ = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        fields.append(pa.field(field.name, pa.string() if _needs_text(type_) else type_))
+    return pa.schema(fields)
+
+
+def _csv_ready(batch: pa.RecordBatch, text_schema: pa.Schema) -> pa.RecordBatch:
     """Replace the columns the Arrow CSV writer cannot write (or writes badly) by text."""
     columns = []
-    for field, column in zip(table.schema, table.columns, strict=True):
-        type_ = field.type
-        if pa.types.is_dictionary(type_):
-            column = column.cast(type_.value_type)
-            type_ = type_.value_type
-        if _needs_text(type_):
+    for field, column, target in zip(batch.schema, batch.columns, text_schema, strict=True):
+        if pa.types.is_dictionary(field.type):
+            column = column.cast(field.type.value_type)
+        if target.type != column.type:
             values = [None if v is None else _csv_text(_json_value(v)) for v in column.to_pylist()]
-            column = pa.chunked_array([pa.array(values, pa.string())])
+            column = pa.array(values, pa.string())
         columns.append(column)
-    return pa.Table.from_arrays(columns, names=table.schema.names)
+    return pa.RecordBatch.from_arrays(columns, schema=text_schema)
 
 
 def _needs_text(type_: pa.DataType) -> bool:

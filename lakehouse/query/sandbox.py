@@ -11,10 +11,12 @@ Two fences, both needed:
    table function it could call is reachable with ``SELECT * FROM f()``, so refusing it costs nothing
    and keeps the allow-list at two types), PRAGMAs that change settings, transactions, PREPARE/EXECUTE,
    VACUUM/ANALYZE/CHECKPOINT, and a PIVOT without an ``IN`` list (DuckDB runs it as CREATE + SELECT).
-2. :func:`run_query` attaches the catalog read-only to a fresh in-memory DuckDB (so the sandbox
-   settings never leak into other connections of the process) and, before running anything,
-   restricts file access to the company's zone folders: ``SET allowed_directories``,
-   ``SET enable_external_access = false``, ``SET lock_configuration = true`` (in that order).
+2. :func:`stream_query` (and :func:`run_query`, which collects its stream) attaches the catalog
+   read-only to a fresh in-memory DuckDB (so the sandbox settings never leak into other connections
+   of the process) and, before running anything, sets the query's memory limit (see
+   :mod:`lakehouse.query.limits`) and restricts file access to the company's zone folders:
+   ``SET allowed_directories``, ``SET enable_external_access = false``,
+   ``SET lock_configuration = true`` (in that order).
    Functions inside a SELECT that read files (``read_csv('/etc/passwd')``, ``glob``, ``read_text``,
    paths with ``..``, URLs) then fail with a permission error, reported as
    :class:`~lakehouse.errors.QueryRefusedError`. (DuckDB keeps the attached catalog file itself
@@ -25,22 +27,30 @@ sequence. Values given on the command line stay strings; DuckDB casts a bound st
 fixes the type (``month >= $since``), and an explicit ``cast($since as date)`` always works. A named
 parameter the caller does not give is bound as NULL, so saved queries can make parameters optional
 with ``$since is null or ...`` or ``coalesce(cast($limit as integer), 20)``.
+
+A query that runs longer than ``query.timeout_seconds`` (300 s by default) is interrupted, and one
+that needs more than ``query.memory_limit`` (4GB) fails unless DuckDB can spill to disk; both are
+reported as :class:`~lakehouse.errors.QueryError` naming the limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Final
 
 import duckdb
 import pyarrow as pa
 
+from lakehouse.config.models import QueryConfig
 from lakehouse.errors import QueryError, QueryRefusedError
 from lakehouse.query.catalog import quote_literal
+from lakehouse.query.limits import Deadline, apply_limits, error_message, query_error
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +68,7 @@ _TYPE_HINTS = {
     "CALL": "; use SELECT * FROM <function>(...) instead",
 }
 CATALOG_ALIAS = "catalog"
+STREAM_BATCH_ROWS: Final = 65_536
 _PARAM_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -93,8 +104,9 @@ def run_query(
     params: Mapping[str, object] | Sequence[object] | None,
     allowed_dirs: Sequence[Path],
     limit: int | None = None,
+    limits: QueryConfig | None = None,
 ) -> pa.Table:
-    """Run one read-only statement against a company's catalog.
+    """Run one read-only statement against a company's catalog and return the whole result.
 
     Args:
         catalog_path: the company's ``catalog.duckdb``.
@@ -103,39 +115,89 @@ def run_query(
             ``?`` parameters (a sequence), or None.
         allowed_dirs: the only folders the query may read, normally the company's zone folders.
         limit: return at most this many rows, or None for all.
+        limits: time and memory limits; None for the defaults of :class:`QueryConfig`.
 
     Returns:
-        The result as a pyarrow Table.
+        The result as a pyarrow Table (use :func:`stream_query` for results too big to hold).
 
     Raises:
         QueryRefusedError: the SQL is not read-only, or it tried to read outside ``allowed_dirs``.
-        QueryError: the catalog is missing, the parameters do not fit, or DuckDB failed (its message
-            is kept, on one line).
+        QueryError: the catalog is missing, the parameters do not fit, the query ran out of time or
+            memory, or DuckDB failed (its message is kept, on one line).
+    """
+    with stream_query(catalog_path, sql, params, allowed_dirs, limit, limits) as reader:
+        table = reader.read_all()
+    logger.debug("query returned %d row(s)", table.num_rows)
+    return table
+
+
+@contextlib.contextmanager
+def stream_query(
+    catalog_path: Path,
+    sql: str,
+    params: Mapping[str, object] | Sequence[object] | None,
+    allowed_dirs: Sequence[Path],
+    limit: int | None = None,
+    limits: QueryConfig | None = None,
+    batch_rows: int = STREAM_BATCH_ROWS,
+) -> Iterator[pa.RecordBatchReader]:
+    """Run one read-only statement and yield its result as a stream of record batches.
+
+    DuckDB computes the batches as they are read, so a consumer that writes each batch out holds one
+    batch at a time. The reader is valid inside the ``with`` block only; the timeout covers the whole
+    block. Errors while reading are raised as :class:`QueryError`/:class:`QueryRefusedError` too.
+
+    Args:
+        catalog_path: the company's ``catalog.duckdb``.
+        sql: one read statement (see :func:`check_read_only`).
+        params: as for :func:`run_query`.
+        allowed_dirs: the only folders the query may read.
+        limit: return at most this many rows, or None for all.
+        limits: time and memory limits; None for the defaults of :class:`QueryConfig`.
+        batch_rows: rows per record batch.
+
+    Yields:
+        A pyarrow RecordBatchReader over the result.
+
+    Raises:
+        QueryRefusedError: as for :func:`run_query`.
+        QueryError: as for :func:`run_query`.
     """
     check_read_only(sql)
     if limit is not None and limit < 0:
         raise QueryError(f"limit must be 0 or more, got {limit}")
+    limits = limits if limits is not None else QueryConfig()
     with tempfile.TemporaryDirectory(prefix="lakehouse-query-") as spill_dir:
         con = _open_catalog(Path(catalog_path), Path(spill_dir))
         try:
+            apply_limits(con, limits)
             _sandbox(con, allowed_dirs)
             statement = _extract(con, sql)[0]
             bound = _bind(statement.named_parameters, params)
-            try:
-                relation = con.sql(sql, params=bound)
-                if limit is not None:
-                    relation = relation.limit(limit)
-                table = relation.to_arrow_table()
-            except duckdb.PermissionException as exc:
-                raise QueryRefusedError(
-                    f"the query tried to reach outside this company's data folders: {_one_line(exc)}"
-                ) from exc
-            except duckdb.Error as exc:
-                raise QueryError(f"query failed: {_one_line(exc)}") from exc
+            with Deadline(con, limits.timeout_seconds) as deadline:
+                try:
+                    relation = con.sql(sql, params=bound)
+                    if limit is not None:
+                        relation = relation.limit(limit)
+                    reader = relation.to_arrow_reader(batch_rows)
+                except duckdb.Error as exc:
+                    raise query_error(exc, deadline, limits) from exc
+                yield pa.RecordBatchReader.from_batches(reader.schema, _batches(reader, deadline, limits))
         finally:
             con.close()
-    logger.debug("query returned %d row(s)", table.num_rows)
-    return table
+
+
+def _batches(
+    reader: pa.RecordBatchReader, deadline: Deadline, limits: QueryConfig
+) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            raise query_error(exc, deadline, limits) from exc
+        yield batch
 
 
 def parse_params(items: Sequence[str]) -> dict[str, str]:
@@ -262,7 +324,7 @@ def _snippet(query: str, width: int = 60) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    return error_message(exc)
 
 
 # --- running ---------------------------------------------------------------------------------------
