@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -68,6 +69,7 @@ class DataAccessLayer:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions: sessionmaker[Session] = make_session_factory(engine)
+        self._local = threading.local()
         self._reached = False  # a session committed: a later connection failure is a lost database
 
     @classmethod
@@ -98,6 +100,10 @@ class DataAccessLayer:
                 (``lost`` once this DAL has reached it before).
             DiskFullError: the database has no space left (SQLite's file system, or the server's).
         """
+        active = getattr(self._local, "session", None)
+        if active is not None:  # inside transaction(): share its session, commit with it
+            yield active
+            return
         try:
             with transaction(self._sessions) as session:
                 yield session
@@ -107,6 +113,20 @@ class DataAccessLayer:
                 raise mapped from exc
             raise
         self._reached = True
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A unit of work: every DAL call made in the block (by this thread) shares one transaction,
+        committed at the end of the outermost block, rolled back if it raises. Re-entrant."""
+        if getattr(self._local, "session", None) is not None:
+            yield
+            return
+        with self.session() as s:
+            self._local.session = s
+            try:
+                yield
+            finally:
+                self._local.session = None
 
     # --- scheduler ---------------------------------------------------------------------------------
 
@@ -243,7 +263,10 @@ class DataAccessLayer:
             return SqlRunRepo(s).list_dataset_versions(company, dataset_name, zone, include_expired)
 
     def commit_dataset_versions(
-        self, specs: Sequence[DatasetVersionSpec], claims: Sequence[tuple[str, str]] = ()
+        self,
+        specs: Sequence[DatasetVersionSpec],
+        claims: Sequence[tuple[str, str]] = (),
+        on_taken: Callable[[Sequence[tuple[str, str, str]]], Sequence[DatasetVersionSpec]] | None = None,
     ) -> list[DatasetVersionRecord]:
         """Publish several dataset versions in ONE transaction: all become visible, or none.
 
@@ -253,34 +276,52 @@ class DataAccessLayer:
         Args:
             specs: the versions to register.
             claims: ``(scope, key)`` idempotency keys to claim in the same transaction (e.g. the
-                sha256 of an ingested source file); if one is already claimed nothing is published.
+                sha256 of an ingested source file).
+            on_taken: what to do when some claims are held by another run already. Without it
+                nothing is published (AlreadyExistsError). With it, it is called in the transaction
+                with every taken claim as ``(scope, key, holder run id)`` and returns the versions to
+                register instead (e.g. without the files those claims stood for; it may return none),
+                and the claims this run did get commit with them.
 
-        Every version gets the same ``commit_seq``, one more than any commit before it, and each
-        version's schema is registered (or checked against the one registered) in this transaction.
+        Claims, then schemas, are taken in sorted order, so two commits that share some never wait
+        for each other in a cycle. Every version gets the same ``commit_seq``, one more than any
+        commit before it, and each version's schema is registered (or checked against the one
+        registered) in this transaction.
 
         Raises:
-            AlreadyExistsError: a claim or a version tag exists already.
+            AlreadyExistsError: a claim (without ``on_taken``) or a version tag exists already.
             SchemaConflictError: a schema version is registered with other columns.
         """
         now = utcnow()
         run_id = specs[0].produced_by_run_id if specs else None
         with self.session() as s:
             keys = SqlIdempotencyRepo(s)
-            for scope, key in claims:
+            taken: list[tuple[str, str, str]] = []
+            for scope, key in sorted(set(claims)):
                 if not keys.claim(_scoped(scope, key), scope, run_id, now, None):
-                    raise AlreadyExistsError(scope, key)
+                    taken.append((scope, key, keys.holder(_scoped(scope, key), now) or ""))
+            if taken:
+                if on_taken is None:
+                    raise AlreadyExistsError(taken[0][0], taken[0][1])
+                specs = list(on_taken(taken))
             repo = SqlRunRepo(s)
             rows = [repo.register_dataset_version(spec) for spec in specs]
-            for spec in specs:
-                if spec.schema is not None:
-                    repo.register_schema(
-                        spec.company,
-                        spec.zone,
-                        spec.dataset_name,
-                        spec.schema_version,
-                        spec.schema,
-                        spec.produced_by_run_id,
-                    )
+            schemas = sorted(
+                (spec for spec in specs if spec.schema is not None),
+                key=lambda spec: (spec.company, spec.zone, spec.dataset_name, spec.schema_version),
+            )
+            for spec in schemas:
+                assert spec.schema is not None
+                repo.register_schema(
+                    spec.company,
+                    spec.zone,
+                    spec.dataset_name,
+                    spec.schema_version,
+                    spec.schema,
+                    spec.produced_by_run_id,
+                )
+            if not rows:
+                return []
             # Numbered after the rows are written: the transaction holds the write lock by now.
             seq = repo.next_commit_seq()
             repo.set_commit_seq([r.id for r in rows], seq)

@@ -24,7 +24,7 @@ import hashlib
 import logging
 import re
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -37,7 +37,13 @@ from lakehouse.dal import DataAccessLayer
 from lakehouse.db.liveness import holder_alive
 from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec, PipelineRunRecord
 from lakehouse.db.types import utcnow
-from lakehouse.errors import DataPlaneError, DatasetNotFoundError, IntegrityError, NotFoundError
+from lakehouse.errors import (
+    AlreadyExistsError,
+    DataPlaneError,
+    DatasetNotFoundError,
+    IntegrityError,
+    NotFoundError,
+)
 from lakehouse.io.atomic import TEMP_PREFIX, sha256_file
 from lakehouse.io.json_io import read_json, write_json_atomic
 from lakehouse.io.parquet_io import WrittenFile, parquet_schema, read_parquet, write_parquet
@@ -184,15 +190,42 @@ class DatasetStore:
         return entry
 
     def publish(
-        self, versions: Sequence[StagedVersion], claims: Sequence[tuple[str, str]] = ()
+        self,
+        versions: Sequence[StagedVersion],
+        claims: Sequence[tuple[str, str]] = (),
+        *,
+        claimed_files: Mapping[tuple[str, str], str] | None = None,
+        on_claim_taken: Callable[[str, str], None] | None = None,
     ) -> list[DatasetVersionRecord]:
         """Write the manifests of ``versions``, then commit them all in one control-plane transaction.
 
+        Args:
+            versions: the staged versions, their files written.
+            claims: idempotency keys to claim in the commit; if another run holds one, nothing is
+                published, unless it is a per-file claim (``claimed_files``).
+            claimed_files: per-file claims: claim -> the root-relative path of the staged file it
+                stands for. When another run holds such a claim, only that file is left out: it is
+                taken out of its version and deleted (it was never visible), the version's manifest
+                is written again, a version left with no file is dropped, and the rest commits.
+            on_claim_taken: called with ``(file path, holder run id)`` for each file left out so.
+
+        Returns:
+            The committed versions (those dropped are not among them).
+
         Raises:
-            AlreadyExistsError: an idempotency claim was taken (nothing is published).
+            AlreadyExistsError: a claim that is not per file was taken (nothing is published).
+            SchemaConflictError: a version's schema version is registered with other columns.
         """
-        specs: list[DatasetVersionSpec] = []
-        for v in versions:
+        per_file = dict(claimed_files or {})
+
+        def remove(path: Path) -> None:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # it was never visible; gc removes it
+                logger.warning("could not remove %s: gc will", path, exc_info=True)
+
+        def spec_of(v: StagedVersion) -> DatasetVersionSpec:
+            """Write the manifest of ``v`` (again, if it changed) and return what registers it."""
             rel = manifest_relpath(v.zone, v.dataset, v.run_id)
             path = self.root.manifests_dir(v.company) / rel
             document = dataset_manifest(
@@ -207,22 +240,54 @@ class DatasetStore:
                 extra={**v.extra, "as_of": as_of.isoformat()} if (as_of := v.effective_as_of) else v.extra,
             )
             write_json_atomic(path, document)
-            specs.append(
-                DatasetVersionSpec(
-                    company=v.company,
-                    dataset_name=v.dataset,
-                    version_tag=v.run_id,
-                    schema_version=v.schema_version,
-                    file_path=self.root.relative(path),
-                    row_count=v.row_count,
-                    checksum=document["checksum"],
-                    produced_by_run_id=v.run_id,
-                    zone=v.zone,
-                    schema=v.schema,
-                    as_of=v.effective_as_of,
-                )
+            return DatasetVersionSpec(
+                company=v.company,
+                dataset_name=v.dataset,
+                version_tag=v.run_id,
+                schema_version=v.schema_version,
+                file_path=self.root.relative(path),
+                row_count=v.row_count,
+                checksum=document["checksum"],
+                produced_by_run_id=v.run_id,
+                zone=v.zone,
+                schema=v.schema,
+                as_of=v.effective_as_of,
             )
-        records = self.dal.commit_dataset_versions(specs, claims)
+
+        specs = {id(v): spec_of(v) for v in versions}
+        kept = list(versions)
+
+        def leave_out(taken: Sequence[tuple[str, str, str]]) -> list[DatasetVersionSpec]:
+            """Called in the commit transaction with the claims another run holds."""
+            nonlocal kept
+            holders: dict[str, str] = {}
+            for scope, key, holder in taken:
+                path = per_file.get((scope, key))
+                if path is None:
+                    raise AlreadyExistsError(scope, key)
+                holders[path] = holder
+            survivors: list[StagedVersion] = []
+            for v in kept:
+                files = [f for f in v.files if f.path not in holders]
+                if len(files) == len(v.files):
+                    survivors.append(v)
+                    continue
+                v.files = files
+                if files:
+                    specs[id(v)] = spec_of(v)
+                    survivors.append(v)
+                else:
+                    remove(self.root.manifests_dir(v.company) / manifest_relpath(v.zone, v.dataset, v.run_id))
+            kept = survivors
+            for path, holder in holders.items():
+                remove(self.root.resolve(path))
+                if on_claim_taken is not None:
+                    on_claim_taken(path, holder)
+            return [specs[id(v)] for v in kept]
+
+        records = self.dal.commit_dataset_versions(
+            [specs[id(v)] for v in versions], claims, on_taken=leave_out if per_file else None
+        )
         # Committed: nothing below may undo it. The catalog is derived data; a failed refresh leaves
         # it stale until the next one, never the versions unpublished.
         for company in sorted({v.company for v in versions}):
@@ -443,7 +508,10 @@ class DatasetStore:
             if not entries:
                 continue
             files = [self.root.resolve(e.path) for e in entries]
-            views[zone][name] = ViewSource(files, dt=versions[0].as_of if zone != "bronze" else None)
+            # A version whose files all sit under dt=<its as-of> gets it as a constant dt column.
+            as_of_day = versions[0].as_of if zone != "bronze" else None
+            single = as_of_day is not None and {e.dt for e in entries} == {as_of_day.isoformat()}
+            views[zone][name] = ViewSource(files, dt=as_of_day if single else None)
         return views
 
     # --- integrity and housekeeping --------------------------------------------------------------

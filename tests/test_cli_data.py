@@ -106,6 +106,8 @@ def test_ingest_prints_a_summary_and_a_rerun_is_a_no_op(src: Path, root: Path) -
     assert dataset | {"created_at": None} == {
         "zone": "bronze",
         "dataset": "jobs",
+        "as_of": "2026-09-30",  # a bronze dataset's newest dt
+        "backfills": 0,
         "current": run["run_id"],
         "schema_version": "1",
         "versions": 1,
@@ -117,7 +119,7 @@ def test_ingest_prints_a_summary_and_a_rerun_is_a_no_op(src: Path, root: Path) -
 
 
 @pytest.mark.usefixtures("env")
-def test_ingest_json_output_and_quarantine(src: Path) -> None:
+def test_ingest_json_output_and_quarantine(src: Path, root: Path) -> None:
     path = write_csv(
         src / "2026-09-30" / "jobs.csv",
         JOBS_HEADER,
@@ -140,10 +142,13 @@ def test_ingest_json_output_and_quarantine(src: Path) -> None:
         src / "2026-10-01" / "jobs.csv", JOBS_HEADER, [job_row("J4"), job_row("J5", customer_id="")]
     )
     text = ok("ingest", str(day2), "-c", COMPANY, "--on-error", "quarantine").stdout
+    # The path printed is one a user can open from anywhere.
     assert (
-        ": 1 file(s), 1 row(s) ingested, 1 row(s) quarantined in acme/bronze/_rejects/dataset=jobs/dt=2026-10-01/"
+        f": 1 file(s), 1 row(s) ingested, 1 row(s) quarantined in {root}/acme/bronze/_rejects/dataset=jobs/dt=2026-10-01/"
         in text
     )
+    [printed] = [w for w in text.split() if w.endswith(".jsonl")]
+    assert Path(printed).is_absolute() and Path(printed).is_file()
 
 
 @pytest.mark.usefixtures("env")

@@ -37,6 +37,11 @@ from tests.data_fixtures import (
     publish_many,
     publish_table,
 )
+from tests.recovery_fixtures import kill_holder
+
+
+#: gc's grace period off: these tests expire versions replaced moments ago.
+NO_GRACE = timedelta(0)
 
 
 @pytest.fixture
@@ -274,7 +279,7 @@ def test_gc_expires_old_silver_and_gold_versions_but_never_bronze(store: Dataset
     old_manifests = [s[0].file_path, s[1].file_path, g[0].file_path]
     everything = files_under(root)
 
-    dry = store.gc(COMPANY, keep=1, dry_run=True)
+    dry = store.gc(COMPANY, keep=1, dry_run=True, min_age=NO_GRACE)
     assert dry.dry_run
     assert sorted(dry.expired_versions) == sorted(
         [
@@ -287,7 +292,7 @@ def test_gc_expires_old_silver_and_gold_versions_but_never_bronze(store: Dataset
     assert files_under(root) == everything
     assert len(store.versions(COMPANY, "silver", "customers")) == 3
 
-    report = store.gc(COMPANY, keep=1)
+    report = store.gc(COMPANY, keep=1, min_age=NO_GRACE)
     assert not report.dry_run
     assert report.removed_files == dry.removed_files
     assert sorted(report.expired_versions) == sorted(dry.expired_versions)
@@ -308,13 +313,13 @@ def test_gc_expires_old_silver_and_gold_versions_but_never_bronze(store: Dataset
         "gold.kpis": 1,
         "silver.customers": 3,
     }
-    again = store.gc(COMPANY, keep=1)
+    again = store.gc(COMPANY, keep=1, min_age=NO_GRACE)
     assert (again.removed_files, again.expired_versions) == ([], [])
 
 
 def test_gc_keeps_the_newest_n(store: DatasetStore) -> None:
     s = publish_many(store, [("silver", "customers", _customers(1, f"v{i}")) for i in range(4)])
-    report = store.gc(COMPANY, keep=2)
+    report = store.gc(COMPANY, keep=2, min_age=NO_GRACE)
     assert sorted(report.expired_versions) == [f"silver.customers@{v.version_tag}" for v in s[:2]]
     assert store.versions(COMPANY, "silver", "customers") == s[2:]
     assert store.read_dataset(COMPANY, "silver", "customers", as_of=s[2].version_tag).num_rows == 1
@@ -369,14 +374,15 @@ def test_gc_removes_temp_files_and_orphans_but_not_in_flight_files(
     assert report_gc.expired_versions == []
     assert not temp_data.exists() and not temp_manifest.exists()
     assert not (root / failed[0]).exists()
-    assert (root / running[0]).exists()  # a young running run may still publish
+    assert (root / running[0]).exists()  # a running run whose process is alive may still publish
     assert (root / writing).exists()
     assert run_artifact.exists() and rejects.exists()
     assert store.verify(COMPANY).ok
     assert store.versions(COMPANY, "silver", "customers") == [kept]
 
-    # Once the grace period is over, a run still marked running is presumed dead.
-    monkeypatch.setattr(datasets_mod, "ORPHAN_GRACE", timedelta(0))
+    # Once its process has died, a run still marked running is no longer in flight: at once.
+    [alive] = store.dal.running_pipeline_runs(COMPANY)
+    kill_holder(store.dal, alive.run_id)
     assert sorted((p.kind, p.path) for p in store.verify(COMPANY).problems) == sorted(
         [("extra", running[0]), ("extra", writing)]
     )
@@ -428,12 +434,12 @@ def test_gc_marks_abandoned_runs_failed_and_removes_their_build_scratch(
     (root / COMPANY / "_work" / dead / "target").mkdir(parents=True)
     (root / COMPANY / "_work" / dead / "build.duckdb").write_bytes(b"x")
 
-    young = store.gc(COMPANY)  # within the grace period the run may still be alive
+    young = store.gc(COMPANY)  # its process (this one) is alive
     assert young.abandoned_runs == []
     assert (root / COMPANY / "_work" / dead).exists()
     assert store.dal.get_pipeline_run(dead).status == "running"
 
-    monkeypatch.setattr(datasets_mod, "ORPHAN_GRACE", timedelta(0))
+    kill_holder(store.dal, dead)  # the process died: no grace period
     dry = store.gc(COMPANY, dry_run=True)
     assert dry.abandoned_runs == [dead]
     assert f"{COMPANY}/_work/{dead}/" in dry.removed_files
@@ -444,7 +450,8 @@ def test_gc_marks_abandoned_runs_failed_and_removes_their_build_scratch(
     assert not (root / COMPANY / "_work" / dead).exists()
     run = store.dal.get_pipeline_run(dead)
     assert run.status == "failed"
-    assert (run.error or {})["type"] == "AbandonedRun"
+    assert (run.error or {})["type"] == "ProcessDied"
+    assert "is gone (marked failed by gc)" in (run.error or {})["message"]
 
 
 def test_gc_never_removes_a_version_committed_while_it_scans(
@@ -483,11 +490,11 @@ def test_the_catalog_shows_both_of_two_racing_publishes(
     write = datasets_mod.write_catalog
     raced: list[bool] = []
 
-    def slow_write(path: Path, views: object) -> None:
+    def slow_write(path: Path, views: object, reflects: str | None = None) -> None:
         if not raced:  # another process commits and writes its catalog while this one is writing
             raced.append(True)
             publish_table(store, "gold", "kpis", pa.table({"k": [1, 2]}))
-        write(path, views)  # type: ignore[arg-type]
+        write(path, views, reflects)  # type: ignore[arg-type]
 
     monkeypatch.setattr(datasets_mod, "write_catalog", slow_write)
     publish_table(store, "silver", "customers", _customers(3, "a"))

@@ -12,10 +12,12 @@ from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.cli.progress import DbtNodeReporter, progress_bar
 from lakehouse.config import load_config
+from lakehouse.ids import new_run_id
 from lakehouse.io.zones import validate_slug
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
 from lakehouse.transform.build import DbtBuild
+from lakehouse.transform.build_lock import company_lock
 from lakehouse.transform.profiles import run_extraction
 
 
@@ -41,7 +43,8 @@ def build_command(
     allow_empty: Annotated[
         bool,
         typer.Option(
-            "--allow-empty", help="Publish a dataset that is empty at this as-of although its current one is not."
+            "--allow-empty",
+            help="Publish a dataset that is empty at this as-of although its current one is not.",
         ),
     ] = False,
     wait: Annotated[
@@ -151,11 +154,28 @@ def events_list_command(
 
 
 @catch_errors
-def extract_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text) -> None:
-    """Extract fields from call transcripts (config/extraction/*.json) into gold profile datasets."""
+def extract_command(
+    company: CompanyOpt,
+    wait: Annotated[int, typer.Option(help="Seconds to wait for a build of the company to finish.")] = 0,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Extract fields from call transcripts (config/extraction/*.json) into gold profile datasets.
+
+    Runs under the company's build lock, so it never overlaps a build.
+    """
     settings = get_settings()
     config = load_config(settings.config_dir)
-    with open_store(settings) as store:
+    validate_slug("company", company)
+    with (
+        open_store(settings) as store,
+        company_lock(
+            store.dal,
+            f"build:{company}",
+            new_run_id(),
+            wait,
+            on_wait=lambda msg: err_console.print(msg, markup=False),
+        ),
+    ):
         result = run_extraction(store, config, company)
     if output == OutputFormat.json:
         print_json({"run_id": result.run_id, "versions": result.versions, "skipped": result.skipped})

@@ -10,13 +10,15 @@ import typer
 
 from lakehouse.cli.errors import catch_errors, err_console
 from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
-from lakehouse.cli.output import OutputFormat, console, emit, print_json
+from lakehouse.cli.output import OutputFormat, console, emit, print_json, print_run, run_document
 from lakehouse.cli.progress import progress_bar
 from lakehouse.config import load_config
 from lakehouse.datasets import current_of
+from lakehouse.db.liveness import holder_alive
 from lakehouse.errors import DataPlaneError
 from lakehouse.ingest import BronzeIngest, OnError
 from lakehouse.io.zones import validate_slug
+from lakehouse.recovery import reap_dead_runs
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
 
@@ -44,6 +46,13 @@ def ingest_command(
             help="Accept added nullable columns in an undeclared dataset (bumps its schema version)."
         ),
     ] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            help="Ingest files reached through symbolic links that lead out of the extract folder "
+            "(refused by default); the resolved path is recorded."
+        ),
+    ] = False,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Ingest extract files into the bronze zone as one pipeline run (append-only, idempotent per file)."""
@@ -57,8 +66,9 @@ def ingest_command(
             bar.update(task, description=label, completed=done, total=total)
 
         result = BronzeIngest(store).run(
-            company, paths, dataset, parse_dt(dt), mode, allow_schema_evolution, report
+            company, paths, dataset, parse_dt(dt), mode, allow_schema_evolution, report, follow_symlinks
         )
+        rejects_paths = [str(store.root.resolve(rel)) for rel in result.rejects_files]
     summary: dict[str, Any] = {
         "run_id": result.run_id,
         "files_ingested": len(result.ingested),
@@ -66,6 +76,7 @@ def ingest_command(
         "rows": result.rows,
         "rejected_rows": result.rejected_rows,
         "rejects_files": result.rejects_files,
+        "rejects_paths": rejects_paths,
         "versions": result.versions,
         "skipped": result.skipped,
     }
@@ -83,10 +94,15 @@ def ingest_command(
     if result.run_id is None:
         console.print("nothing to ingest: every file was ingested before (no-op)", markup=False)
         return
+    if not result.versions:
+        console.print(
+            f"run {result.run_id}: nothing new, every file was ingested by a concurrent run", markup=False
+        )
+        return
     console.print(
         f"run {result.run_id}: {len(result.ingested)} file(s), {result.rows} row(s) ingested"
         + (
-            f", {result.rejected_rows} row(s) quarantined in {', '.join(result.rejects_files)}"
+            f", {result.rejected_rows} row(s) quarantined in {', '.join(rejects_paths)}"
             if result.rejected_rows
             else ""
         ),
@@ -135,18 +151,34 @@ def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text)
     )
 
 
+runs_app = typer.Typer(
+    help="Pipeline runs: `runs -c COMPANY` lists the newest, `runs show RUN_ID` prints one whole.",
+    invoke_without_command=True,
+)
+
+
+@runs_app.callback()
 @catch_errors
 def runs_command(
-    company: CompanyOpt,
+    ctx: typer.Context,
+    company: Annotated[str | None, typer.Option("--company", "-c", help="Company slug, e.g. acme.")] = None,
     pipeline: Annotated[
         str | None, typer.Option(help="Only runs of this pipeline (ingest, dbt_build, ...).")
     ] = None,
     limit: Annotated[int, typer.Option(min=1)] = 20,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """List recent pipeline runs, newest first."""
+    """List recent pipeline runs, newest first; a run whose process died is marked failed first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if company is None:
+        raise typer.BadParameter(
+            "a company is needed to list its runs (`runs show RUN_ID` needs none)",
+            param_hint="'--company' / '-c'",
+        )
     validate_slug("company", company)
     with open_store() as store:
+        reap_dead_runs(store.dal, company, command="runs")
         runs = store.dal.list_pipeline_runs(company, pipeline, limit)
     rows = [
         {
@@ -170,6 +202,28 @@ def runs_command(
             for r in rows
         ]
     emit(output, f"runs of {company}", rows)
+
+
+@runs_app.command("show")
+@catch_errors
+def runs_show_command(
+    run_id: Annotated[str, typer.Argument(help="The run id (as `lakehouse runs -c COMPANY` lists it).")],
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Print one run whole: holder, error, inputs, outputs, dataset versions, dbt nodes."""
+    with open_store() as store:
+        run = store.dal.get_pipeline_run(run_id)
+        if run.status == "running" and run_id in reap_dead_runs(store.dal, run.company, command="runs"):
+            run = store.dal.get_pipeline_run(run_id)
+        versions = [
+            v
+            for v in store.dal.list_dataset_versions(run.company, include_expired=True)
+            if v.produced_by_run_id == run_id
+        ]
+    if output == OutputFormat.json:
+        print_json(run_document(run, versions))
+        return
+    print_run(run, versions, holder_alive(run) if run.status == "running" else None)
 
 
 @catch_errors
@@ -240,7 +294,9 @@ def gc_command(
     for path in report.removed_files:
         console.print(f"{verb} {path}", markup=False)
     for run_id in report.abandoned_runs:
-        console.print(f"{'would mark' if dry_run else 'marked'} abandoned run {run_id} failed", markup=False)
+        console.print(
+            f"{'would mark' if dry_run else 'marked'} run {run_id} failed: its process died", markup=False
+        )
     console.print(
         f"{verb} {len(report.removed_files)} file(s); {len(report.expired_versions)} version(s) expired; "
         f"{len(report.abandoned_runs)} abandoned run(s)",

@@ -1,52 +1,227 @@
-"""Turn a ``LakehouseError`` into a one-line message on stderr and exit code 1."""
+"""One line on stderr per failure: the CLI's error messages, logging and tracebacks.
+
+A failed command prints ``error: <message>`` and exits 1; every log record is one line too
+(``LEVEL logger: message: <the error, on one line>``). Tracebacks are shown only with ``--verbose``
+or ``--log-level DEBUG`` (``LAKEHOUSE_LOG_LEVEL=DEBUG``). Whatever the error, a full disk reads
+"no space left on <path>" and a lost control plane says so, rather than the JSON, DuckDB or
+integrity error they caused further up.
+
+Messages are printed literally: the consoles interpret no rich markup (``[bold]``) and no emoji
+codes (``:x:``) in values.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import shutil
+import sys
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
-from lakehouse.errors import ConfigError, LakehouseError
+from lakehouse.db.engine import lost_connection_reason, redact_url, sqlite_path
+from lakehouse.errors import (
+    ConfigError,
+    DatabaseUnavailableError,
+    DataPlaneError,
+    DiskFullError,
+    LakehouseError,
+    TransformError,
+    disk_full_from,
+)
+from lakehouse.settings import get_settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 logger = logging.getLogger(__name__)
+
+#: A failure while the data root or the SQLite file has less free space than this is a full disk.
+LOW_SPACE_BYTES = 16 * 1024 * 1024
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+class _Verbosity:
+    """Whether tracebacks are shown (set by the root callback, read by :func:`catch_errors`)."""
+
+    tracebacks = False
+
+
+def configure_logging(level: str, verbose: bool = False) -> None:
+    """Send log records to stderr, one line each unless ``verbose`` or ``level`` is DEBUG.
+
+    Replaces the handler a previous call installed (the CLI runs many commands in one test process).
+
+    Raises:
+        typer.BadParameter: ``level`` is not a logging level name.
+    """
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise typer.BadParameter(
+            f"{level!r} is not a logging level: use DEBUG, INFO, WARNING or ERROR", param_hint="--log-level"
+        )
+    _Verbosity.tracebacks = verbose or numeric <= logging.DEBUG
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, StderrHandler):
+            root.removeHandler(handler)
+    handler = StderrHandler()
+    handler.setFormatter(OneLineFormatter(tracebacks=_Verbosity.tracebacks))
+    root.addHandler(handler)
+    root.setLevel(numeric)
+
+
+def tracebacks_shown() -> bool:
+    return _Verbosity.tracebacks
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler on whatever ``sys.stderr`` is when a record is emitted."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+class OneLineFormatter(logging.Formatter):
+    """``LEVEL logger: message``, with the record's exception summed up on the same line.
+
+    With ``tracebacks`` the record is formatted as usual, traceback included.
+    """
+
+    def __init__(self, tracebacks: bool = False) -> None:
+        super().__init__(LOG_FORMAT)
+        self.tracebacks = tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.tracebacks:
+            return super().format(record)
+        message = _flat(record.getMessage())
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            message += f": {describe_failure(exc, hint=False)}"
+        return f"{record.levelname} {record.name}: {message}"
+
+
+def describe_failure(exc: BaseException, hint: bool = True) -> str:
+    """The one-line message of a failure.
+
+    A full disk anywhere in the exception's chain gives "no space left on <path>", a lost database
+    the control plane's message, a :class:`LakehouseError` its own message; anything else is
+    "<type>: <message>".
+
+    Args:
+        hint: for the command's own error line: call an unexpected error so, and say how to see
+            its traceback.
+    """
+    disk = disk_full_from(exc) or _low_space(exc)
+    if disk is not None:
+        return _flat(str(disk))
+    lost = exc if isinstance(exc, DatabaseUnavailableError) else _lost_database(exc)
+    if lost is not None and not hint:  # a log line: the command's error line gives the advice
+        state = "lost the connection to" if lost.lost else "cannot reach"
+        return _flat(f"{state} the control-plane database ({lost.reason})")
+    if isinstance(exc, LakehouseError):
+        return _flat(str(exc))
+    if lost is not None:
+        return _flat(str(lost))
+    text = f"{type(exc).__name__}: {_flat(str(exc)) or 'no message'}"
+    return f"unexpected {text} (--verbose shows the traceback)" if hint else text
 
 
 def catch_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Run a command; on a LakehouseError print ``error: <message>`` and exit 1, with no traceback."""
+    """Run a command; on failure print one ``error: <message>`` line (see :func:`describe_failure`), exit 1."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                err_console.print(f"error: {problem}", markup=False)
-            raise typer.Exit(1) from None
-        except LakehouseError as exc:
-            logger.debug("command failed", exc_info=True)
-            err_console.print(f"error: {' '.join(str(exc).split())}", markup=False)
-            raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, typer.TyperException, click.exceptions.ClickException):
+            raise  # usage errors and exits: typer reports them
         except KeyboardInterrupt:
-            err_console.print("interrupted", markup=False)
+            err_console.print("interrupted")
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
-            raise
-        except Exception as exc:  # last resort: still one line, the traceback goes to the debug log
-            logger.debug("unexpected error", exc_info=True)
-            message = " ".join(str(exc).split()) or "no message"
-            err_console.print(
-                f"error: unexpected {type(exc).__name__}: {message} (--log-level DEBUG shows the traceback)",
-                markup=False,
-            )
+        except ConfigError as exc:
+            _print_traceback(exc)
+            for problem in exc.problems:
+                err_console.print(f"error: {_flat(str(problem))}")
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            _print_traceback(exc)
+            err_console.print(f"error: {describe_failure(exc)}")
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _print_traceback(exc: BaseException) -> None:
+    if _Verbosity.tracebacks:
+        err_console.print("".join(traceback.format_exception(exc)).rstrip())
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _lost_database(exc: BaseException) -> DatabaseUnavailableError | None:
+    """A driver error outside the DAL that says the control plane is out of reach."""
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        reason = lost_connection_reason(current)
+        if reason is not None:
+            return DatabaseUnavailableError(_database_url() or "LAKEHOUSE_DATABASE_URL", reason)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _low_space(exc: BaseException) -> DiskFullError | None:
+    """A full disk as the likely cause of an unexpected or wrapped error that does not say so.
+
+    A write cut short by a full disk often surfaces as something else (a truncated JSON file that
+    does not parse, a DuckDB file that cannot be read): when the data root or the SQLite file is
+    (almost) out of space at the time of the failure, that is what is reported.
+    """
+    wrapped = isinstance(exc, DataPlaneError | TransformError) and exc.__cause__ is not None
+    if isinstance(exc, LakehouseError) and not wrapped:
+        return None
+    for path in _storage_paths():
+        try:
+            free = shutil.disk_usage(path).free
+        except OSError:
+            continue
+        if free < LOW_SPACE_BYTES:
+            return DiskFullError(str(path))
+    return None
+
+
+def _storage_paths() -> list[Path]:
+    """The data root and the SQLite file's folder (those that exist), from the settings."""
+    try:
+        settings = get_settings()
+        paths = [Path(settings.data_root)]
+        database = sqlite_path(make_url(settings.database_url))
+    except Exception:  # the settings themselves may be what failed
+        return []
+    if database is not None:
+        paths.append(database.parent)
+    return [p for p in paths if p.exists()]
+
+
+def _database_url() -> str | None:
+    try:
+        return redact_url(get_settings().database_url)
+    except Exception:  # the settings themselves may be what failed
+        return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from lakehouse.cli import build_cmd, config_cmd, data_cmd, db_cmd
 from lakehouse.cli.demo_cmd import demo_command
+from lakehouse.cli.errors import configure_logging
 from lakehouse.cli.generate_cmd import generate_command
 from lakehouse.cli.query_cmd import query_command
 
@@ -30,11 +30,21 @@ def _root(
     log_level: Annotated[
         str,
         typer.Option(
-            "--log-level", envvar="LAKEHOUSE_LOG_LEVEL", help="Logging level: DEBUG, INFO, WARNING, ERROR."
+            "--log-level",
+            envvar="LAKEHOUSE_LOG_LEVEL",
+            help="Logging level: DEBUG (shows tracebacks), INFO, WARNING, ERROR.",
         ),
     ] = "WARNING",
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show the traceback of a failure (by default each failure is one line on stderr).",
+        ),
+    ] = False,
 ) -> None:
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, verbose)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
@@ -43,7 +53,7 @@ app.add_typer(config_cmd.app, name="config")
 app.command("generate")(generate_command)
 app.command("ingest")(data_cmd.ingest_command)
 app.command("datasets")(data_cmd.datasets_command)
-app.command("runs")(data_cmd.runs_command)
+app.add_typer(data_cmd.runs_app, name="runs")
 app.command("verify")(data_cmd.verify_command)
 app.command("gc")(data_cmd.gc_command)
 app.command("catalog")(data_cmd.catalog_command)

@@ -10,7 +10,7 @@ from lakehouse.cli.errors import err_console
 def progress_bar() -> Progress:
     """A transient progress bar on stderr; disabled when stderr is a file or a pipe."""
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # descriptions hold file names: literal text
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

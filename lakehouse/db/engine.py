@@ -10,13 +10,47 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lakehouse.errors import SettingsError
+from lakehouse.errors import (
+    DatabaseUnavailableError,
+    DiskFullError,
+    LakehouseError,
+    SettingsError,
+    disk_full_from,
+)
 
 logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 10
+#: SQLSTATEs of a server that shuts down or crashed (class 08, connection exceptions, is added to them).
+_SHUTDOWN_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+#: What psycopg/libpq and SQLite say when the database cannot be reached or the connection is gone.
+_LOST_TEXTS = (
+    "server closed the connection",
+    "terminating connection",
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "connection is closed",
+    "connection is lost",
+    "connection not open",
+    "connection already closed",
+    "no connection to the server",
+    "could not receive data from server",
+    "could not send data to server",
+    "connection timed out",
+    "connection reset",
+    "consuming input failed",
+    "ssl syscall error",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "is not currently accepting connections",
+    "unable to open database file",
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,7 +88,11 @@ def make_engine(url: str) -> Engine:
             raise SettingsError(
                 f"use the psycopg 3 driver: write the URL as postgresql+psycopg://... (got {parsed.drivername})"
             )
-        return create_engine(parsed, pool_pre_ping=True)
+        # A server that does not answer fails the command after this long instead of hanging it.
+        connect_args = (
+            {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        )
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     raise SettingsError(f"unsupported control-plane backend {backend!r}: use sqlite or postgresql+psycopg")
 
 
@@ -76,6 +114,73 @@ _USERINFO = re.compile(r"(//[^:/@]*):[^@]*@")
 def mask_password(text: str) -> str:
     """``text`` with the password of any ``//user:password@`` part replaced by ``***``."""
     return _USERINFO.sub(r"\1:***@", text)
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The database file of a SQLite URL, or None for an in-memory database (or another backend)."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or url.query.get("mode") == "memory"
+    ):
+        return None
+    return Path(database)
+
+
+def lost_connection_reason(exc: BaseException) -> str | None:
+    """The driver's one-line reason when ``exc`` says the database is unreachable or the connection is lost.
+
+    Recognised: SQLAlchemy's invalidated connections, ``OperationalError``/``InterfaceError`` (wrapped by
+    SQLAlchemy or raised by psycopg itself) with SQLSTATE class 08 or a server shutdown (57P01-57P03),
+    or with a message such as "server closed the connection unexpectedly", "terminating connection",
+    "connection refused". Others (a busy SQLite database, a constraint violation) give None.
+    """
+    orig: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if not (isinstance(exc, OperationalError | InterfaceError) or _is_driver_connection_error(orig)):
+        return None
+    reason = _first_line(orig)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return reason
+    sqlstate = str(getattr(orig, "sqlstate", None) or "")
+    if sqlstate.startswith("08") or sqlstate in _SHUTDOWN_SQLSTATES:
+        return reason
+    text = str(orig).lower()
+    return reason if any(marker in text for marker in _LOST_TEXTS) else None
+
+
+def control_plane_error(exc: BaseException, engine: Engine, lost: bool = False) -> LakehouseError | None:
+    """The lakehouse error a driver error stands for: a full disk, or a database out of reach; else None.
+
+    Args:
+        exc: the error a control-plane call raised.
+        engine: the engine it ran on (its URL names the database in the message).
+        lost: the database was reached before in this process, so this is a lost connection.
+    """
+    if not isinstance(exc, DBAPIError) and not _is_driver_connection_error(exc):
+        return None
+    url = redact_url(engine.url.render_as_string(hide_password=False))
+    if disk_full_from(exc) is not None:
+        path = sqlite_path(engine.url)
+        return DiskFullError(str(path) if path else f"the database server at {url}")
+    reason = lost_connection_reason(exc)
+    if reason is None:
+        return None
+    return DatabaseUnavailableError(url, reason, lost)
+
+
+def _is_driver_connection_error(exc: BaseException) -> bool:
+    """A psycopg (or sqlite3) OperationalError/InterfaceError not wrapped by SQLAlchemy."""
+    module = type(exc).__module__.split(".")[0]
+    names = {t.__name__ for t in type(exc).__mro__}
+    return module in ("psycopg", "sqlite3") and bool(names & {"OperationalError", "InterfaceError"})
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0].strip() if lines else type(exc).__name__
 
 
 def redact_url(url: str) -> str:

@@ -139,9 +139,10 @@ class DatasetVersionRecord:
     commit_seq: int = 0
 
     @property
-    def currency_key(self) -> tuple[date, int]:
-        """Sort key of "which version is current": the newest as_of, then the latest commit."""
-        return (self.as_of or date.min, self.commit_seq)
+    def currency_key(self) -> tuple[date, int, str]:
+        """Sort key of "which version is current": the newest as_of, then the latest commit (then,
+        for versions of one dataset committed together, the version tag)."""
+        return (self.as_of or date.min, self.commit_seq, self.version_tag)
 
 
 @dataclass(frozen=True)

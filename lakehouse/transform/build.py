@@ -38,6 +38,7 @@ from lakehouse.io.atomic import atomic_write_bytes
 from lakehouse.io.parquet_io import sql_identifier
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
+from lakehouse.recovery import recover_company, run_heartbeat
 from lakehouse.schemas import RAW_SCHEMAS
 from lakehouse.transform.build_lock import company_lock
 from lakehouse.transform.dbt_runner import (
@@ -196,6 +197,8 @@ class DbtBuild:
         validate_slug("company", company)
         run_id = new_run_id()
         with company_lock(self.dal, f"build:{company}", run_id, wait_seconds, on_wait):
+            # Dead runs are marked failed and their leftovers (_work/, orphan files) removed first.
+            recover_company(self.store, company, command="build")
             result = self._run_locked(company, run_id, select, as_of, progress, allow_partial, allow_empty)
             sources = {cfg.source.dataset for cfg in self.config.extraction}
             if extract and any(v["zone"] == "silver" and v["dataset"] in sources for v in result.versions):
@@ -245,6 +248,10 @@ class DbtBuild:
         allow_partial: bool,
         allow_empty: bool,
     ) -> BuildResult:
+        try:  # a crash between a commit and its catalog refresh left the analysts' catalog behind
+            self.store.ensure_catalog(company)
+        except Exception:  # derived data: never a reason not to build
+            logger.warning("could not refresh the catalog of %s", company, exc_info=True)
         reach = source_reach(self.store, company)
         chosen = choose_as_of(reach, company, as_of, allow_partial)
         notes = [n for n in [reach.lag_note(chosen)] if n]
@@ -293,76 +300,80 @@ class DbtBuild:
         )
         staged: list[StagedVersion] = []
         committed: list[dict[str, Any]] = []
-        try:
-            work.mkdir(parents=True, exist_ok=True)
-            db_path = work / "build.duckdb"
-            prepare_staging_db(db_path, views)
-            invocation = run_dbt_build(
-                self.project_dir, db_path, work / "target", variables, run_id, to_build, progress
-            )
-            artifacts = self._keep_artifacts(company, run_id, work / "target")
-            nodes = [
-                {
-                    "unique_id": n.unique_id,
-                    "status": n.status,
-                    "execution_time": round(n.execution_time, 3),
-                    "message": n.message,
-                }
-                for n in invocation.nodes
-            ]
-            if not invocation.success:
-                log = next((a for a in artifacts if a.endswith("dbt.log")), None)
-                raise BuildFailedError(run_id, _failures(invocation), log)
-            models = published_models(invocation)
-            if select and not models:
-                raise TransformError(
-                    f"--select {' '.join(select)} matched no silver or gold model: nothing to build or publish"
+        with run_heartbeat(self.dal, run_id):  # other hosts judge the run alive by it
+            try:
+                work.mkdir(parents=True, exist_ok=True)
+                db_path = work / "build.duckdb"
+                prepare_staging_db(db_path, views)
+                invocation = run_dbt_build(
+                    self.project_dir, db_path, work / "target", variables, run_id, to_build, progress
                 )
-            with duckdb.connect(str(db_path), read_only=True) as con:
-                staged = [self._export(con, company, run_id, m, chosen) for m in models]
-                facts = _event_facts(con, models)
-            if not allow_empty:
-                self._refuse_emptied(company, staged)
-            records = self.store.publish(staged)
-            committed = [
-                {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag} for r in records
-            ]
-            events: dict[str, dict[str, int]] = {}
-            # Events describe the present: a backfill (an as-of before the published one) or a
-            # partial build (a source behind the as-of) leaves them alone.
-            if facts is not None and not backfill and not partial:
-                evaluated = [r.event_type for r in self.config.events if r.enabled]
-                events = sync_events(
-                    self.dal, company, events_from_facts(facts, f"run:{run_id}"), evaluated, run_id
-                )
-            versions = version_summary(records)
-            outputs = [v.as_output() for v in staged]
-            manifest = run_manifest(
-                run_id=run_id,
-                company=company,
-                pipeline="dbt_build",
-                inputs=bronze + upstream,
-                outputs=outputs,
-                as_of=chosen.isoformat(),
-                dbt_invocation_id=invocation.invocation_id,
-                dbt_artifacts=artifacts,
-                nodes=nodes,
-                events=events,
-                notes=notes,
-            )
-            self.store.write_run_manifest(company, manifest)
-            self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
-            result = BuildResult(run_id, chosen, invocation.invocation_id, versions, events, nodes)
-            result.notes = notes
-            result.backfill = backfill
-            return result
-        except BaseException as exc:
-            self._fail(run_id, exc, committed)  # first: the run must not stay "running"
-            if not committed:
-                self.store.discard(staged)
-            raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+                artifacts = self._keep_artifacts(company, run_id, work / "target")
+                nodes = [
+                    {
+                        "unique_id": n.unique_id,
+                        "status": n.status,
+                        "execution_time": round(n.execution_time, 3),
+                        "message": n.message,
+                    }
+                    for n in invocation.nodes
+                ]
+                if not invocation.success:
+                    log = next((a for a in artifacts if a.endswith("dbt.log")), None)
+                    raise BuildFailedError(run_id, _failures(invocation), log)
+                models = published_models(invocation)
+                if select and not models:
+                    raise TransformError(
+                        f"--select {' '.join(select)} matched no silver or gold model: nothing to build or publish"
+                    )
+                with duckdb.connect(str(db_path), read_only=True) as con:
+                    staged = [self._export(con, company, run_id, m, chosen) for m in models]
+                    facts = _event_facts(con, models)
+                if not allow_empty:
+                    self._refuse_emptied(company, staged)
+                records = self.store.publish(staged)
+                committed = [
+                    {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag} for r in records
+                ]
+                events: dict[str, dict[str, int]] = {}
+                versions = version_summary(records)
+                outputs = [v.as_output() for v in staged]
+                # The events sync and the run's success commit together: never events without a run
+                # that says it detected them, nor a successful run whose events are half-applied.
+                with self.dal.transaction():
+                    # Events describe the present: a backfill (an as-of before the published one) or a
+                    # partial build (a source behind the as-of) leaves them alone.
+                    if facts is not None and not backfill and not partial:
+                        evaluated = [r.event_type for r in self.config.events if r.enabled]
+                        events = sync_events(
+                            self.dal, company, events_from_facts(facts, f"run:{run_id}"), evaluated, run_id
+                        )
+                    manifest = run_manifest(
+                        run_id=run_id,
+                        company=company,
+                        pipeline="dbt_build",
+                        inputs=bronze + upstream,
+                        outputs=outputs,
+                        as_of=chosen.isoformat(),
+                        dbt_invocation_id=invocation.invocation_id,
+                        dbt_artifacts=artifacts,
+                        nodes=nodes,
+                        events=events,
+                        notes=notes,
+                    )
+                    self.store.write_run_manifest(company, manifest)
+                    self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
+                result = BuildResult(run_id, chosen, invocation.invocation_id, versions, events, nodes)
+                result.notes = notes
+                result.backfill = backfill
+                return result
+            except BaseException as exc:
+                self._fail(run_id, exc, committed)  # first: the run must not stay "running"
+                if not committed:
+                    self.store.discard(staged)
+                raise
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
 
     def _refuse_emptied(self, company: str, staged: list[StagedVersion]) -> None:
         """Refuse to publish an empty version of a dataset whose current version has rows."""

@@ -20,6 +20,7 @@ from lakehouse.datasets import DatasetStore, StagedVersion, version_summary
 from lakehouse.db.records import DatasetVersionRecord
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
+from lakehouse.recovery import run_heartbeat
 from lakehouse.transform.extraction import build_profiles
 
 logger = logging.getLogger(__name__)
@@ -77,24 +78,25 @@ def run_extraction(
         company, "transcript_pipeline", stage="gold", input_manifest={"sources": sources}
     )
     result.run_id = run_id
-    staged: list[StagedVersion] = []
-    try:
-        with duckdb.connect() as con:
-            for cfg in config.extraction:
-                staged.append(_extract_one(store, con, company, run_id, cfg, read[cfg.name]))
-        records = store.publish(staged)
-    except BaseException as exc:
-        dal.fail_pipeline_run(run_id, exc)
-        store.discard(staged)
-        raise
-    result.versions = version_summary(records)
-    outputs = [v.as_output() for v in staged]
-    manifest = run_manifest(
-        run_id=run_id, company=company, pipeline="transcript_pipeline", inputs=sources, outputs=outputs
-    )
-    store.write_run_manifest(company, manifest)
-    dal.finish_pipeline_run(run_id, "success", manifests=manifest)
-    return result
+    with run_heartbeat(dal, run_id):
+        staged: list[StagedVersion] = []
+        try:
+            with duckdb.connect() as con:
+                for cfg in config.extraction:
+                    staged.append(_extract_one(store, con, company, run_id, cfg, read[cfg.name]))
+            records = store.publish(staged)
+        except BaseException as exc:
+            dal.fail_pipeline_run(run_id, exc)
+            store.discard(staged)
+            raise
+        result.versions = version_summary(records)
+        outputs = [v.as_output() for v in staged]
+        manifest = run_manifest(
+            run_id=run_id, company=company, pipeline="transcript_pipeline", inputs=sources, outputs=outputs
+        )
+        store.write_run_manifest(company, manifest)
+        dal.finish_pipeline_run(run_id, "success", manifests=manifest)
+        return result
 
 
 def _extract_one(
