@@ -1,0 +1,1 @@
+ATTACH '/tmp/lakehouse-bad-query.duckdb' AS other

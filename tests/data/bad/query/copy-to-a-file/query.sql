@@ -1,0 +1,1 @@
+COPY (SELECT * FROM gold.kpis) TO '/tmp/lakehouse-bad-query-copy.csv'

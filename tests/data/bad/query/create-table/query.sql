@@ -1,0 +1,1 @@
+CREATE TABLE gold.stolen AS SELECT * FROM gold.kpis

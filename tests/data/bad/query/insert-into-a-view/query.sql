@@ -1,0 +1,1 @@
+INSERT INTO gold.kpis VALUES (1)

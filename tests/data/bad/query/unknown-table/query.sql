@@ -1,0 +1,1 @@
+SELECT * FROM gold.no_such_dataset
