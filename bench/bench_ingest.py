@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from bench._report import Figure, timed
-from lakehouse.io.parquet_io import duckdb_path, sql_string
+from lakehouse.io.sql import quote_reader_path
 from lakehouse.io.validate import read_source
 from lakehouse.schemas import JOBS
 
@@ -45,7 +45,7 @@ def run(rows: int = 1_000_000) -> list[Figure]:
         with duckdb.connect() as con:
             _, baseline = timed(
                 lambda: con.execute(
-                    f"SELECT count(*) FROM read_csv({sql_string(duckdb_path(path))}, header = true)"
+                    f"SELECT count(*) FROM read_csv({quote_reader_path(path)}, header = true)"
                 ).fetchall()
             )
             read, strict = timed(lambda: read_source(con, path, JOBS, "csv"))

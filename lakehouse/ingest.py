@@ -1,19 +1,35 @@
 """Bronze ingest: extract files -> validated, append-only bronze dataset versions.
 
 Each call is one ``pipeline_run`` (pipeline ``ingest``) that publishes one dataset version per dataset
-it touched, through :class:`lakehouse.datasets.DatasetStore`. A source file whose sha256 was already
-ingested for the same dataset is skipped (its idempotency key was claimed when it was published).
+it touched, through :class:`lakehouse.datasets.DatasetStore`. The rules that keep it honest:
+
+* Idempotent per file. A source file whose sha256 was already ingested for the same dataset is
+  skipped. Its idempotency key is claimed in the commit transaction, one claim per file: when another
+  ingest committed the same content meanwhile, only that file is left out of this run ("ingested
+  concurrently by run ...") and the rest commits.
+* What is recorded is what was read. Each file's sha256 and identity (device, inode, size, mtime) are
+  taken when it is found and checked again just before the commit; a file that changed in between
+  is refused, and nothing is published.
+* Names. An undeclared dataset may not have a column named like a partition key (``dt``, ``dataset``)
+  or like a lineage column the ingest adds (``_source_file``, ...), in any case: the file is refused.
+* Symbolic links that lead out of the folder they were found in are refused unless
+  ``follow_symlinks``; a file read through a link is recorded by its resolved path (and the link's).
+* Day folders are named ``YYYY-MM-DD``; one named like that which is no calendar date is an error.
+* A JSON Lines file with no record (empty, or blank lines only) is zero rows; a CSV file needs its
+  header line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import duckdb
 
@@ -25,9 +41,11 @@ from lakehouse.errors import (
     RowValidationError,
     SchemaMismatchError,
 )
-from lakehouse.io.atomic import sha256_file
-from lakehouse.io.json_io import write_jsonl
+from lakehouse.io.csv_io import not_utf8
+from lakehouse.io.json_io import is_blank, write_jsonl
+from lakehouse.io.sql import quote_identifier
 from lakehouse.io.validate import (
+    Reject,
     SchemaDiff,
     SourceFormat,
     detect_format,
@@ -36,11 +54,13 @@ from lakehouse.io.validate import (
     schema_diff,
 )
 from lakehouse.io.zones import validate_slug
-from lakehouse.manifest import run_manifest
+from lakehouse.manifest import FileEntry, run_manifest
+from lakehouse.recovery import reap_dead_runs
 from lakehouse.schemas import (
     Column,
     DatasetSchema,
     declared_schema,
+    reserved_column_problems,
     schema_from_json,
     schema_to_json,
     with_added_columns,
@@ -49,13 +69,34 @@ from lakehouse.schemas import (
 logger = logging.getLogger(__name__)
 
 OnError = Literal["abort", "quarantine"]
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SUFFIXES = {".csv", ".jsonl", ".ndjson", ".parquet"}
+_CHUNK = 1 << 20
+
+
+class FileIdentity(NamedTuple):
+    """What tells one state of a file from another without reading it."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileIdentity:
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file to ingest, with the dataset and partition date it goes to."""
+    """A file to ingest, with the dataset and partition date it goes to.
+
+    Attributes:
+        path: the file that is read: the target of a symbolic link, resolved.
+        symlink: the link it was found as, when it was reached through one.
+        sha256: ``sha256:<hex>`` of its bytes, taken when it was found.
+        identity: its device, inode, size and mtime then.
+    """
 
     path: Path
     dataset: str
@@ -63,6 +104,8 @@ class SourceFile:
     fmt: SourceFormat
     sha256: str = ""
     size_bytes: int = 0
+    symlink: Path | None = None
+    identity: FileIdentity | None = None
 
 
 @dataclass
@@ -80,48 +123,112 @@ class IngestResult:
         return sum(int(i["rows"]) for i in self.ingested)
 
 
-def _parse_day(name: str) -> date | None:
-    if not _DAY.match(name):
+@dataclass(frozen=True)
+class _Ingested:
+    """One source file written to its staged version."""
+
+    source: SourceFile
+    entry: FileEntry
+    rejected_rows: int
+    rejects_file: str | None
+
+
+# --- finding the files -----------------------------------------------------------------------------
+
+
+def _folder_day(folder: Path, explicit: date | None) -> date | None:
+    """The date a folder's ``YYYY-MM-DD`` name gives; None for a folder not named like a day.
+
+    Raises:
+        DataPlaneError: the name looks like a day but is no calendar date (and no ``explicit`` date
+            stands in for it).
+    """
+    if _DAY.fullmatch(folder.name) is None:
         return None
     try:
-        return date.fromisoformat(name)
+        return date.fromisoformat(folder.name)
     except ValueError:
-        return None
+        if explicit is not None:
+            return explicit
+        raise DataPlaneError(
+            f"{folder}: {folder.name} is not a calendar date: rename the day folder to a real "
+            "YYYY-MM-DD date (or pass --dt)"
+        ) from None
 
 
-def _is_data_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in _SUFFIXES and not path.name.startswith((".", "_"))
+def _candidates(folder: Path) -> list[Path]:
+    """The entries of ``folder`` that name data files (dot and underscore names are not data)."""
+    found = []
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() not in _SUFFIXES or p.name.startswith((".", "_")):
+            continue
+        if p.is_symlink() and not p.exists():
+            raise DataPlaneError(f"{p}: symbolic link to {os.readlink(p)}, which points to nothing")
+        if p.is_file():
+            found.append(p)
+    return found
+
+
+def _through_links(file: Path, given: Path, follow_symlinks: bool) -> tuple[Path, Path | None]:
+    """The path to read ``file`` from and the link it was found as (None when no link is in the way).
+
+    ``given`` is the folder the file was found in (the argument, or a file argument's folder). A
+    link below it is read through when its target stays inside ``given``, or with ``follow_symlinks``.
+
+    Raises:
+        DataPlaneError: a link leads out of ``given`` and ``follow_symlinks`` is off.
+    """
+    root = given.resolve()
+    real = file.resolve()
+    if real == root.joinpath(file.relative_to(given)):
+        return file, None
+    if not real.is_relative_to(root) and not follow_symlinks:
+        raise DataPlaneError(
+            f"{file}: a symbolic link leads to {real}, outside the extract folder {root}: refused; "
+            "pass --follow-symlinks to ingest it"
+        )
+    return real, file
 
 
 def discover_sources(
-    paths: Sequence[Path], dataset: str | None = None, dt: date | None = None
+    paths: Sequence[Path],
+    dataset: str | None = None,
+    dt: date | None = None,
+    follow_symlinks: bool = False,
 ) -> list[SourceFile]:
     """Expand PATHs into source files: files, one day folder (``YYYY-MM-DD/``) or an extract root.
 
     The dataset comes from ``dataset`` or the file name; the date from ``dt`` or the day folder name.
 
     Raises:
-        DataPlaneError: a path does not exist, holds nothing to ingest, or a file's date is unknown.
+        DataPlaneError: a path does not exist or holds nothing to ingest, a file's date is unknown, a
+            day folder's name is no calendar date, or a symbolic link leads out of its folder
+            (without ``follow_symlinks``) or to nothing.
+        InvalidNameError: a dataset name is not a valid slug.
     """
     found: list[SourceFile] = []
     for raw in paths:
-        path = Path(raw).absolute()
-        if not path.exists():
-            raise DataPlaneError(f"{path}: no such file or folder")
-        if path.is_file():
-            files = [(path, _parse_day(path.parent.name))]
+        given = Path(raw).absolute()
+        if not given.exists():
+            if given.is_symlink():
+                raise DataPlaneError(
+                    f"{given}: symbolic link to {os.readlink(given)}, which points to nothing"
+                )
+            raise DataPlaneError(f"{given}: no such file or folder")
+        if given.is_file():
+            folder = given.parent
+            files = [(given, _folder_day(folder, dt))]
         else:
-            day = _parse_day(path.name)
+            folder = given
+            day = _folder_day(given, dt)
             if day is not None:
-                files = [(p, day) for p in sorted(path.iterdir()) if _is_data_file(p)]
+                files = [(p, day) for p in _candidates(given)]
             else:
-                days = sorted(p for p in path.iterdir() if p.is_dir() and _parse_day(p.name) is not None)
-                files = [
-                    (p, _parse_day(d.name)) for d in days for p in sorted(d.iterdir()) if _is_data_file(p)
-                ]
+                days = [(d, _folder_day(d, dt)) for d in sorted(given.iterdir()) if d.is_dir()]
+                files = [(p, d_day) for d, d_day in days if d_day is not None for p in _candidates(d)]
             if not files:
                 raise DataPlaneError(
-                    f"{path}: no .csv/.jsonl/.parquet files found (expected files, a YYYY-MM-DD folder, "
+                    f"{given}: no .csv/.jsonl/.parquet files found (expected files, a YYYY-MM-DD folder, "
                     "or a folder of YYYY-MM-DD folders)"
                 )
         for file, folder_day in files:
@@ -132,8 +239,96 @@ def discover_sources(
                 )
             name = dataset if dataset is not None else file.name.split(".")[0]
             validate_slug("dataset", name)
-            found.append(SourceFile(file, name, day, detect_format(file)))
+            path, link = _through_links(file, folder, follow_symlinks)
+            found.append(SourceFile(path, name, day, detect_format(file), symlink=link))
     return found
+
+
+@dataclass(frozen=True)
+class _Fingerprint:
+    sha256: str
+    identity: FileIdentity
+    nul_line: int | None  # the line of the first NUL byte, if any
+
+
+def _fingerprint(path: Path) -> _Fingerprint:
+    """The sha256 of a file's bytes, its identity, and where its first NUL byte is, in one read.
+
+    Raises:
+        DataPlaneError: the file cannot be read, or changed while it was hashed.
+    """
+    digest = hashlib.sha256()
+    lines, nul_line = 1, None
+    try:
+        with open(path, "rb") as handle:
+            before = FileIdentity.of(os.fstat(handle.fileno()))
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                if nul_line is None:
+                    nul = chunk.find(b"\x00")
+                    if nul >= 0:
+                        nul_line = lines + chunk.count(b"\n", 0, nul)
+                    lines += chunk.count(b"\n")
+            after = FileIdentity.of(os.fstat(handle.fileno()))
+    except OSError as exc:
+        raise DataPlaneError(f"cannot read {path} to checksum it: {exc.strerror or exc}") from exc
+    if before != after:
+        raise _changed(path, before, after)
+    return _Fingerprint("sha256:" + digest.hexdigest(), after, nul_line)
+
+
+def _changed(path: Path, before: FileIdentity, after: FileIdentity | None) -> DataPlaneError:
+    if after is None:
+        what = "it was removed"
+    elif (after.device, after.inode) != (before.device, before.inode):
+        what = "it was replaced"
+    elif after.size != before.size:
+        what = f"{before.size:,} -> {after.size:,} bytes"
+    else:
+        what = "it was rewritten"
+    return DataPlaneError(
+        f"{path} changed while it was being ingested ({what}): nothing was ingested; "
+        "run the ingest again once the extract is complete"
+    )
+
+
+def _fingerprinted(source: SourceFile) -> SourceFile:
+    """``source`` with its sha256 and identity.
+
+    Raises:
+        DataPlaneError: a CSV or JSON Lines file holds a NUL byte (text never does: a binary or
+            damaged file).
+    """
+    found = _fingerprint(source.path)
+    if found.nul_line is not None and source.fmt != "parquet":
+        with open(source.path, "rb") as handle:
+            if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: NUL in every ASCII character
+                raise not_utf8(source.path)
+        raise DataPlaneError(
+            f"{source.path}: line {found.nul_line}: NUL byte in a text extract (a binary or damaged "
+            "file?): fix or re-export it"
+        )
+    return replace(source, sha256=found.sha256, size_bytes=found.identity.size, identity=found.identity)
+
+
+def _check_unchanged(source: SourceFile) -> None:
+    """Refuse ``source`` if it is no longer the file that was hashed when it was found.
+
+    Raises:
+        DataPlaneError: its identity or its bytes changed since.
+    """
+    assert source.identity is not None
+    try:
+        now: FileIdentity | None = FileIdentity.of(os.stat(source.path))
+    except FileNotFoundError:
+        now = None
+    if now != source.identity:
+        raise _changed(source.path, source.identity, now)
+    if _fingerprint(source.path).sha256 != source.sha256:
+        raise _changed(source.path, source.identity, now)
+
+
+# --- the ingest ------------------------------------------------------------------------------------
 
 
 class BronzeIngest:
@@ -152,15 +347,33 @@ class BronzeIngest:
         on_error: OnError = "abort",
         allow_schema_evolution: bool = False,
         progress: Callable[[str, int, int], None] | None = None,
+        follow_symlinks: bool = False,
     ) -> IngestResult:
         """Ingest ``paths`` into bronze as one pipeline run.
 
+        Args:
+            company: the company slug.
+            paths: files, day folders or extract roots (see :func:`discover_sources`).
+            dataset: the dataset of every file (default: each file's name).
+            dt: the partition date of every file (default: its day folder's name).
+            on_error: ``abort`` on the first bad row, or ``quarantine`` bad rows and keep the rest.
+            allow_schema_evolution: accept added nullable columns in an undeclared dataset.
+            progress: called with ``(label, files done, files in all)`` before each file and the commit.
+            follow_symlinks: read symbolic links that lead out of their extract folder.
+
+        Returns:
+            What was ingested, skipped (with the reason) and published.
+
         Raises:
             RowValidationError: a row does not fit the schema and ``on_error`` is abort (nothing published).
-            SchemaMismatchError: columns differ from the declared or recorded schema.
+            SchemaMismatchError: columns differ from the declared or recorded schema, or use a reserved name.
+            SchemaConflictError: a concurrent ingest registered the same schema version of a new
+                dataset with other columns first (nothing published).
+            DataPlaneError: a file is missing, unreadable, refused, or changed during the run.
         """
         validate_slug("company", company)
-        sources = [_with_digest(s) for s in discover_sources(paths, dataset, dt)]
+        reap_dead_runs(self.dal, company, command="ingest")  # runs whose process died: failed
+        sources = [_fingerprinted(s) for s in discover_sources(paths, dataset, dt, follow_symlinks)]
         result = IngestResult(run_id=None, company=company)
         todo: list[SourceFile] = []
         seen: dict[tuple[str, str], Path] = {}
@@ -183,6 +396,16 @@ class BronzeIngest:
         )
         result.run_id = run_id
         staged: dict[str, StagedVersion] = {}
+        done: dict[str, _Ingested] = {}  # by the staged file's path
+        concurrent: list[dict[str, Any]] = []
+
+        def left_out(path: str, holder: str) -> None:
+            """A file another run committed meanwhile: not part of this run after all."""
+            item = done.pop(path)
+            if item.rejects_file is not None:
+                self.store.root.resolve(item.rejects_file).unlink(missing_ok=True)
+            concurrent.append(_describe(item.source) | {"reason": f"ingested concurrently by run {holder}"})
+
         try:
             with duckdb.connect() as con:
                 for n, source in enumerate(todo, start=1):
@@ -197,37 +420,38 @@ class BronzeIngest:
                         # the first one of the run (a later file may evolve it: added nullable columns).
                         schema = self._schema_for(con, company, source, allow_schema_evolution, version)
                         version.schema, version.schema_version = schema_to_json(schema), schema.version
-                    self._ingest_file(con, company, source, version, on_error, result)
-                if progress is not None:
-                    progress("publishing", len(todo), len(todo))
-            claims = [(_scope(company, s.dataset), s.sha256) for s in todo]
-            records = self.store.publish(list(staged.values()), claims)
-        except AlreadyExistsError as exc:
-            # Another ingest published the same source file(s) while this one ran: nothing new.
-            self.dal.fail_pipeline_run(run_id, exc)
-            self._cleanup(company, run_id, staged, result)
-            result.skipped.extend(
-                _describe(s) | {"reason": "same content ingested by a concurrent run"} for s in todo
+                    item = self._ingest_file(con, company, source, version, on_error)
+                    done[item.entry.path] = item
+            if progress is not None:
+                progress("publishing", len(todo), len(todo))
+            for source in todo:
+                _check_unchanged(source)
+            claims = {(_scope(company, i.source.dataset), i.source.sha256): path for path, i in done.items()}
+            records = self.store.publish(
+                list(staged.values()), list(claims), claimed_files=claims, on_claim_taken=left_out
             )
-            result.ingested, result.rejected_rows, result.rejects_files = [], 0, []
-            result.run_id = None
-            return result
         except BaseException as exc:
-            self.dal.fail_pipeline_run(
-                run_id, exc
-            )  # first: the run must not stay "running", whatever cleanup does
-            self._cleanup(company, run_id, staged, result)
+            # First: the run must not stay "running", whatever cleanup does.
+            self.dal.fail_pipeline_run(run_id, exc)
+            self._cleanup(company, run_id, staged, [i.rejects_file for i in done.values()])
             raise
+        result.ingested = [
+            _describe(i.source) | {"rows": i.entry.row_count, "rejected": i.rejected_rows}
+            for i in done.values()
+        ]
+        result.skipped.extend(concurrent)
+        result.rejected_rows = sum(i.rejected_rows for i in done.values())
+        result.rejects_files = [i.rejects_file for i in done.values() if i.rejects_file is not None]
         result.versions = version_summary(records)
-        outputs = [v.as_output() for v in staged.values()]
         manifest = run_manifest(
             run_id=run_id,
             company=company,
             pipeline="ingest",
             inputs=inputs,
-            outputs=outputs,
+            outputs=[v.as_output() for v in staged.values() if v.files],
             rejected_rows=result.rejected_rows,
             rejects_files=result.rejects_files,
+            skipped=concurrent,
         )
         self.store.write_run_manifest(company, manifest)
         self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
@@ -243,15 +467,20 @@ class BronzeIngest:
         return any(v.produced_by_run_id == run_id for v in versions)
 
     def _cleanup(
-        self, company: str, run_id: str, staged: dict[str, StagedVersion], result: IngestResult
+        self,
+        company: str,
+        run_id: str,
+        staged: dict[str, StagedVersion],
+        rejects_files: Sequence[str | None],
     ) -> None:
         """Remove an uncommitted run's files; once committed they belong to visible versions."""
         try:
             if self._committed(company, run_id):
                 return
             self.store.discard(staged.values())
-            for rel in result.rejects_files:
-                self.store.root.resolve(rel).unlink(missing_ok=True)
+            for rel in rejects_files:
+                if rel is not None:
+                    self.store.root.resolve(rel).unlink(missing_ok=True)
         except Exception:  # never hide the error that failed the run; gc removes leftovers
             logger.warning("could not clean up after run %s: `lakehouse gc` will", run_id, exc_info=True)
 
@@ -291,7 +520,15 @@ class BronzeIngest:
         else:
             versions = self.dal.list_dataset_versions(company, source.dataset, "bronze")
             known = versions[-1].schema if versions else None
+        if known is not None and source.fmt == "jsonl" and is_blank(source.path):
+            return schema_from_json(known)  # no record: nothing to compare, nothing to evolve
         inferred = infer_schema(con, source.path, source.fmt, source.dataset)
+        reserved = reserved_column_problems(inferred.column_names)
+        if reserved:
+            raise SchemaMismatchError(
+                f"{source.path}: {'; '.join(reserved)}: these names are reserved; rename the column(s) "
+                "in the extract"
+            )
         if known is None:
             logger.info(
                 "dataset %s is not declared: inferred schema version 1 from %s", source.dataset, source.path
@@ -338,10 +575,10 @@ class BronzeIngest:
         source: SourceFile,
         version: StagedVersion,
         on_error: OnError,
-        result: IngestResult,
-    ) -> None:
+    ) -> _Ingested:
         schema = schema_from_json(version.schema or {})
         read = read_source(con, source.path, schema, source.fmt)
+        rejects_file: str | None = None
         try:
             if read.rejects:
                 if on_error == "abort":
@@ -359,9 +596,8 @@ class BronzeIngest:
                         )
                         + " — fix the file or use --on-error quarantine",
                     )
-                result.rejected_rows += read.rejected_rows
-                result.rejects_files.append(self._quarantine(company, source, version.run_id, read.rejects))
-            cols = ", ".join(f'"{c}"' for c in schema.column_names)
+                rejects_file = self._quarantine(company, source, version.run_id, read.rejects)
+            cols = ", ".join(quote_identifier(c) for c in schema.column_names)
             query = (
                 f"SELECT {cols}, ?::VARCHAR AS _ingest_run_id, ?::TIMESTAMPTZ AS _ingested_at, "
                 f"?::VARCHAR AS _source_file, _source_line FROM ({read.relation_sql}) ORDER BY _source_line"
@@ -371,17 +607,28 @@ class BronzeIngest:
             )
         finally:
             read.drop(con)
-        result.ingested.append(_describe(source) | {"rows": entry.row_count, "rejected": read.rejected_rows})
+        return _Ingested(source, entry, read.rejected_rows, rejects_file)
 
-    def _quarantine(self, company: str, source: SourceFile, run_id: str, rejects: Sequence[Any]) -> str:
+    def _quarantine(self, company: str, source: SourceFile, run_id: str, rejects: Sequence[Reject]) -> str:
+        """Keep the refused rows of ``source``: one JSON line per row, with every problem of the row,
+        its raw text and (CSV) the header, so it can be repaired and re-ingested from the lake alone."""
         folder = (
             self.store.root.rejects_dir(company) / f"dataset={source.dataset}" / f"dt={source.dt.isoformat()}"
         )
         path = folder / f"rejects-{run_id}-{source.sha256[7:19]}.jsonl"
-        raw = _raw_lines(source, {r.line for r in rejects})
+        by_line: dict[int, list[Reject]] = {}
+        for r in rejects:
+            by_line.setdefault(r.line, []).append(r)
+        raw = _raw_lines(source, set(by_line))
         rows = [
-            r.as_dict() | {"source_file": str(source.path), "raw": raw.get(r.line), "header": raw.get(1)}
-            for r in rejects
+            {
+                "line": line,
+                "problems": [{"column": r.column, "value": r.value, "reason": r.reason} for r in problems],
+                "source_file": str(source.path),
+                "raw": raw.get(line),
+                "header": raw.get(1),
+            }
+            for line, problems in sorted(by_line.items())
         ]
         write_jsonl(path, rows)
         return self.store.root.relative(path)
@@ -410,19 +657,8 @@ def _scope(company: str, dataset: str) -> str:
     return f"ingest:{company}:{dataset}"
 
 
-def _with_digest(source: SourceFile) -> SourceFile:
-    return SourceFile(
-        source.path,
-        source.dataset,
-        source.dt,
-        source.fmt,
-        sha256_file(source.path),
-        source.path.stat().st_size,
-    )
-
-
 def _describe(source: SourceFile) -> dict[str, Any]:
-    return {
+    described: dict[str, Any] = {
         "path": str(source.path),
         "dataset": source.dataset,
         "dt": source.dt.isoformat(),
@@ -430,6 +666,9 @@ def _describe(source: SourceFile) -> dict[str, Any]:
         "size_bytes": source.size_bytes,
         "sha256": source.sha256,
     }
+    if source.symlink is not None:
+        described["symlink"] = str(source.symlink)
+    return described
 
 
 __all__ = ["AlreadyExistsError", "BronzeIngest", "IngestResult", "SourceFile", "discover_sources"]

@@ -8,6 +8,7 @@ on first ingest and recorded in the control plane (see ``lakehouse.ingest``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -165,6 +166,38 @@ BRONZE_LINEAGE_COLUMNS: tuple[Column, ...] = (
     _c("_source_file", "VARCHAR"),
     _c("_source_line", "BIGINT"),
 )
+
+
+#: Partition keys of the zone folders (``dataset=<name>/dt=YYYY-MM-DD/``): readers that take them from
+#: the path (hive partitioning, the catalog views) would show the path's value instead of a column's.
+PARTITION_COLUMNS: tuple[str, ...] = ("dataset", "dt")
+
+
+def reserved_column_problems(columns: Iterable[str], *, lineage: bool = True) -> list[str]:
+    """Describe every column name that the zone layout or the ingest reserves, one problem per name.
+
+    Names are compared case-insensitively, as DuckDB does. The partition keys (``dt``, ``dataset``)
+    are reserved in every zone; with ``lineage`` the bronze lineage columns are too (the ingest adds
+    them to every row). A dbt model checks with ``lineage=False``: silver models carry bronze's
+    lineage columns on purpose.
+
+    Args:
+        columns: the column names of a source file or a model.
+        lineage: also reserve :data:`BRONZE_LINEAGE_COLUMNS`.
+
+    Returns:
+        One message per reserved name, e.g. ``"'dt' is a partition key of the zone folders"``; [] if none.
+    """
+    partition = {name.lower() for name in PARTITION_COLUMNS}
+    added = {c.name.lower() for c in BRONZE_LINEAGE_COLUMNS} if lineage else set()
+    problems: list[str] = []
+    for name in columns:
+        folded = name.lower()
+        if folded in partition:
+            problems.append(f"{name!r} is a partition key of the zone folders")
+        elif folded in added:
+            problems.append(f"{name!r} is a lineage column the ingest adds to every row")
+    return problems
 
 
 def declared_schema(dataset: str) -> DatasetSchema | None:

@@ -284,9 +284,9 @@ def _metrics(predicted: list[Any], truth: list[Any]) -> tuple[float, float]:
 
 def test_extraction_finds_the_planted_facts(tmp_path: Path) -> None:
     config = ExtractionConfig.model_validate_json(SHIPPED_CONFIG.read_text(encoding="utf-8"))
-    summary = generate("acme", tmp_path, days=30, scale=0.2, seed=5)
+    summary = generate("acme", tmp_path / "extract", days=30, scale=0.2, seed=5)
     calls: dict[str, dict[str, Any]] = {}
-    for path in sorted(tmp_path.glob("2*/calls.jsonl")):
+    for path in sorted(summary.out_dir.glob("2*/calls.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             calls[row["call_id"]] = row  # exact duplicate lines collapse
@@ -313,10 +313,10 @@ def test_extraction_finds_the_planted_facts(tmp_path: Path) -> None:
 
 def test_profiles_of_generated_calls(tmp_path: Path) -> None:
     config = ExtractionConfig.model_validate_json(SHIPPED_CONFIG.read_text(encoding="utf-8"))
-    generate("acme", tmp_path, days=20, scale=0.1, seed=8)
+    summary = generate("acme", tmp_path / "extract", days=20, scale=0.1, seed=8)
     rows = [
         json.loads(line)
-        for p in sorted(tmp_path.glob("2*/calls.jsonl"))
+        for p in sorted(summary.out_dir.glob("2*/calls.jsonl"))
         for line in p.read_text().splitlines()
     ]
     table = pa.Table.from_pylist(rows)

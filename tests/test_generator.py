@@ -42,7 +42,7 @@ class Extract:
 
 def _read(out: Path, summary: GenerationSummary) -> Extract:
     extract = Extract(summary, {name: [] for name in RAW_SCHEMAS})
-    for day_dir in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("_")):
+    for day_dir in sorted(p for p in out.iterdir() if p.is_dir()):
         day = date.fromisoformat(day_dir.name)
         for dataset, schema in RAW_SCHEMAS.items():
             if dataset == "calls":
@@ -62,7 +62,7 @@ def _read(out: Path, summary: GenerationSummary) -> Extract:
 
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory: pytest.TempPathFactory) -> Extract:
-    out = tmp_path_factory.mktemp("extract")
+    out = tmp_path_factory.mktemp("extract") / "acme"
     summary = generate("acme", out, days=120, scale=0.1, seed=7, end_date=END)
     return _read(out, summary)
 
@@ -79,9 +79,10 @@ def _ts(value: object) -> datetime:
 def test_summary_describes_the_files(extract: Extract) -> None:
     s = extract.summary
     assert s.days == tuple(END - timedelta(days=n) for n in range(119, -1, -1))
-    assert sorted(p.name for p in s.out_dir.iterdir()) == sorted(["_truth", *(d.isoformat() for d in s.days)])
+    # Only extract days in the extracts folder; the ground truth lives beside it.
+    assert sorted(p.name for p in s.out_dir.iterdir()) == [d.isoformat() for d in s.days]
     assert s.row_counts == {name: len(rows) for name, rows in extract.rows.items()}
-    assert s.truth_path == s.out_dir / "_truth" / "call_facts.jsonl"
+    assert s.truth_path == s.out_dir.with_name(s.out_dir.name + ".truth") / "call_facts.jsonl"
     assert s.truth_rows == len(s.truth_path.read_text().splitlines()) > 100
     assert all(count > 0 for count in s.row_counts.values())
 
@@ -119,6 +120,7 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
     generate("acme", tmp_path / "c", days=15, scale=0.05, seed=12)
     a, b, c = files(tmp_path / "a"), files(tmp_path / "b"), files(tmp_path / "c")
     assert a == b
+    assert files(tmp_path / "a.truth") == files(tmp_path / "b.truth")
     assert a.keys() == c.keys()
     assert a != c
 
@@ -304,7 +306,11 @@ def _lines(path: Path) -> Iterator[str]:
 def test_progress_callback_counts_days(tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
     generate(
-        "acme", tmp_path, days=5, scale=0.05, on_day_written=lambda done, total: seen.append((done, total))
+        "acme",
+        tmp_path / "extracts",
+        days=5,
+        scale=0.05,
+        on_day_written=lambda done, total: seen.append((done, total)),
     )
     assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
 
@@ -345,3 +351,15 @@ def test_generate_cli_writes_a_summary_and_refuses_to_mix_extracts(tmp_path: Pat
         f"error: --out {out} is not empty: extracts of two runs would mix; choose an empty folder or pass --overwrite"
     )
     assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    assert summary["truth_path"] == str(tmp_path / "extracts.truth" / "call_facts.jsonl")
+    assert Path(summary["truth_path"]).is_file()
+
+
+def test_the_ground_truth_stays_out_of_the_extracts_folder(tmp_path: Path) -> None:
+    out = tmp_path / "extracts"
+    elsewhere = tmp_path / "answers"
+    summary = generate("acme", out, days=2, scale=0.02, truth_dir=elsewhere)
+    assert summary.truth_path == elsewhere / "call_facts.jsonl" and summary.truth_path.is_file()
+    assert all(p.name[0].isdigit() for p in out.iterdir())
+    with pytest.raises(InvalidArgumentError, match="outside the extracts folder"):
+        generate("acme", out, days=2, scale=0.02, truth_dir=out / "_truth")

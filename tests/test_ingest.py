@@ -8,7 +8,7 @@ import csv
 import hashlib
 import json
 import signal
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import lakehouse.datasets as datasets_mod
 from lakehouse.dal import DataAccessLayer
 from lakehouse.datasets import DatasetStore
 from lakehouse.errors import (
@@ -178,8 +177,8 @@ def test_round_trip_of_a_generated_extract(ingest: BronzeIngest, store: DatasetS
 def test_discover_sources_shapes(src: Path) -> None:
     day = write_jobs(src, "2026-09-29", ["J1"]).parent
     write_jobs(src, "2026-09-30", ["J2"])
-    (src / "_truth").mkdir()
-    (src / "_truth" / "x.csv").write_text("a\n1\n")
+    (src / "_notes").mkdir()
+    (src / "_notes" / "x.csv").write_text("a\n1\n")
     (src / "2026-09-30" / "notes.txt").write_text("not data")
     assert [(s.dataset, s.dt.isoformat()) for s in discover_sources([src])] == [
         ("jobs", "2026-09-29"),
@@ -194,7 +193,7 @@ def test_discover_sources_shapes(src: Path) -> None:
     with pytest.raises(DataPlaneError, match="no such file"):
         discover_sources([src / "missing"])
     with pytest.raises(DataPlaneError, match="no .csv"):
-        discover_sources([src / "_truth"])
+        discover_sources([src / "_notes"])
 
 
 # --- crash safety ----------------------------------------------------------------------------------
@@ -320,12 +319,11 @@ raise SystemExit("the ingest was not killed")
 
 
 @pytest.mark.parametrize(("mode", "returncode"), [("exit", 1), ("kill", -signal.SIGKILL)])
-def test_a_killed_ingest_publishes_nothing_and_gc_cleans_up_after_the_grace(
+def test_a_killed_ingest_publishes_nothing_and_gc_cleans_up_at_once(
     ingest: BronzeIngest,
     store: DatasetStore,
     db_url: str,
     src: Path,
-    monkeypatch: pytest.MonkeyPatch,
     mode: str,
     returncode: int,
 ) -> None:
@@ -348,15 +346,12 @@ def test_a_killed_ingest_publishes_nothing_and_gc_cleans_up_after_the_grace(
     manifest = f"{COMPANY}/manifests/bronze/jobs/{run.run_id}.json"
     assert leftovers == (sorted([*data, manifest]) if mode == "kill" else data)
 
-    # Files of a young running run may still be published: verify and gc leave them alone.
-    assert store.verify(COMPANY).problems == []
-    assert store.gc(COMPANY).removed_files == []
-    assert sorted(set(files_under(store.root.root)) - set(before.files)) == leftovers
-
-    # After the grace period the run is presumed dead: its files are extra, and gc removes them.
-    monkeypatch.setattr(datasets_mod, "ORPHAN_GRACE", timedelta(0))
+    # Its process is gone: at once its files are extra, and gc removes them and marks the run failed.
     assert [(p.kind, p.path) for p in store.verify(COMPANY).problems] == [("extra", data[0])]
-    assert store.gc(COMPANY).removed_files == leftovers
+    report = store.gc(COMPANY)
+    assert report.removed_files == leftovers
+    assert report.abandoned_runs == [run.run_id]
+    assert (store.dal.get_pipeline_run(run.run_id).error or {})["type"] == "ProcessDied"
     assert files_under(store.root.root) == before.files
     assert store.verify(COMPANY).ok
     before.assert_unchanged(store)
@@ -508,21 +503,22 @@ def test_quarantine_publishes_good_rows_and_keeps_the_rejects(
     assert rejects == (
         f"{COMPANY}/bronze/_rejects/dataset=jobs/dt=2026-09-30/rejects-{result.run_id}-{sha[7:19]}.jsonl"
     )
+    # One line per rejected row, holding every problem of the row.
     lines = read_jsonl(store.root.root / rejects)
-    assert [(r["line"], r["column"], r["value"]) for r in lines] == [
-        (3, "business_unit", "Roofing"),
-        (5, "status", "done"),
-        (5, "job_total", "abc"),
-        (6, "customer_id", ""),
+    assert len(lines) == result.rejected_rows
+    assert [(r["line"], [(p["column"], p["value"]) for p in r["problems"]]) for r in lines] == [
+        (3, [("business_unit", "Roofing")]),
+        (5, [("status", "done"), ("job_total", "abc")]),
+        (6, [("customer_id", "")]),
     ]
-    by_column = {r["column"]: r["reason"] for r in lines}
+    by_column = {p["column"]: p["reason"] for r in lines for p in r["problems"]}
     assert by_column["business_unit"].startswith("not in enum")
     assert by_column["job_total"] == "bad type: expected DECIMAL(12,2)"
     assert by_column["customer_id"] == "missing value in non-nullable column"
     assert {r["source_file"] for r in lines} == {str(path)}
     # the whole raw row is kept (and the header), so a rejected row can be repaired and re-ingested
     text = path.read_text().splitlines()
-    assert [(r["line"], r["raw"]) for r in lines] == [(n, text[n - 1]) for n in (3, 5, 5, 6)]
+    assert [(r["line"], r["raw"]) for r in lines] == [(n, text[n - 1]) for n in (3, 5, 6)]
     assert {r["header"] for r in lines} == {text[0]}
 
     table = store.read_dataset(COMPANY, "bronze", "jobs")
@@ -691,8 +687,12 @@ def test_a_concurrent_ingest_of_the_same_file_is_a_no_op(
     monkeypatch.setattr(DatasetStore, "publish", publish_after_a_rival)
     result = ingest.run(COMPANY, [path])
     assert other[0].run_id is not None and other[0].rows == 2
-    assert result.run_id is None and result.rows == 0
-    assert [s["reason"] for s in result.skipped] == ["same content ingested by a concurrent run"]
+    assert result.run_id is not None and result.rows == 0
+    assert result.ingested == [] and result.versions == []
+    assert [s["reason"] for s in result.skipped] == [f"ingested concurrently by run {other[0].run_id}"]
+    run = store.dal.get_pipeline_run(result.run_id)
+    assert run.status == "success"
+    assert run.output_manifest is not None and run.output_manifest["outputs"] == []
     assert _job_ids(store.read_dataset(COMPANY, "bronze", "jobs")) == ["J1", "J2"]
     assert len(store.versions(COMPANY, "bronze", "jobs")) == 1
     assert store.verify(COMPANY).ok

@@ -20,12 +20,20 @@ from lakehouse.io.csv_io import (
     STAGE_RAW,
     count_physical_lines,
     drop_stage,
+    not_utf8,
     read_csv,
     read_csv_header,
     stage_csv,
     write_csv,
 )
-from lakehouse.io.json_io import read_json, read_jsonl, stage_jsonl, write_json_atomic, write_jsonl
+from lakehouse.io.json_io import (
+    is_blank,
+    read_json,
+    read_jsonl,
+    stage_jsonl,
+    write_json_atomic,
+    write_jsonl,
+)
 
 
 @pytest.fixture
@@ -331,3 +339,44 @@ def test_staging_reads_file_names_with_glob_characters_literally(
     (tmp_path / "y*.jsonl").write_text('{"a": "right"}\n')
     stage_jsonl(con, tmp_path / "y*.jsonl", "st2")
     assert [r[3] for r in _staged(con, "st2")] == ["right"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"a,b\n1,Ren\xe9e\n", "line 2: not UTF-8 text (byte 0xe9 at offset 9)"),
+        (b"\xff\xfea\x00,\x00b\x00", "the file is UTF-16 text"),
+        (b"a\n" + b"x" * (1 << 20) + b"\n\xc3(\n", "line 3: not UTF-8 text (byte 0xc3 at offset 1,048,579)"),
+        (
+            b"x" * ((1 << 20) - 1) + "\u00e9".encode() + b"\n\xe9",
+            "line 2: not UTF-8 text (byte 0xe9 at offset",
+        ),
+    ],
+    ids=["latin-1", "utf-16", "past-the-first-chunk", "character-cut-by-the-chunk-then-bad-end"],
+)
+def test_not_utf8_names_the_first_bad_byte_and_its_line(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    error = not_utf8(path)
+    assert message in str(error) and "save the extract as UTF-8" in str(error)
+
+
+def test_a_header_or_jsonl_that_is_not_utf8_is_refused_naming_the_line(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"a,b\n1,Ren\xe9e\n")
+    with pytest.raises(DataPlaneError, match=r"line 2: not UTF-8 text \(byte 0xe9 at offset 9\)"):
+        read_csv_header(path)
+    jsonl = tmp_path / "x.jsonl"
+    jsonl.write_bytes(b'{"a": "ok"}\n{"a": "Ren\xe9e"}\n')
+    with pytest.raises(DataPlaneError, match="line 2: not UTF-8 text"):
+        stage_jsonl(con, jsonl, "st")
+    assert _objects(con) == []
+
+
+def test_is_blank(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    for text, blank in [(b"", True), (b"\n \r\n\t", True), (b"\xef\xbb\xbf\n", True), (b"\n{}", False)]:
+        path.write_bytes(text)
+        assert is_blank(path) is blank, text

@@ -14,6 +14,8 @@ import pytest
 
 from lakehouse.errors import DataPlaneError, InvalidNameError, SchemaMismatchError
 from lakehouse.io.validate import (
+    CHECK_SLICE,
+    MAX_COLUMNS,
     Reject,
     SourceRead,
     detect_format,
@@ -540,3 +542,85 @@ def test_reject_is_frozen() -> None:
     reject = Reject(1, "a", "v", "why")
     with pytest.raises(AttributeError):
         reject.line = 2  # type: ignore[misc]
+
+
+# --- wide files: validated in slices of columns ----------------------------------------------------
+
+
+def test_a_file_wider_than_one_slice_keeps_every_value_and_every_reject(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    width = 2 * CHECK_SLICE + 50  # three slices
+    schema = DatasetSchema(
+        name="wide",
+        version="1",
+        columns=tuple(Column(f"c{i}", "INTEGER", nullable=True) for i in range(width)),
+    )
+    rows = [[str(r * 1000 + i) for i in range(width)] for r in range(4)]
+    rows[1][0] = "x"  # line 3: first slice
+    rows[2][CHECK_SLICE + 1] = "y"  # line 4: second slice...
+    rows[2][width - 1] = "z"  # ...and the last one
+    lines = [",".join(schema.column_names), *(",".join(r) for r in rows), "1,2"]  # line 6: malformed
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    read = read_source(con, path, schema, "csv")
+    assert [(r.line, r.column, r.value) for r in read.rejects] == [
+        (3, "c0", "x"),
+        (4, f"c{CHECK_SLICE + 1}", "y"),
+        (4, f"c{width - 1}", "z"),
+        (6, None, "1,2"),
+    ]
+    assert read.rejected_rows == 3
+    good = _rows(con, read)
+    assert [row["_source_line"] for row in good] == [2, 5]
+    assert [row[f"c{width - 1}"] for row in good] == [width - 1, 3000 + width - 1]
+    assert list(good[0])[:width] == list(schema.column_names)
+    read.drop(con)
+    assert not con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT internal").fetchall()
+
+
+def test_wide_files_cost_linear_time_and_a_limit_refuses_wider_ones(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    def timed(width: int) -> float:
+        path = tmp_path / f"w{width}.csv"
+        path.write_text(
+            ",".join(f"c{i}" for i in range(width)) + "\n" + ",".join(["1"] * width) + "\n", encoding="utf-8"
+        )
+        started = time.perf_counter()
+        schema = infer_schema(con, path, "csv", "w")
+        read_source(con, path, schema, "csv").drop(con)
+        return time.perf_counter() - started
+
+    assert timed(1_500) < 10  # was 15 s and 2 GB before the checks were sliced
+    path = tmp_path / "too_wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(MAX_COLUMNS + 1)) + "\n", encoding="utf-8")
+    with pytest.raises(
+        SchemaMismatchError, match=f"{MAX_COLUMNS + 1:,} columns; a source file may have at most"
+    ):
+        infer_schema(con, path, "csv", "w")
+    with pytest.raises(SchemaMismatchError, match="at most"):
+        read_source(con, path, THINGS, "csv")
+
+
+def test_an_empty_or_blank_jsonl_file_is_zero_rows_not_missing_columns(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    for text in ("", "\n\n", "\ufeff\n  \n"):
+        path = tmp_path / "calls.jsonl"
+        path.write_text(text, encoding="utf-8")
+        read = read_source(con, path, THINGS, "jsonl")
+        assert (read.good_rows, read.rejects) == (0, [])
+        assert read.missing_columns == THINGS.column_names
+        read.drop(con)
+    # Only bad lines: reported as rows, not as "missing required column(s)".
+    path.write_text("not json\n", encoding="utf-8")
+    read = read_source(con, path, THINGS, "jsonl")
+    assert [(r.line, r.column) for r in read.rejects] == [(1, None)]
+    read.drop(con)
+    # A CSV file without its header stays an error.
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(SchemaMismatchError, match="no header"):
+        read_source(con, empty, THINGS, "csv")

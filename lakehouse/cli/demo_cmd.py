@@ -28,6 +28,7 @@ from lakehouse.query.sandbox import run_query
 from lakehouse.query.saved import resolve_query
 from lakehouse.runtime import open_store
 from lakehouse.sample.generator import DEFAULT_SCALE, DEFAULT_SEED, generate
+from lakehouse.sample.writer import TRUTH_FILE, TRUTH_SUFFIX, default_truth_dir
 from lakehouse.settings import get_settings
 from lakehouse.transform.build import DbtBuild
 
@@ -60,7 +61,13 @@ def demo_command(
         samples = store.root.root / "_samples"
         extract = samples / f"{company}-{days}d-x{scale:g}-seed{seed}"
         other = (
-            sorted(p.name for p in samples.glob(f"{company}-*") if p != extract) if samples.exists() else []
+            sorted(
+                p.name
+                for p in samples.glob(f"{company}-*")
+                if p != extract and not p.name.endswith(TRUTH_SUFFIX)  # a sample's ground truth
+            )
+            if samples.exists()
+            else []
         )
         if other:
             # Another sample shares this company's ids with other contents: the two would mix in bronze.
@@ -68,7 +75,7 @@ def demo_command(
                 f"company {company!r} already holds the sample {other[0]}; use another --company, "
                 "the same --days/--scale/--seed, or start over with `make clean-data`"
             )
-        if not (extract / "_truth").exists():
+        if not (default_truth_dir(extract) / TRUTH_FILE).exists():
             summary = generate(company, extract, days=days, scale=scale, seed=seed)
             counts = ", ".join(f"{n} {k}" for k, n in summary.row_counts.items())
             console.print(f"generated {days} daily extracts in {extract}: {counts}", markup=False)

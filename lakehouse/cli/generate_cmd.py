@@ -37,9 +37,21 @@ def generate_command(
         bool,
         typer.Option(help="Write into a folder that already holds files (same-named days are replaced)."),
     ] = False,
+    truth_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth-out",
+            help="Folder for the ground truth of the planted facts (call_facts.jsonl), outside --out "
+            "[default: <out>.truth beside it].",
+        ),
+    ] = None,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Generate daily extracts (customers, jobs, estimates, invoices CSV; calls JSONL) with planted facts."""
+    """Generate daily extracts (customers, jobs, estimates, invoices CSV; calls JSONL) with planted facts.
+
+    The ground truth of the planted facts is written beside the extracts, never among them, so
+    ``lakehouse ingest <out>`` (or ``<out>/*``) reads extract days only.
+    """
     if out.exists() and not out.is_dir():
         raise DataPlaneError(f"--out {out} is a file: give a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
@@ -53,7 +65,7 @@ def generate_command(
             bar.update(task, completed=done, total=total)
 
         summary = generate(company, out, days=days, scale=scale, seed=seed, end_date=end_date.date(),
-                           on_day_written=on_day)  # fmt: skip
+                           on_day_written=on_day, truth_dir=truth_out)  # fmt: skip
     if output == OutputFormat.json:
         print_json({
             "company": summary.company,

@@ -4,6 +4,7 @@ The public API is re-exported here; the modules are:
 
 * :mod:`~lakehouse.io.zones` — names, the :class:`DataRoot` layout, part file names;
 * :mod:`~lakehouse.io.atomic` — temp-file-and-rename writes, fsync, checksums;
+* :mod:`~lakehouse.io.sql` — the one quoting of identifiers, literals and reader paths in DuckDB SQL;
 * :mod:`~lakehouse.io.parquet_io` — immutable Parquet files through DuckDB, footer metadata;
 * :mod:`~lakehouse.io.csv_io` / :mod:`~lakehouse.io.json_io` — strict text helpers and staging;
 * :mod:`~lakehouse.io.validate` — typing a source extract against a schema, inference, diffs.
@@ -30,6 +31,7 @@ from lakehouse.io.parquet_io import (
     read_parquet,
     write_parquet,
 )
+from lakehouse.io.sql import quote_identifier, quote_literal, quote_reader_path, reader_path
 from lakehouse.io.validate import (
     NullabilityChange,
     Reject,
@@ -66,12 +68,16 @@ __all__ = [
     "parquet_row_count",
     "parquet_schema",
     "part_file_name",
+    "quote_identifier",
+    "quote_literal",
+    "quote_reader_path",
     "read_csv",
     "read_footer_metadata",
     "read_json",
     "read_jsonl",
     "read_parquet",
     "read_source",
+    "reader_path",
     "schema_diff",
     "sha256_file",
     "validate_slug",

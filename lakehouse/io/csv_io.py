@@ -14,11 +14,13 @@ line ending), the file is parsed again with Python's :mod:`csv` module, which tr
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,7 +32,7 @@ import pyarrow as pa
 
 from lakehouse.errors import DataPlaneError, SchemaMismatchError
 from lakehouse.io.atomic import atomic_output
-from lakehouse.io.parquet_io import duckdb_path, sql_identifier, sql_string
+from lakehouse.io.sql import duckdb_message, quote_identifier, quote_literal, reader_path
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +150,9 @@ def read_csv_header(path: Path) -> tuple[tuple[str, ...], int]:
             reader = csv.reader(handle, strict=True)
             record = next(reader, None)
             header_lines = reader.line_num
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path) from exc
+    except (OSError, csv.Error) as exc:
         raise DataPlaneError(f"cannot read the header of CSV {path}: {exc}") from exc
     if not record:
         raise SchemaMismatchError(
@@ -162,13 +166,52 @@ def read_csv_header(path: Path) -> tuple[tuple[str, ...], int]:
         raise SchemaMismatchError(
             f"{path}: line 1: column name(s) {', '.join(reserved)} use the reserved prefix {RESERVED_PREFIX!r}"
         )
-    folded = [name.lower() for name in names]
-    repeated = sorted({name for name in names if folded.count(name.lower()) > 1})
+    repeated = repeated_names(names)
     if repeated:
         raise SchemaMismatchError(
             f"{path}: line 1: repeated column name(s) {', '.join(repeated)} (names are case-insensitive)"
         )
     return names, header_lines
+
+
+def not_utf8(path: Path) -> DataPlaneError:
+    """The error for a text extract that is not UTF-8, naming its first bad byte and that byte's line."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0  # of the chunk in the file
+    lines = 1  # the line the chunk starts on
+    with open(path, "rb") as handle:
+        if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            return DataPlaneError(f"{path}: the file is UTF-16 text: save the extract as UTF-8")
+        handle.seek(0)
+        while chunk := handle.read(_READ_CHUNK):
+            held = decoder.getstate()[0]  # the start of a character cut by the previous chunk
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset - len(held) + exc.start
+                data = held + chunk
+                byte = data[exc.start : exc.start + 1]
+                line = lines + chunk[: max(bad - offset, 0)].count(b"\n")
+                return DataPlaneError(
+                    f"{path}: line {line}: not UTF-8 text (byte 0x{byte.hex()} at offset {bad:,}): "
+                    "save the extract as UTF-8"
+                )
+            lines += chunk.count(b"\n")
+            offset += len(chunk)
+    held = decoder.getstate()[0]
+    if held:  # the file ends inside a character
+        return DataPlaneError(
+            f"{path}: line {lines}: not UTF-8 text (byte 0x{held[:1].hex()} at offset {offset - len(held):,} "
+            "starts a character the file ends in): save the extract as UTF-8"
+        )
+    return DataPlaneError(f"{path}: not UTF-8 text: save the extract as UTF-8")
+
+
+def repeated_names(names: Iterable[str]) -> list[str]:
+    """The names that occur more than once when case is ignored (as DuckDB ignores it), sorted."""
+    names = list(names)
+    counts = Counter(name.lower() for name in names)
+    return sorted({name for name in names if counts[name.lower()] > 1})
 
 
 def count_physical_lines(path: Path) -> int:
@@ -186,9 +229,9 @@ def count_physical_lines(path: Path) -> int:
 
 def drop_stage(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Drop a staged source (the view ``table`` and the temp tables behind it); missing parts are skipped."""
-    con.execute(f"DROP VIEW IF EXISTS {sql_identifier(table)}")
+    con.execute(f"DROP VIEW IF EXISTS {quote_identifier(table)}")
     for suffix in STAGE_TABLE_SUFFIXES:
-        con.execute(f"DROP TABLE IF EXISTS {sql_identifier(table + suffix)}")
+        con.execute(f"DROP TABLE IF EXISTS {quote_identifier(table + suffix)}")
 
 
 def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
@@ -250,31 +293,31 @@ def _stage_with_duckdb(
     Each record then sits on one line, so the k-th good row is on the k-th line DuckDB did not reject:
     line = k + 2 + (number of rejected lines before it), found with an ASOF join on the rejected lines.
     """
-    rows, rejects = sql_identifier(table + ROWS_SUFFIX), sql_identifier(table + REJECTS_SUFFIX)
+    rows, rejects = quote_identifier(table + ROWS_SUFFIX), quote_identifier(table + REJECTS_SUFFIX)
     suffix = uuid.uuid4().hex
     duck_rejects, duck_scans = f"__lh_rj_{suffix}", f"__lh_rs_{suffix}"
-    columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
+    columns = ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in header)
     try:
         con.execute(
             f"CREATE TEMP TABLE {rows} AS SELECT * FROM read_csv(?, header = true, "
             f"delim = ',', quote = '\"', escape = '\"', comment = '', auto_detect = false, "
             f"columns = {{{columns}}}, ignore_errors = true, store_rejects = true, "
-            f"rejects_table = {sql_string(duck_rejects)}, rejects_scan = {sql_string(duck_scans)})",
-            [duckdb_path(path)],
+            f"rejects_table = {quote_literal(duck_rejects)}, rejects_scan = {quote_literal(duck_scans)})",
+            [reader_path(path)],
         )
         con.execute(
             f"CREATE TEMP TABLE {rejects} AS SELECT line::BIGINT AS line, "
             f"'malformed CSV row: ' || first(error_message) AS message, first(csv_line) AS raw "
-            f"FROM {sql_identifier(duck_rejects)} GROUP BY line"
+            f"FROM {quote_identifier(duck_rejects)} GROUP BY line"
         )
     except duckdb.Error as exc:
-        raise DataPlaneError(f"cannot read CSV {path}: {exc}") from exc
+        raise DataPlaneError(f"cannot read CSV {path}: {duckdb_message(exc)}") from exc
     finally:
         for name in (duck_rejects, duck_scans):
-            con.execute(f"DROP TABLE IF EXISTS {sql_identifier(name)}")
+            con.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
     good = _scalar_int(con, f"SELECT count(*) FROM {rows}")
     bad = _scalar_int(con, f"SELECT count(*) FROM {rejects}")
-    names = ", ".join(f"r.{sql_identifier(name)}" for name in header)
+    names = ", ".join(f"r.{quote_identifier(name)}" for name in header)
     nulls = ", ".join("NULL" for _ in header)
     if 1 + good + bad != physical:
         if bad == 0 and _stage_multiline(con, table, header, good, physical):
@@ -283,12 +326,12 @@ def _stage_with_duckdb(
         return False
     if bad == 0:
         con.execute(
-            f"CREATE TEMP VIEW {sql_identifier(table)} AS SELECT r.rowid + 2 AS {STAGE_LINE}, "
+            f"CREATE TEMP VIEW {quote_identifier(table)} AS SELECT r.rowid + 2 AS {STAGE_LINE}, "
             f"NULL::VARCHAR AS {STAGE_ERROR}, NULL::VARCHAR AS {STAGE_RAW}, {names} FROM {rows} r"
         )
         return True
     con.execute(
-        f"CREATE TEMP VIEW {sql_identifier(table)} AS "
+        f"CREATE TEMP VIEW {quote_identifier(table)} AS "
         f"WITH ranked AS (SELECT line, row_number() OVER (ORDER BY line) AS n FROM {rejects}), "
         f"steps AS (SELECT line - 1 - n AS good_before, max(n) AS n FROM ranked GROUP BY good_before), "
         f"numbered AS (SELECT rowid AS __lh_k, * FROM {rows}) "
@@ -309,17 +352,17 @@ def _stage_multiline(
     records' values: a running sum over the rows in file order. The totals are checked first, so a
     blank line (which DuckDB skips) sends the file to the csv module instead.
     """
-    rows = sql_identifier(table + ROWS_SUFFIX)
+    rows = quote_identifier(table + ROWS_SUFFIX)
     breaks = " + ".join(
-        f"coalesce(strlen({sql_identifier(name)}) - strlen(replace({sql_identifier(name)}, chr(10), '')), 0)"
+        f"coalesce(strlen({quote_identifier(name)}) - strlen(replace({quote_identifier(name)}, chr(10), '')), 0)"
         for name in header
     )
     embedded = _scalar_int(con, f"SELECT coalesce(sum({breaks}), 0) FROM {rows}")
     if 1 + good + embedded != physical:
         return False
-    names = ", ".join(f"r.{sql_identifier(name)}" for name in header)
+    names = ", ".join(f"r.{quote_identifier(name)}" for name in header)
     con.execute(
-        f"CREATE TEMP VIEW {sql_identifier(table)} AS "
+        f"CREATE TEMP VIEW {quote_identifier(table)} AS "
         f"WITH counted AS (SELECT rowid AS __lh_k, {breaks} AS __lh_breaks, * FROM {rows}) "
         f"SELECT r.__lh_k + 2 + coalesce(sum(r.__lh_breaks) OVER (ORDER BY r.__lh_k "
         f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS {STAGE_LINE}, "
@@ -375,7 +418,9 @@ def _stage_with_python(
                     add(start, message, _join_record(record), empty)
                     continue
                 add(start, None, None, [value if value != "" else None for value in record])
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path) from exc
+    except OSError as exc:
         raise DataPlaneError(f"cannot read CSV {path}: {exc}") from exc
     arrays: dict[str, pa.Array] = {
         STAGE_LINE: pa.array(lines, pa.int64()),
@@ -385,13 +430,13 @@ def _stage_with_python(
     for name, column in zip(header, values, strict=True):
         arrays[name] = pa.array(column, pa.string())
     view = f"__lh_csv_{uuid.uuid4().hex}"
-    rows = sql_identifier(table + ROWS_SUFFIX)
+    rows = quote_identifier(table + ROWS_SUFFIX)
     con.register(view, pa.table(arrays))
     try:
-        con.execute(f"CREATE TEMP TABLE {rows} AS SELECT * FROM {sql_identifier(view)}")
+        con.execute(f"CREATE TEMP TABLE {rows} AS SELECT * FROM {quote_identifier(view)}")
     finally:
         con.unregister(view)
-    con.execute(f"CREATE TEMP VIEW {sql_identifier(table)} AS SELECT * FROM {rows}")
+    con.execute(f"CREATE TEMP VIEW {quote_identifier(table)} AS SELECT * FROM {rows}")
 
 
 def _join_record(record: Sequence[str]) -> str:

@@ -28,12 +28,22 @@ import pyarrow as pa
 
 from lakehouse.errors import DataPlaneError, SchemaMismatchError
 from lakehouse.io.atomic import atomic_output
-from lakehouse.io.csv_io import LINES_SUFFIX, RESERVED_PREFIX, STAGE_ERROR, STAGE_LINE, STAGE_RAW, drop_stage
-from lakehouse.io.parquet_io import duckdb_path, sql_identifier, sql_string
+from lakehouse.io.csv_io import (
+    LINES_SUFFIX,
+    RESERVED_PREFIX,
+    STAGE_ERROR,
+    STAGE_LINE,
+    STAGE_RAW,
+    drop_stage,
+    not_utf8,
+    repeated_names,
+)
+from lakehouse.io.sql import duckdb_message, quote_identifier, quote_literal, reader_path
 
 logger = logging.getLogger(__name__)
 
 _RAW_LIMIT: Final = 200
+_BLANK_CHUNK: Final = 1 << 16
 _LENIENT_JSON: Final = "(contains(t, 'NaN') OR contains(t, 'Infinity') OR regexp_matches(t, ',\\s*[]}]'))"
 _OBJECT_START: Final = "regexp_matches(t, '^\\s*\\{')"
 _JSON_KIND: Final = (
@@ -173,6 +183,25 @@ def loads_strict(text: str) -> Any:
         ) from None
 
 
+def is_blank(path: Path) -> bool:
+    """Whether a JSON Lines file holds no record at all: empty, or only blank lines (and a BOM).
+
+    Raises:
+        DataPlaneError: the file cannot be read.
+    """
+    try:
+        with open(path, "rb") as handle:
+            first = True
+            while chunk := handle.read(_BLANK_CHUNK):
+                if first:
+                    chunk, first = chunk.removeprefix(b"\xef\xbb\xbf"), False
+                if chunk.strip():
+                    return False
+    except OSError as exc:
+        raise DataPlaneError(f"cannot read JSON Lines file {path}: {exc.strerror or exc}") from exc
+    return True
+
+
 def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
     """Stage a JSON Lines extract as temp view ``table``: every value as VARCHAR, with line numbers.
 
@@ -195,7 +224,7 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple
     """
     if not path.is_file():
         raise DataPlaneError(f"JSON Lines source {path} does not exist or is not a file")
-    lines = sql_identifier(table + LINES_SUFFIX)
+    lines = quote_identifier(table + LINES_SUFFIX)
     try:
         # Split in SQL so every physical line keeps its number; blank lines are dropped afterwards.
         con.execute(
@@ -209,7 +238,7 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple
             f"SELECT n::BIGINT AS n, t, ok AND {_OBJECT_START} AS obj, "
             f"CASE WHEN NOT ok THEN 'unparseable JSON line' WHEN NOT {_OBJECT_START} "
             f"THEN 'not a JSON object: found ' || {_JSON_KIND} END AS err FROM checked",
-            [duckdb_path(path)],
+            [reader_path(path)],
         )
         keys = _first_seen_keys(con, lines)
         reserved = [key for key in keys if key.lower().startswith(RESERVED_PREFIX)]
@@ -217,27 +246,28 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple
             raise SchemaMismatchError(
                 f"{path}: key(s) {', '.join(reserved)} use the reserved prefix {RESERVED_PREFIX!r}"
             )
-        folded = [key.lower() for key in keys]
-        clashing = sorted(key for key in keys if folded.count(key.lower()) > 1)
+        clashing = repeated_names(keys)
         if clashing:
             raise SchemaMismatchError(
                 f"{path}: keys {', '.join(clashing)} differ only by case; column names are case-insensitive"
             )
         _explain_bad_lines(con, lines)
         if keys:
-            spec = sql_string(json.dumps(dict.fromkeys(keys, "VARCHAR")))
-            values = "".join(f", v[{sql_string(key)}] AS {sql_identifier(key)}" for key in keys)
+            spec = quote_literal(json.dumps(dict.fromkeys(keys, "VARCHAR")))
+            values = "".join(f", v[{quote_literal(key)}] AS {quote_identifier(key)}" for key in keys)
             parsed = f"CASE WHEN obj THEN from_json(t, {spec}) END AS v"
         else:
             values, parsed = "", "NULL AS v"
         con.execute(
-            f"CREATE TEMP VIEW {sql_identifier(table)} AS SELECT n AS {STAGE_LINE}, err AS {STAGE_ERROR}, "
+            f"CREATE TEMP VIEW {quote_identifier(table)} AS SELECT n AS {STAGE_LINE}, err AS {STAGE_ERROR}, "
             f"CASE WHEN err IS NOT NULL THEN left(t, {_RAW_LIMIT}) END AS {STAGE_RAW}{values} "
             f"FROM (SELECT n, t, err, {parsed} FROM {lines})"
         )
     except duckdb.Error as exc:
         drop_stage(con, table)
-        raise DataPlaneError(f"cannot read JSON Lines file {path}: {exc}") from exc
+        if "utf-8" in str(exc).lower() or "unicode" in str(exc).lower():
+            raise not_utf8(path) from exc
+        raise DataPlaneError(f"cannot read JSON Lines file {path}: {duckdb_message(exc)}") from exc
     except BaseException:
         drop_stage(con, table)
         raise
@@ -285,7 +315,7 @@ def _explain_bad_lines(con: duckdb.DuckDBPyConnection, lines: str) -> None:
     con.register(view, pa.table({"n": pa.array(numbers, pa.int64()), "m": pa.array(messages, pa.string())}))
     try:
         con.execute(
-            f"UPDATE {lines} SET err = b.m, obj = false FROM {sql_identifier(view)} b WHERE {lines}.n = b.n"
+            f"UPDATE {lines} SET err = b.m, obj = false FROM {quote_identifier(view)} b WHERE {lines}.n = b.n"
         )
     finally:
         con.unregister(view)

@@ -20,11 +20,11 @@ import pyarrow.parquet as pq
 
 from lakehouse.errors import DataPlaneError
 from lakehouse.io.atomic import atomic_output, sha256_file
+from lakehouse.io.sql import quote_identifier, quote_literal, reader_path
 
 logger = logging.getLogger(__name__)
 
 COMPRESSION: Final = "zstd"
-_GLOB_CHARS: Final = frozenset("*?[]{}")
 
 
 @dataclass(frozen=True)
@@ -44,27 +44,10 @@ class WrittenFile:
     checksum: str
 
 
-def sql_string(value: str) -> str:
-    """Return ``value`` as a single-quoted SQL string literal (quotes doubled, NUL refused)."""
-    if "\x00" in value:
-        raise DataPlaneError(f"NUL character in SQL string value {value!r}")
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_identifier(name: str) -> str:
-    """Return ``name`` as a double-quoted SQL identifier (quotes doubled, NUL refused)."""
-    if "\x00" in name:
-        raise DataPlaneError(f"NUL character in SQL identifier {name!r}")
-    return '"' + name.replace('"', '""') + '"'
-
-
-def duckdb_path(path: Path | str) -> str:
-    """Return ``path`` as a string DuckDB's readers take literally rather than as a glob pattern.
-
-    DuckDB expands ``*``, ``?``, ``[...]`` and ``{...}`` in file names, so ``export[1].csv`` would
-    read ``export1.csv``; each such character is wrapped in a one-character class (``[[]``).
-    """
-    return "".join(f"[{char}]" if char in _GLOB_CHARS else char for char in str(path))
+# The quoting helpers live in lakehouse.io.sql; these names stay importable for older callers.
+sql_string = quote_literal
+sql_identifier = quote_identifier
+duckdb_path = reader_path
 
 
 def _copy_options(metadata: Mapping[str, str] | None) -> str:
@@ -73,7 +56,7 @@ def _copy_options(metadata: Mapping[str, str] | None) -> str:
         for key, value in metadata.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise DataPlaneError(f"Parquet metadata must map str to str, got {key!r}: {value!r}")
-        pairs = ", ".join(f"{sql_string(k)}: {sql_string(v)}" for k, v in metadata.items())
+        pairs = ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in metadata.items())
         options += f", KV_METADATA {{{pairs}}}"
     return options
 
@@ -108,20 +91,20 @@ def write_parquet(
     options = _copy_options(metadata)
     try:
         with atomic_output(path, overwrite=False) as tmp:
-            target = sql_string(str(tmp))
+            target = quote_literal(str(tmp))
             if isinstance(query_or_relation, str):
                 con.execute(f"COPY ({query_or_relation}) TO {target} ({options})", params or [])
             elif isinstance(query_or_relation, pa.Table):
                 view = f"__lh_arrow_{uuid.uuid4().hex}"
                 con.register(view, query_or_relation)
                 try:
-                    con.execute(f"COPY (SELECT * FROM {sql_identifier(view)}) TO {target} ({options})")
+                    con.execute(f"COPY (SELECT * FROM {quote_identifier(view)}) TO {target} ({options})")
                 finally:
                     con.unregister(view)
             elif isinstance(query_or_relation, duckdb.DuckDBPyRelation):
                 view = f"__lh_rel_{uuid.uuid4().hex}"
                 query_or_relation.query(
-                    view, f"COPY (SELECT * FROM {sql_identifier(view)}) TO {target} ({options})"
+                    view, f"COPY (SELECT * FROM {quote_identifier(view)}) TO {target} ({options})"
                 )
             else:
                 raise DataPlaneError(
@@ -168,7 +151,7 @@ def read_parquet(
     try:
         rel = connection.sql(
             "SELECT * FROM read_parquet($files, hive_partitioning = $hive, union_by_name = true)",
-            params={"files": [duckdb_path(f) for f in files], "hive": hive_partitioning},
+            params={"files": [reader_path(f) for f in files], "hive": hive_partitioning},
         )
         table: pa.Table = rel.to_arrow_table()
         return table

@@ -27,9 +27,11 @@ time zone through UTC; floats to integers only when whole).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -44,10 +46,11 @@ from lakehouse.io.csv_io import (
     STAGE_RAW,
     drop_stage,
     read_csv_header,
+    repeated_names,
     stage_csv,
 )
 from lakehouse.io.json_io import stage_jsonl
-from lakehouse.io.parquet_io import duckdb_path, sql_identifier, sql_string
+from lakehouse.io.sql import duckdb_message, quote_identifier, quote_literal, reader_path
 from lakehouse.io.zones import validate_slug
 from lakehouse.schemas import Column, DatasetSchema
 
@@ -56,6 +59,11 @@ logger = logging.getLogger(__name__)
 SourceFormat = Literal["csv", "jsonl", "parquet"]
 SOURCE_LINE_COLUMN: Final = "_source_line"
 VALUE_LIMIT: Final = 200
+MAX_COLUMNS: Final = 10_000
+"""The widest source file read: a wider one is refused before any row is read (see the README)."""
+CHECK_SLICE: Final = 200
+"""Columns typed per SQL statement. DuckDB's planning time grows with the square of a projection's
+width, so a wide file is checked in slices of this many columns: its cost stays linear in columns."""
 
 MISSING_VALUE: Final = "missing value in non-nullable column"
 BAD_TYPE: Final = "bad type: expected {type}"
@@ -150,7 +158,7 @@ class SourceRead:
     @property
     def relation_sql(self) -> str:
         """``SELECT * FROM <table>``, to embed in a larger query."""
-        return f"SELECT * FROM {sql_identifier(self.table)}"
+        return f"SELECT * FROM {quote_identifier(self.table)}"
 
     @property
     def rejected_rows(self) -> int:
@@ -159,7 +167,7 @@ class SourceRead:
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         """Drop the temp table of good rows."""
-        con.execute(f"DROP TABLE IF EXISTS {sql_identifier(self.table)}")
+        con.execute(f"DROP TABLE IF EXISTS {quote_identifier(self.table)}")
 
 
 # --- types -----------------------------------------------------------------------------------------
@@ -264,16 +272,16 @@ class _ColumnCheck:
 
     @property
     def reason(self) -> str:
-        missing = sql_string(MISSING_VALUE) if not self.column.nullable else "NULL"
+        missing = quote_literal(MISSING_VALUE) if not self.column.nullable else "NULL"
         parts = [
             f"CASE WHEN {STAGE_ERROR} IS NOT NULL THEN NULL",
             f"WHEN {self.blank} THEN {missing}",
-            f"WHEN __lh_c{self.index} IS NULL THEN {sql_string(BAD_TYPE.format(type=self.type_))}",
+            f"WHEN __lh_c{self.index} IS NULL THEN {quote_literal(BAD_TYPE.format(type=self.type_))}",
         ]
         if self.column.enum is not None:
-            allowed = ", ".join(sql_string(value) for value in self.column.enum) or "NULL"
+            allowed = ", ".join(quote_literal(value) for value in self.column.enum) or "NULL"
             message = NOT_IN_ENUM.format(values=", ".join(self.column.enum))
-            parts.append(f"WHEN {self.enum_text} NOT IN ({allowed}) THEN {sql_string(message)}")
+            parts.append(f"WHEN {self.enum_text} NOT IN ({allowed}) THEN {quote_literal(message)}")
         return " ".join(parts) + " END"
 
 
@@ -282,7 +290,7 @@ def _column_check(
 ) -> _ColumnCheck:
     type_ = _checked_type(column)
     norm_alias, typed_alias = f"__lh_t{index}", f"__lh_c{index}"
-    source = "NULL::VARCHAR" if source_name is None else sql_identifier(source_name)
+    source = "NULL::VARCHAR" if source_name is None else quote_identifier(source_name)
     text_source = source_name is None or source_type is None or normalize_type(source_type) == "VARCHAR"
     if text_source and type_ == "VARCHAR":
         norm, typed, enum_text = f"NULLIF({source}, '')", norm_alias, norm_alias
@@ -321,8 +329,7 @@ def _validate_schema(schema: DatasetSchema) -> None:
     names = [column.name for column in schema.columns]
     if not names:
         raise SchemaMismatchError(f"schema {schema.name!r} v{schema.version} has no columns")
-    folded = [name.lower() for name in names]
-    repeated = sorted({name for name in names if folded.count(name.lower()) > 1})
+    repeated = repeated_names(names)
     if repeated:
         raise SchemaMismatchError(f"schema {schema.name!r} repeats column(s) {', '.join(repeated)}")
     bad = [n for n in names if n == SOURCE_LINE_COLUMN or n.lower().startswith(RESERVED_PREFIX) or not n]
@@ -353,10 +360,10 @@ def detect_format(path: Path) -> SourceFormat:
 def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     try:
         rows = con.execute(
-            "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [duckdb_path(path)]
+            "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [reader_path(path)]
         ).fetchall()
     except duckdb.Error as exc:
-        raise DataPlaneError(f"cannot read Parquet {path}: {exc}") from exc
+        raise DataPlaneError(f"{path}: not a readable Parquet file ({duckdb_message(exc)})") from exc
     return {str(row[0]): str(row[1]) for row in rows}
 
 
@@ -364,8 +371,21 @@ def _parquet_source_sql(path: Path) -> str:
     return (
         f"(SELECT file_row_number + 1 AS {STAGE_LINE}, NULL::VARCHAR AS {STAGE_ERROR}, "
         f"NULL::VARCHAR AS {STAGE_RAW}, * EXCLUDE (file_row_number) FROM read_parquet("
-        f"{sql_string(duckdb_path(path))}, file_row_number = true, hive_partitioning = false))"
+        f"{quote_literal(reader_path(path))}, file_row_number = true, hive_partitioning = false))"
     )
+
+
+def check_width(path: Path, columns: int) -> None:
+    """Refuse a source file with more than :data:`MAX_COLUMNS` columns.
+
+    Raises:
+        SchemaMismatchError: the file is wider than that.
+    """
+    if columns > MAX_COLUMNS:
+        raise SchemaMismatchError(
+            f"{path}: {columns:,} columns; a source file may have at most {MAX_COLUMNS:,}: "
+            "split the extract into several datasets"
+        )
 
 
 def _header_problems(
@@ -373,9 +393,11 @@ def _header_problems(
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Return (missing nullable columns, extra columns); raise when the file cannot be used."""
     present = set(found)
+    known = set(schema.column_names)
     missing = tuple(name for name in schema.column_names if name not in present)
-    extra = tuple(name for name in found if name not in set(schema.column_names))
-    required = [name for name in missing if not schema.column(name).nullable]
+    extra = tuple(name for name in found if name not in known)
+    nullable = {column.name: column.nullable for column in schema.columns}
+    required = [name for name in missing if not nullable[name]]
     problems = []
     if required:
         problems.append(f"missing required column(s) {', '.join(required)}")
@@ -423,24 +445,33 @@ def read_source(
     try:
         if fmt == "csv":
             header, _ = read_csv_header(path)  # refuse a bad header before reading any row
+            check_width(path, len(header))
             _header_problems(path, schema, header, allow_extra_columns)
             found = stage_csv(con, path, stage)
-            source, types = sql_identifier(stage), dict.fromkeys(found, "VARCHAR")
+            source, types = quote_identifier(stage), dict.fromkeys(found, "VARCHAR")
         elif fmt == "jsonl":
             found = stage_jsonl(con, path, stage)
-            source, types = sql_identifier(stage), dict.fromkeys(found, "VARCHAR")
+            source, types = quote_identifier(stage), dict.fromkeys(found, "VARCHAR")
         elif fmt == "parquet":
             types = _parquet_columns(con, path)
             found = tuple(types)
             source = _parquet_source_sql(path)
         else:
             raise DataPlaneError(f"unknown source format {fmt!r}: use csv, jsonl or parquet")
+        check_width(path, len(found))
         reserved = [name for name in found if name.lower().startswith(RESERVED_PREFIX)]
         if reserved:
             raise SchemaMismatchError(
                 f"{path}: column(s) {', '.join(reserved)} use the reserved prefix {RESERVED_PREFIX!r}"
             )
-        missing, extra = _header_problems(path, schema, found, allow_extra_columns)
+        missing: tuple[str, ...]
+        extra: tuple[str, ...]
+        if fmt == "jsonl" and not _has_objects(con, source):
+            # No JSON object at all (an empty file, or only bad lines): no key can be missing from
+            # the file as a whole; every line that is there is reported as a row.
+            missing, extra = schema.column_names, ()
+        else:
+            missing, extra = _header_problems(path, schema, found, allow_extra_columns)
         table = f"lh_source_{uuid.uuid4().hex}"
         good, rejects = _check_rows(con, source, schema, types, table)
     finally:
@@ -449,41 +480,96 @@ def read_source(
     return SourceRead(path, fmt, schema, table, good, rejects, missing, extra)
 
 
+def _has_objects(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    row = con.execute(f"SELECT count(*) FROM {source} WHERE {STAGE_ERROR} IS NULL").fetchone()
+    return bool(row and row[0])
+
+
+def _slices(checks: list[_ColumnCheck]) -> list[list[_ColumnCheck]]:
+    """The checks in slices of :data:`CHECK_SLICE` columns (one SQL statement each)."""
+    return [checks[i : i + CHECK_SLICE] for i in range(0, len(checks), CHECK_SLICE)]
+
+
+@contextlib.contextmanager
+def _sliceable(con: duckdb.DuckDBPyConnection, source: str, slices: int) -> Iterator[str]:
+    """``source`` ready to be read once per slice: as it is for one slice; else copied into a temp
+    table once, since binding a wide view (or a Parquet file) again for every slice costs its width."""
+    if slices <= 1:
+        yield source
+        return
+    table = quote_identifier(f"__lh_wide_{uuid.uuid4().hex}")
+    con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {source}")
+    try:
+        yield table
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _slice_rejects_sql(checked: str, checks: list[_ColumnCheck]) -> str:
+    """The rejects of one slice: one row per failing value, from the rows where some value failed."""
+    values = ", ".join(
+        f"{{'pos': {c.index}, 'value': __lh_v{c.index}, 'reason': __lh_r{c.index}}}" for c in checks
+    )
+    return (
+        f"SELECT line, x.pos, x.value, x.reason FROM (SELECT {STAGE_LINE} AS line, "
+        f"unnest([{values}]) AS x FROM {checked} WHERE NOT __lh_ok) WHERE x.reason IS NOT NULL"
+    )
+
+
 def _check_rows(
     con: duckdb.DuckDBPyConnection, source: str, schema: DatasetSchema, types: dict[str, str], table: str
 ) -> tuple[int, list[Reject]]:
-    """Type every column in one pass, keep the good rows in ``table`` and return the rejects."""
+    """Type every column, keep the good rows in ``table`` and return the rejects.
+
+    Each slice of :data:`CHECK_SLICE` columns is typed in one pass into its own temp table (with an
+    ``__lh_ok`` flag: no value of the slice failed); the good rows are the lines that every slice
+    passed, joined back together by line.
+    """
     checks = [
         _column_check(column, i, column.name if column.name in types else None, types.get(column.name))
         for i, column in enumerate(schema.columns)
     ]
-    checked = sql_identifier(f"__lh_checked_{uuid.uuid4().hex}")
+    slices = _slices(checks)
+    token = uuid.uuid4().hex
+    tables = [quote_identifier(f"__lh_checked_{token}_{n}") for n in range(len(slices))]
     try:
-        con.execute(f"CREATE TEMP TABLE {checked} AS {_checked_sql(source, checks)}")
-        outputs = ", ".join(
-            f"CAST(__lh_c{c.index} AS {c.type_}) AS {sql_identifier(c.column.name)}" for c in checks
+        with _sliceable(con, source, len(slices)) as sliced:
+            for checked, part in zip(tables, slices, strict=True):
+                ok = " AND ".join(f"__lh_r{c.index} IS NULL" for c in part)
+                con.execute(
+                    f"CREATE TEMP TABLE {checked} AS SELECT *, {ok} AS __lh_ok "
+                    f"FROM ({_checked_sql(sliced, part)})"
+                )
+        aliases = [f"__lh_k{n}" for n in range(len(slices))]
+        first = aliases[0]
+        joined = f"{tables[0]} {first}" + "".join(
+            f" JOIN {t} {a} ON {a}.{STAGE_LINE} = {first}.{STAGE_LINE}"
+            for t, a in zip(tables[1:], aliases[1:], strict=True)
         )
-        clean = " AND ".join([f"{STAGE_ERROR} IS NULL"] + [f"__lh_r{c.index} IS NULL" for c in checks])
+        outputs = ", ".join(
+            f"CAST({alias}.__lh_c{c.index} AS {c.type_}) AS {quote_identifier(c.column.name)}"
+            for alias, part in zip(aliases, slices, strict=True)
+            for c in part
+        )
+        clean = " AND ".join([f"{first}.{STAGE_ERROR} IS NULL"] + [f"{a}.__lh_ok" for a in aliases])
         con.execute(
-            f"CREATE TEMP TABLE {sql_identifier(table)} AS SELECT {outputs}, "
-            f"{STAGE_LINE}::BIGINT AS {SOURCE_LINE_COLUMN} FROM {checked} WHERE {clean} ORDER BY {STAGE_LINE}"
+            f"CREATE TEMP TABLE {quote_identifier(table)} AS SELECT {outputs}, "
+            f"{first}.{STAGE_LINE}::BIGINT AS {SOURCE_LINE_COLUMN} FROM {joined} WHERE {clean} "
+            f"ORDER BY {first}.{STAGE_LINE}"
         )
         parts = [
             f"SELECT {STAGE_LINE} AS line, -1 AS pos, {STAGE_RAW} AS value, {STAGE_ERROR} AS reason "
-            f"FROM {checked} WHERE {STAGE_ERROR} IS NOT NULL"
+            f"FROM {tables[0]} WHERE {STAGE_ERROR} IS NOT NULL"
         ]
-        parts += [
-            f"SELECT {STAGE_LINE}, {c.index}, __lh_v{c.index}, __lh_r{c.index} FROM {checked} "
-            f"WHERE __lh_r{c.index} IS NOT NULL"
-            for c in checks
-        ]
+        parts += [_slice_rejects_sql(t, part) for t, part in zip(tables, slices, strict=True)]
         rows = con.execute(" UNION ALL ".join(parts) + " ORDER BY line, pos").fetchall()
-        count = con.execute(f"SELECT count(*) FROM {sql_identifier(table)}").fetchone()
+        count = con.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()
     except duckdb.Error as exc:
-        con.execute(f"DROP TABLE IF EXISTS {sql_identifier(table)}")
-        raise DataPlaneError(f"validating rows failed: {exc}") from exc
+        con.execute(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
+        raise DataPlaneError(f"validating rows failed: {duckdb_message(exc)}") from exc
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {checked}")
+        for checked in tables:
+            con.execute(f"DROP TABLE IF EXISTS {checked}")
     rejects = [
         Reject(
             line=int(line),
@@ -521,9 +607,11 @@ def _sniffed_types(con: duckdb.DuckDBPyConnection, path: Path, fmt: SourceFormat
     else:
         query = "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)"
     try:
-        return [(str(r[0]), str(r[1])) for r in con.execute(query, [duckdb_path(path)]).fetchall()]
+        return [(str(r[0]), str(r[1])) for r in con.execute(query, [reader_path(path)]).fetchall()]
     except duckdb.Error as exc:
-        raise DataPlaneError(f"cannot infer the schema of {path}: {exc}") from exc
+        if fmt == "parquet":
+            raise DataPlaneError(f"{path}: not a readable Parquet file ({duckdb_message(exc)})") from exc
+        raise DataPlaneError(f"cannot infer the schema of {path}: {duckdb_message(exc)}") from exc
 
 
 def infer_schema(
@@ -555,7 +643,10 @@ def infer_schema(
     fmt = fmt or detect_format(path)
     if not path.is_file():
         raise DataPlaneError(f"source file {path} does not exist or is not a file")
+    if fmt == "csv":
+        check_width(path, len(read_csv_header(path)[0]))  # before the sniffer reads every column
     sniffed = _sniffed_types(con, path, fmt)
+    check_width(path, len(sniffed))
     if fmt == "parquet":
         columns = tuple(Column(name, _inferable(type_), nullable=True) for name, type_ in sniffed)
         return _new_schema(path, dataset, columns)
@@ -567,10 +658,11 @@ def infer_schema(
             guessed = [_inferable(sniffed[i][1]) if by_position else "VARCHAR" for i in range(len(names))]
         else:
             names = stage_jsonl(con, path, stage)
+            check_width(path, len(names))
             by_name = dict(sniffed)
             guessed = [_inferable(by_name.get(name, "VARCHAR")) for name in names]
         candidate = tuple(Column(n, t, nullable=True) for n, t in zip(names, guessed, strict=True))
-        failing = _columns_with_bad_values(con, sql_identifier(stage), candidate)
+        failing = _columns_with_bad_values(con, quote_identifier(stage), candidate)
     finally:
         drop_stage(con, stage)
     if failing:
@@ -594,12 +686,15 @@ def _columns_with_bad_values(
         for i, column in enumerate(columns)
         if normalize_type(column.type) != "VARCHAR"
     ]
-    if not checks:
-        return set()
-    counts = ", ".join(f"count(__lh_r{c.index})" for c in checks)
-    row = con.execute(f"SELECT {counts} FROM ({_checked_sql(source, checks)})").fetchone()
-    assert row is not None
-    return {check.column.name for check, bad in zip(checks, row, strict=True) if bad}
+    failing: set[str] = set()
+    slices = _slices(checks)
+    with _sliceable(con, source, len(slices)) as sliced:
+        for part in slices:
+            counts = ", ".join(f"count(__lh_r{c.index})" for c in part)
+            row = con.execute(f"SELECT {counts} FROM ({_checked_sql(sliced, part)})").fetchone()
+            assert row is not None
+            failing.update(check.column.name for check, bad in zip(part, row, strict=True) if bad)
+    return failing
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ points at a row that appeared on the same day or earlier. The data carries the d
 phone numbers in five formats, emails with odd casing and stray blanks, lower-case states, and now and
 then the same line twice in a file.
 
-``out_dir/_truth/call_facts.jsonl`` holds the facts planted in the call transcripts (see
-:mod:`lakehouse.sample.transcripts`); folders starting with ``_`` are not extract days.
+``<out_dir>.truth/call_facts.jsonl`` (or ``truth_dir``) holds the facts planted in the call transcripts
+(see :mod:`lakehouse.sample.transcripts`). It is kept out of the extracts folder, so ``lakehouse ingest
+<out_dir>/*`` only ever meets extract days.
 
 Volume is linear in ``scale`` and ``days``: ``scale=1`` over 365 days is about 10,000 customers and
 100,000 jobs (plus ~5 % historical jobs in the first day), ~145,000 calls, ~30,000 estimates and ~90,000
@@ -38,7 +39,7 @@ from lakehouse.sample.calls import CallSimulation
 from lakehouse.sample.clock import Clock
 from lakehouse.sample.ledger import Ledger
 from lakehouse.sample.people import PhoneBook
-from lakehouse.sample.writer import write_extracts, write_truth
+from lakehouse.sample.writer import default_truth_dir, write_extracts, write_truth
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def generate(
     seed: int = DEFAULT_SEED,
     end_date: date = DEFAULT_END_DATE,
     on_day_written: Callable[[int, int], None] | None = None,
+    truth_dir: Path | None = None,
 ) -> GenerationSummary:
     """Generate ``days`` daily extracts ending on ``end_date`` into ``out_dir``.
 
@@ -117,15 +119,24 @@ def generate(
         seed: random seed; the same arguments always produce byte-identical files.
         end_date: the last extract day.
         on_day_written: called with ``(days_done, days_total)`` after each day folder is written.
+        truth_dir: folder for the ground truth (``call_facts.jsonl``); default ``<out_dir>.truth``
+            beside ``out_dir``. It may not lie inside ``out_dir``.
 
     Returns:
         A summary of the folders and row counts written.
 
     Raises:
         InvalidNameError: ``company`` is not a valid slug.
-        InvalidArgumentError: ``days`` or ``scale`` is out of range.
+        InvalidArgumentError: ``days`` or ``scale`` is out of range, or ``truth_dir`` is inside ``out_dir``.
     """
     _validate(company, days, scale)
+    truth_dir = Path(truth_dir).absolute() if truth_dir is not None else default_truth_dir(out_dir)
+    if truth_dir.resolve().is_relative_to(Path(out_dir).resolve()):
+        raise InvalidArgumentError(
+            "truth_dir",
+            str(truth_dir),
+            f"a folder outside the extracts folder {out_dir} (ingest reads all of it)",
+        )
     rng = random.Random(seed)
     clock = Clock(end_date, days)
     ledger = Ledger(days)
@@ -148,7 +159,7 @@ def generate(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = write_extracts(out_dir, clock, ledger, rng, on_day_written)
-    truth_path = write_truth(out_dir, calls.truth)
+    truth_path = write_truth(truth_dir, calls.truth)
     logger.info("wrote %s rows and %d planted call facts", counts, len(calls.truth))
     return GenerationSummary(
         company=company,

@@ -1,4 +1,4 @@
-"""Writes the daily extract folders and the ground-truth file.
+"""Writes the daily extract folders and the ground-truth file (kept apart, beside the extracts).
 
 Each file is written under a temporary name in its folder and renamed over the final name, so a reader
 never sees half a file. There is no fsync: sample data can be regenerated, and 1,800 fsyncs would make a
@@ -23,9 +23,17 @@ from lakehouse.schemas import RAW_SCHEMAS
 JSONL_DATASETS = ("calls",)
 """Datasets written as JSON lines (free-text transcripts); the others are CSV."""
 
-TRUTH_DIR = "_truth"
+TRUTH_SUFFIX = ".truth"
+"""The ground truth of ``<out>/`` goes to ``<out>.truth/`` by default: never inside the extracts, so
+an ingest of the extracts folder (or of ``<out>/*``) only ever meets extract days."""
 TRUTH_FILE = "call_facts.jsonl"
 DUPLICATE_RATE = 0.004
+
+
+def default_truth_dir(out_dir: Path) -> Path:
+    """``<out_dir>.truth``: the folder beside ``out_dir`` that holds its ground truth."""
+    out = Path(out_dir).absolute()
+    return out.with_name(out.name + TRUTH_SUFFIX)
 
 
 def file_name(dataset: str) -> str:
@@ -98,11 +106,11 @@ def write_extracts(
     return counts
 
 
-def write_truth(out_dir: Path, truth: list[dict[str, object]]) -> Path:
-    """Write the planted transcript facts, one JSON object per call, ordered by call id."""
-    folder = out_dir / TRUTH_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / TRUTH_FILE
+def write_truth(truth_dir: Path, truth: list[dict[str, object]]) -> Path:
+    """Write the planted transcript facts to ``truth_dir/call_facts.jsonl``, one JSON object per call,
+    ordered by call id."""
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    path = truth_dir / TRUTH_FILE
     with _atomic_text(path) as handle:
         for fact in sorted(truth, key=lambda f: str(f["call_id"])):
             handle.write(json.dumps(fact, ensure_ascii=False))
