@@ -55,7 +55,7 @@ from lakehouse.io.validate import (
 )
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import FileEntry, run_manifest
-from lakehouse.recovery import reap_dead_runs
+from lakehouse.recovery import reap_dead_runs, run_heartbeat
 from lakehouse.schemas import (
     Column,
     DatasetSchema,
@@ -406,56 +406,65 @@ class BronzeIngest:
                 self.store.root.resolve(item.rejects_file).unlink(missing_ok=True)
             concurrent.append(_describe(item.source) | {"reason": f"ingested concurrently by run {holder}"})
 
-        try:
-            with duckdb.connect() as con:
-                for n, source in enumerate(todo, start=1):
-                    if progress is not None:
-                        progress(f"{source.dataset} {source.dt} ({source.path.name})", n - 1, len(todo))
-                    version = staged.get(source.dataset)
-                    if version is None:
-                        version = self._stage_version(con, company, source, run_id, allow_schema_evolution)
-                        staged[source.dataset] = version
-                    elif declared_schema(source.dataset) is None:
-                        # Every file of an undeclared dataset is checked against the schema, not just
-                        # the first one of the run (a later file may evolve it: added nullable columns).
-                        schema = self._schema_for(con, company, source, allow_schema_evolution, version)
-                        version.schema, version.schema_version = schema_to_json(schema), schema.version
-                    item = self._ingest_file(con, company, source, version, on_error)
-                    done[item.entry.path] = item
-            if progress is not None:
-                progress("publishing", len(todo), len(todo))
-            for source in todo:
-                _check_unchanged(source)
-            claims = {(_scope(company, i.source.dataset), i.source.sha256): path for path, i in done.items()}
-            records = self.store.publish(
-                list(staged.values()), list(claims), claimed_files=claims, on_claim_taken=left_out
+        with run_heartbeat(self.dal, run_id):  # other hosts judge the run alive by it
+            try:
+                with duckdb.connect() as con:
+                    for n, source in enumerate(todo, start=1):
+                        if progress is not None:
+                            progress(f"{source.dataset} {source.dt} ({source.path.name})", n - 1, len(todo))
+                        version = staged.get(source.dataset)
+                        if version is None:
+                            version = self._stage_version(
+                                con, company, source, run_id, allow_schema_evolution
+                            )
+                            staged[source.dataset] = version
+                        elif declared_schema(source.dataset) is None:
+                            # Every file of an undeclared dataset is checked against the schema, not just
+                            # the first one of the run (a later file may evolve it: added nullable columns).
+                            schema = self._schema_for(con, company, source, allow_schema_evolution, version)
+                            version.schema, version.schema_version = schema_to_json(schema), schema.version
+                        item = self._ingest_file(con, company, source, version, on_error)
+                        done[item.entry.path] = item
+                if progress is not None:
+                    progress("publishing", len(todo), len(todo))
+                for source in todo:
+                    _check_unchanged(source)
+                claims = {
+                    (_scope(company, i.source.dataset), i.source.sha256): path for path, i in done.items()
+                }
+                records = self.store.publish(
+                    list(staged.values()), list(claims), claimed_files=claims, on_claim_taken=left_out
+                )
+            except BaseException as exc:
+                # First: the run must not stay "running", whatever cleanup does.
+                self.dal.fail_pipeline_run(run_id, exc)
+                self._cleanup(company, run_id, staged, [i.rejects_file for i in done.values()])
+                raise
+            result.ingested = [
+                _describe(i.source) | {"rows": i.entry.row_count, "rejected": i.rejected_rows}
+                for i in done.values()
+            ]
+            result.skipped.extend(concurrent)
+            result.rejected_rows = sum(i.rejected_rows for i in done.values())
+            result.rejects_files = [i.rejects_file for i in done.values() if i.rejects_file is not None]
+            result.versions = version_summary(records)
+            manifest = run_manifest(
+                run_id=run_id,
+                company=company,
+                pipeline="ingest",
+                inputs=inputs,
+                outputs=[v.as_output() for v in staged.values() if v.files],
+                rejected_rows=result.rejected_rows,
+                rejects_files=result.rejects_files,
+                skipped=concurrent,
             )
-        except BaseException as exc:
-            # First: the run must not stay "running", whatever cleanup does.
-            self.dal.fail_pipeline_run(run_id, exc)
-            self._cleanup(company, run_id, staged, [i.rejects_file for i in done.values()])
-            raise
-        result.ingested = [
-            _describe(i.source) | {"rows": i.entry.row_count, "rejected": i.rejected_rows}
-            for i in done.values()
-        ]
-        result.skipped.extend(concurrent)
-        result.rejected_rows = sum(i.rejected_rows for i in done.values())
-        result.rejects_files = [i.rejects_file for i in done.values() if i.rejects_file is not None]
-        result.versions = version_summary(records)
-        manifest = run_manifest(
-            run_id=run_id,
-            company=company,
-            pipeline="ingest",
-            inputs=inputs,
-            outputs=[v.as_output() for v in staged.values() if v.files],
-            rejected_rows=result.rejected_rows,
-            rejects_files=result.rejects_files,
-            skipped=concurrent,
-        )
-        self.store.write_run_manifest(company, manifest)
-        self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
-        return result
+            try:
+                self.store.write_run_manifest(company, manifest)
+                self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
+            except BaseException as exc:  # committed: the versions stay; the run says what went wrong
+                self.dal.fail_pipeline_run(run_id, exc, published_versions=result.versions)
+                raise
+            return result
 
     def _committed(self, company: str, run_id: str) -> bool:
         """Whether a version of run ``run_id`` was committed (True when that cannot be told)."""

@@ -17,7 +17,7 @@ import pytest
 
 from lakehouse.dal import DataAccessLayer
 from lakehouse.datasets import DatasetStore, StagedVersion
-from lakehouse.errors import DataPlaneError, DatasetNotFoundError, EmptyVersionError
+from lakehouse.errors import DataPlaneError, DatasetNotFoundError, EmptyVersionError, TransformError
 from lakehouse.ids import new_run_id
 from lakehouse.ingest import BronzeIngest
 from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
@@ -40,7 +40,9 @@ def _publish(store: DatasetStore, run_id: str, rows: int, as_of: date) -> None:
     store.dal.finish_pipeline_run(run_id, "success")
 
 
-def test_current_is_newest_as_of_then_latest_commit_never_the_run_id(dal: DataAccessLayer, tmp_path: Path) -> None:
+def test_current_is_newest_as_of_then_latest_commit_never_the_run_id(
+    dal: DataAccessLayer, tmp_path: Path
+) -> None:
     store = make_store(dal, tmp_path / "data")
     day = date(2026, 8, 15)
     late_id = new_run_id()  # taken first (like a build that then waited) ...
@@ -83,7 +85,10 @@ def test_a_backfill_is_published_and_readable_but_never_current(lake: Lakehouse)
     assert lake.store.resolve_version(COMPANY, "gold", "customer_360").version_tag == full.run_id
     assert _count(lake, "customer_360") == rows
     assert _count(lake, "customer_360", as_of=str(past)) == _count(lake, "customer_360", as_of=back.run_id)
-    assert lake.store.resolve_version(COMPANY, "gold", "customer_360", as_of=str(past)).version_tag == back.run_id
+    assert (
+        lake.store.resolve_version(COMPANY, "gold", "customer_360", as_of=str(past)).version_tag
+        == back.run_id
+    )
     assert {(e.event_id, e.status, e.last_seen_at) for e in lake.dal.list_events(COMPANY)} == events
 
     # --select at the backfill's as-of reads the upstream versions of that as-of, never the current ones
@@ -139,3 +144,15 @@ def test_one_feed_ahead_does_not_move_the_default_as_of(lake: Lakehouse) -> None
     assert partial.as_of == ahead and partial.events == {}
     inputs = lake.dal.get_pipeline_run(partial.run_id).input_manifest or {}
     assert inputs["partial"] is True and inputs["source_reach"]["calls"] == ahead.isoformat()
+
+
+@pytest.mark.slow
+def test_a_model_with_a_reserved_column_fails_clearly_and_publishes_nothing(lake: Lakehouse) -> None:
+    (lake.project_dir / "models" / "gold" / "jobs_by_day.sql").write_text(
+        "select cast(scheduled_for as date) as dt, count(*) as job_count from {{ ref('jobs') }} group by 1\n"
+    )
+    with pytest.raises(
+        TransformError, match=r"jobs_by_day has reserved column\(s\): 'dt' is a partition key"
+    ):
+        lake.builder().run(COMPANY, select=["jobs_by_day"], extract=False)
+    assert not [v for v in lake.dal.list_dataset_versions(COMPANY) if v.zone != "bronze"]

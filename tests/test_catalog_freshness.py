@@ -46,9 +46,9 @@ def _count(*extra: str) -> int:
     return int(rows[0]["n"])
 
 
-def _store(root: Path) -> tuple[DataAccessLayer, DatasetStore]:
+def _store(data_root: Path) -> tuple[DataAccessLayer, DatasetStore]:
     dal = DataAccessLayer.from_settings(get_settings())
-    return dal, make_store(dal, root)
+    return dal, make_store(dal, data_root)
 
 
 def test_a_stale_catalog_is_noticed_and_refreshed_by_query(root: Path) -> None:  # noqa: F811

@@ -39,7 +39,6 @@ from tests.data_fixtures import (
 )
 from tests.recovery_fixtures import kill_holder
 
-
 #: gc's grace period off: these tests expire versions replaced moments ago.
 NO_GRACE = timedelta(0)
 

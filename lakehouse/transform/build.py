@@ -39,7 +39,7 @@ from lakehouse.io.parquet_io import sql_identifier
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
 from lakehouse.recovery import recover_company, run_heartbeat
-from lakehouse.schemas import RAW_SCHEMAS
+from lakehouse.schemas import RAW_SCHEMAS, reserved_column_problems
 from lakehouse.transform.build_lock import company_lock
 from lakehouse.transform.dbt_runner import (
     DbtInvocation,
@@ -403,14 +403,20 @@ class DbtBuild:
     ) -> StagedVersion:
         relation = f"{sql_identifier(model['schema'])}.{sql_identifier(model['alias'])}"
         described = con.execute(f"DESCRIBE {relation}").fetchall()
+        # `dt` and `dataset` are the partition folders of every published file: a model column of
+        # that name would be silently replaced on read. (Silver carries bronze lineage on purpose.)
+        problems = reserved_column_problems([str(c[0]) for c in described], lineage=False)
+        if problems:
+            raise TransformError(
+                f"dbt model {model['unique_id']} has reserved column(s): {'; '.join(problems)}; "
+                "rename them in the model (e.g. `as event_dt`)"
+            )
         schema = {
             "name": model["name"],
             "version": model["schema_version"],
             "primary_key": None,
             "columns": [
-                {"name": c[0], "type": c[1], "nullable": c[2] != "NO", "enum": None}
-                for c in described
-                if c[0] != "dt"
+                {"name": c[0], "type": c[1], "nullable": c[2] != "NO", "enum": None} for c in described
             ],
         }
         version = StagedVersion(
@@ -423,7 +429,7 @@ class DbtBuild:
             extra={"dbt_unique_id": model["unique_id"]},
             as_of=as_of,
         )
-        columns = ", ".join(sql_identifier(str(c[0])) for c in described if c[0] != "dt")
+        columns = ", ".join(sql_identifier(str(c[0])) for c in described)
         # A stable row order: a rebuild of the same data writes the same rows in the same order.
         self.store.write_file(con, version, f"SELECT {columns} FROM {relation} ORDER BY ALL", as_of)
         return version
