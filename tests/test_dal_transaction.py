@@ -13,7 +13,9 @@ from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
 
 
 def _event(entity: str) -> DetectedEvent:
-    return DetectedEvent(f"acme:overdue_invoice:{entity}", "acme", "overdue_invoice", "invoice", entity, "high")
+    return DetectedEvent(
+        f"acme:overdue_invoice:{entity}", "acme", "overdue_invoice", "invoice", entity, "high"
+    )
 
 
 def test_writes_in_a_transaction_commit_together_or_not_at_all(dal: DataAccessLayer) -> None:
