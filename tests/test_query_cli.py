@@ -1,8 +1,8 @@
 """``lakehouse query``: --timeout / --memory-limit and the ``query`` config section, streamed --out,
 bounded terminal tables, one-line errors.
 
-The catalog is written directly, so the control plane is only opened (SQLite is enough here: the
-query path reads nothing from it once the catalog exists).
+One silver dataset is published on a SQLite control plane (the query path only reads what is
+committed there to check that the catalog is current).
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner, Result
 
 from lakehouse.cli.main import app
-from lakehouse.query.catalog import write_catalog
+from lakehouse.dal import DataAccessLayer
 from lakehouse.settings import get_settings
+from tests.data_fixtures import make_store, publish_table
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
 CROSS_JOIN = "select count(*) as n from range(1000000000) a, range(1000000000) b"
@@ -36,10 +37,13 @@ def acme(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch)
     config = tmp_path / "config"
     shutil.copytree(REPO_CONFIG, config)
     root = tmp_path / "data"
-    folder = root / "acme" / "silver" / "dataset=jobs" / "dt=2026-01-01"
-    folder.mkdir(parents=True)
-    pq.write_table(pa.table({"job_id": ["j1", "j2"]}), folder / "part-0.parquet")
-    write_catalog(root / "acme" / "catalog.duckdb", {"silver": {"jobs": [folder / "part-0.parquet"]}})
+    dal = DataAccessLayer.from_url(f"sqlite:///{control}")
+    try:
+        publish_table(
+            make_store(dal, root), "silver", "jobs", pa.table({"job_id": ["j1", "j2"]}), date(2026, 1, 1)
+        )
+    finally:
+        dal.close()
     monkeypatch.setenv("LAKEHOUSE_DATABASE_URL", f"sqlite:///{control}")
     monkeypatch.setenv("LAKEHOUSE_DATA_ROOT", str(root))
     monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(config))
@@ -170,7 +174,7 @@ def test_views_answer_max_dt_and_internal_errors_are_one_line() -> None:
     ]
     if duckdb.__version__ != "1.5.5":
         return
-    file = next(Path(get_settings().data_root).glob("acme/silver/dataset=jobs/dt=*/part-0.parquet"))
+    file = next(Path(get_settings().data_root).glob("acme/silver/dataset=jobs/dt=*/part-*.parquet"))
 
     result = _query(f"select max(dt) from read_parquet(['{file}'], hive_partitioning = true)")
 
