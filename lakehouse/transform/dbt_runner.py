@@ -78,6 +78,25 @@ def release_dbt_resources() -> None:
                 handler.close()
 
 
+def _project_args(
+    command: str, project_dir: Path, target_dir: Path, variables: Mapping[str, Any]
+) -> list[str]:
+    """The arguments every dbt invocation of a run shares: project, profile, target and log folders, vars."""
+    return [
+        command,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(target_dir / "logs"),
+        "--vars",
+        json.dumps(dict(variables)),
+    ]
+
+
 def run_dbt_build(
     project_dir: Path,
     db_path: Path,
@@ -108,17 +127,7 @@ def run_dbt_build(
         progress(node_info.unique_id, status)
 
     args = [
-        "build",
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(project_dir),
-        "--target-path",
-        str(target_dir),
-        "--log-path",
-        str(target_dir / "logs"),
-        "--vars",
-        json.dumps(dict(variables)),
+        *_project_args("build", project_dir, target_dir, variables),
         # Nothing on stdout: the CLI shows progress and a one-line result; the full dbt log is kept
         # with the run's artifacts (manifests/dbt/<run_id>/dbt.log).
         "--log-level",
@@ -212,17 +221,7 @@ def list_models(
     from dbt.cli.main import dbtRunner
 
     args = [
-        "ls",
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(project_dir),
-        "--target-path",
-        str(target_dir),
-        "--log-path",
-        str(target_dir / "logs"),
-        "--vars",
-        json.dumps(dict(variables)),
+        *_project_args("ls", project_dir, target_dir, variables),
         "--log-level",
         "none",
         "--resource-type",
