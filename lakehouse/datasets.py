@@ -39,10 +39,13 @@ from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec, Pipel
 from lakehouse.db.types import utcnow
 from lakehouse.errors import (
     AlreadyExistsError,
+    CatalogStaleError,
     DataPlaneError,
     DatasetNotFoundError,
     IntegrityError,
+    LakehouseError,
     NotFoundError,
+    disk_full_from,
 )
 from lakehouse.io.atomic import TEMP_PREFIX, sha256_file
 from lakehouse.io.json_io import read_json, write_json_atomic
@@ -293,8 +296,8 @@ class DatasetStore:
         for company in sorted({v.company for v in versions}):
             try:
                 self.refresh_catalog(company)
-            except Exception:
-                logger.exception("published, but the catalog of %s could not be refreshed", company)
+            except Exception as exc:  # the command's closing check (stale_catalog) reports it
+                logger.info("published, but the catalog of %s could not be refreshed: %s", company, exc)
         return records
 
     def write_run_manifest(self, company: str, manifest: dict[str, Any]) -> str:
@@ -484,19 +487,33 @@ class DatasetStore:
     def ensure_catalog(self, company: str) -> bool:
         """Refresh the catalog if it is missing or does not show what is committed (a process killed
         between a commit and its refresh leaves it stale). Returns whether it was refreshed."""
-        if catalog_reflects(self.root.catalog_path(company)) == self.catalog_fingerprint(company):
+        path = self.root.catalog_path(company)
+        versions = self.dal.list_dataset_versions(company)
+        if not versions and not path.exists():
+            return False  # nothing published, nothing to show (the catalog is made by the first publish)
+        if catalog_reflects(path) == _fingerprint(versions):
             return False
         logger.info("catalog of %s is stale or missing: refreshing it", company)
         self.refresh_catalog(company)
         return True
 
+    def stale_catalog(self, company: str) -> CatalogStaleError | None:
+        """Refresh the catalog if it is stale; the error to report if it is and cannot be refreshed.
+
+        A command that committed calls it last, so that a catalog left behind (a full disk during
+        the refresh) fails the command instead of passing unnoticed.
+        """
+        try:
+            self.ensure_catalog(company)
+        except (LakehouseError, OSError, duckdb.Error) as exc:
+            full = disk_full_from(exc)
+            reason = str(full) if full is not None else " ".join(str(exc).split()) or type(exc).__name__
+            return CatalogStaleError(company, str(self.root.catalog_path(company)), reason)
+        return None
+
     def catalog_fingerprint(self, company: str) -> str:
         """A digest of every committed version of the company (what the catalog should show)."""
-        tags = sorted(
-            f"{v.zone}/{v.dataset_name}/{v.version_tag}/{v.checksum}"
-            for v in self.dal.list_dataset_versions(company)
-        )
-        return "sha256:" + hashlib.sha256("\n".join(tags).encode()).hexdigest()
+        return _fingerprint(self.dal.list_dataset_versions(company))
 
     def catalog_views(self, company: str, as_of: date | None = None) -> dict[str, dict[str, ViewSource]]:
         """The views of the analysts' catalog: each dataset's files, with the as-of of a silver/gold one."""
@@ -727,3 +744,9 @@ def _run_id_of(name: str) -> str | None:
 
 
 Progress = Callable[[str], None]
+
+
+def _fingerprint(versions: Iterable[DatasetVersionRecord]) -> str:
+    """What a catalog over exactly these committed versions records that it reflects."""
+    tags = sorted(f"{v.zone}/{v.dataset_name}/{v.version_tag}/{v.checksum}" for v in versions)
+    return "sha256:" + hashlib.sha256("\n".join(tags).encode()).hexdigest()

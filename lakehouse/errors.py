@@ -11,11 +11,28 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 
 class LakehouseError(Exception):
     """Base class of every error the lakehouse raises on purpose."""
+
+
+#: A failure while the data root or the SQLite file has less free space than this is a full disk.
+LOW_SPACE_BYTES = 16 * 1024 * 1024
+
+
+def low_on_space(path: str | os.PathLike[str]) -> bool:
+    """Whether the file system holding ``path`` (or its nearest existing parent) is nearly full."""
+    here = Path(path)
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    try:
+        return shutil.disk_usage(here).free < LOW_SPACE_BYTES
+    except OSError:
+        return False
 
 
 class DiskFullError(LakehouseError):
@@ -219,6 +236,19 @@ class DatasetNotFoundError(DataPlaneError):
 
 class IntegrityError(DataPlaneError):
     """Stored files differ from what their manifest records."""
+
+
+class CatalogStaleError(DataPlaneError):
+    """What a command committed is published, but the analysts' catalog could not be refreshed."""
+
+    def __init__(self, company: str, path: str, reason: str) -> None:
+        self.company = company
+        self.path = path
+        super().__init__(
+            f"committed, but the catalog {path} could not be refreshed ({reason}): DuckDB clients "
+            f"reading it see the previous versions until it is; fix the cause, then run "
+            f"`lakehouse catalog -c {company}` (the next ingest, build or query refreshes it too)"
+        )
 
 
 class QueryRefusedError(DataPlaneError):

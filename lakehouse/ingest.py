@@ -55,7 +55,7 @@ from lakehouse.io.validate import (
 )
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import FileEntry, run_manifest
-from lakehouse.recovery import reap_dead_runs, run_heartbeat
+from lakehouse.recovery import recover_runs, run_heartbeat
 from lakehouse.schemas import (
     Column,
     DatasetSchema,
@@ -372,7 +372,7 @@ class BronzeIngest:
             DataPlaneError: a file is missing, unreadable, refused, or changed during the run.
         """
         validate_slug("company", company)
-        reap_dead_runs(self.dal, company, command="ingest")  # runs whose process died: failed
+        recover_runs(self.store, company, command="ingest")  # dead runs failed, a stale catalog refreshed
         sources = [_fingerprinted(s) for s in discover_sources(paths, dataset, dt, follow_symlinks)]
         result = IngestResult(run_id=None, company=company)
         todo: list[SourceFile] = []

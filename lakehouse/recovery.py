@@ -6,6 +6,10 @@ with a holder that is gone (:func:`lakehouse.db.liveness.holder_alive`) and mark
 ``{"type": "ProcessDied", ...}``; a run it could not mark because the control plane was down is
 still found, and marked, once the control plane is back. The run's ``_work/`` folder and orphan
 files are removed by the next build or gc (:func:`recover_company`, :meth:`DatasetStore.gc`).
+
+A process killed after its commit but before its catalog refresh leaves the analysts' catalog behind
+the control plane: every recovery pass (:func:`recover_runs`) refreshes a stale catalog, and a run
+marked dead that had committed says so in its error (``published_versions``).
 """
 
 from __future__ import annotations
@@ -92,8 +96,17 @@ def dead_runs(
     return [r for r in dal.running_pipeline_runs(company) if not holder_alive(r, now=now)]
 
 
-def death_error(run: PipelineRunRecord, command: str, now: datetime | None = None) -> dict[str, Any]:
-    """The ``error`` recorded on a run whose process died, found by ``command``."""
+def death_error(
+    run: PipelineRunRecord,
+    command: str,
+    now: datetime | None = None,
+    published: list[str] | None = None,
+) -> dict[str, Any]:
+    """The ``error`` recorded on a run whose process died, found by ``command``.
+
+    Args:
+        published: the versions the run committed before it died (``zone.dataset@tag``).
+    """
     if run.holder_host is None or run.holder_pid is None:
         message = (
             f"process died: still running {liveness.UNKNOWN_HOLDER_GRACE} after it started, "
@@ -101,6 +114,11 @@ def death_error(run: PipelineRunRecord, command: str, now: datetime | None = Non
         )
     else:
         message = f"process died: {holder_of(run)} is gone (marked failed by {command})"
+    if published:
+        message += (
+            f"; it had committed {len(published)} version(s), which stay published: "
+            "only its steps after the commit did not run"
+        )
     error: dict[str, Any] = {
         "type": PROCESS_DIED,
         "message": message,
@@ -110,6 +128,8 @@ def death_error(run: PipelineRunRecord, command: str, now: datetime | None = Non
     }
     if run.heartbeat_at is not None:
         error["last_heartbeat"] = run.heartbeat_at.isoformat()
+    if published:
+        error["published_versions"] = published
     return error
 
 
@@ -119,8 +139,13 @@ def mark_dead(dal: DataAccessLayer, run: PipelineRunRecord, command: str) -> boo
     Raises:
         DatabaseUnavailableError: the control plane is down (the run is marked by a later command).
     """
+    published = [
+        f"{v.zone}.{v.dataset_name}@{v.version_tag}"
+        for v in dal.list_dataset_versions(run.company, include_expired=True)
+        if v.produced_by_run_id == run.run_id
+    ]
     try:
-        dal.finish_pipeline_run(run.run_id, "failed", error=death_error(run, command))
+        dal.finish_pipeline_run(run.run_id, "failed", error=death_error(run, command, published=published))
     except (InvalidStateError, NotFoundError):  # finished (or marked by another command) meanwhile
         return False
     logger.warning(
@@ -146,6 +171,27 @@ def reap_dead_runs(dal: DataAccessLayer, company: str | None = None, command: st
     return [r.run_id for r in dead_runs(dal, company) if mark_dead(dal, r, command)]
 
 
+def recover_runs(store: DatasetStore, company: str, command: str) -> list[str]:
+    """Mark the company's dead runs failed, and refresh its catalog if a crash left it stale.
+
+    Call it at the start of every command that reads or writes runs (ingest, ``runs``, gc; a build
+    through :func:`recover_company`). A catalog that cannot be refreshed (a full disk) is logged:
+    the command goes on, and the next one tries again.
+
+    Returns:
+        The run ids marked failed.
+
+    Raises:
+        DatabaseUnavailableError: the control plane is down.
+    """
+    reaped = reap_dead_runs(store.dal, company, command)
+    try:
+        store.ensure_catalog(company)
+    except (DataPlaneError, OSError) as exc:
+        logger.warning("could not refresh the stale catalog of %s: %s", company, _one_line(exc))
+    return reaped
+
+
 def recover_company(store: DatasetStore, company: str, command: str = "build") -> list[str]:
     """Mark a company's dead runs failed and remove what crashed runs left (``_work/``, orphan files).
 
@@ -158,7 +204,7 @@ def recover_company(store: DatasetStore, company: str, command: str = "build") -
     Raises:
         DatabaseUnavailableError: the control plane is down.
     """
-    reaped = reap_dead_runs(store.dal, company, command)
+    reaped = recover_runs(store, company, command)
     try:
         report = store.gc(company, keep=sys.maxsize)
     except (DataPlaneError, OSError) as exc:  # housekeeping must not stop the command that needs it

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 from typer.testing import CliRunner, Result
@@ -116,6 +117,40 @@ def test_ingest_prints_a_summary_and_a_rerun_is_a_no_op(src: Path, root: Path) -
     }
     text = ok("datasets", "-c", COMPANY).stdout
     assert text.startswith("datasets of acme") and "jobs" in text
+
+
+@pytest.mark.usefixtures("env")
+def test_an_ingest_whose_catalog_refresh_fails_exits_1_and_the_rerun_refreshes_it(
+    src: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk during the catalog refresh after the commit: the versions stay published, the
+    command says the catalog is behind (exit 1), and the rerun (a no-op) brings it up to date."""
+    import lakehouse.datasets as datasets_module
+
+    write_jobs(src, "2026-09-29", ["J1", "J2"])
+    ok("ingest", str(src), "-c", COMPANY)
+    write_jobs(src, "2026-09-30", ["J3"])
+    real = datasets_module.write_catalog
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device", str(root / COMPANY / "catalog.duckdb"))
+
+    monkeypatch.setattr(datasets_module, "write_catalog", full_disk)
+    line = one_line_error(cli("ingest", str(src), "-c", COMPANY))
+    assert line.startswith(f"error: committed, but the catalog {root / COMPANY / 'catalog.duckdb'} could not")
+    assert "no space left on" in line and f"lakehouse catalog -c {COMPANY}" in line
+    assert [r["status"] for r in as_json(ok("runs", "-c", COMPANY, "-o", "json"))] == ["success"] * 2
+    catalog = root / COMPANY / "catalog.duckdb"
+
+    def catalog_rows() -> int:
+        with duckdb.connect(str(catalog), read_only=True) as con:
+            return int(con.execute("select count(*) from bronze.jobs").fetchone()[0])  # type: ignore[index]
+
+    assert catalog_rows() == 2  # behind the control plane
+
+    monkeypatch.setattr(datasets_module, "write_catalog", real)
+    assert "nothing to ingest" in ok("ingest", str(src), "-c", COMPANY).stdout
+    assert catalog_rows() == 3
 
 
 @pytest.mark.usefixtures("env")

@@ -223,6 +223,62 @@ def test_a_full_disk_is_reported_as_such(
     )
 
 
+@pytest.mark.parametrize("said", ["disk I/O error", "unable to open database file"])
+def test_sqlite_that_cannot_write_on_a_full_disk_is_a_full_disk(
+    said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite out of space for its journal says "disk I/O error", not "database or disk is full"."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    import lakehouse.errors as errors_mod
+    from lakehouse.db.engine import control_plane_error
+
+    database = tmp_path / "lakehouse.db"
+    engine = create_engine(f"sqlite:///{database}")
+    exc = OperationalError("UPDATE pipeline_runs ...", {}, sqlite3.OperationalError(said))
+    try:
+        found = control_plane_error(exc, engine)
+        assert not isinstance(found, DiskFullError)  # plenty of space: not a full disk
+
+        usage = shutil.disk_usage(tmp_path)
+        monkeypatch.setattr(
+            errors_mod.shutil, "disk_usage", lambda path: usage._replace(free=errors_mod.LOW_SPACE_BYTES - 1)
+        )
+        found = control_plane_error(exc, engine)
+        assert isinstance(found, DiskFullError) and found.path == str(database)
+        assert str(found).startswith(f"no space left on {database}")
+    finally:
+        engine.dispose()
+
+
+def test_a_log_handler_that_cannot_write_prints_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dbt's log file on a full disk: logging's "--- Logging error ---" report stays silent unless verbose."""
+
+    class FullDisk(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            except OSError:
+                self.handleError(record)
+
+    logger = logging.getLogger("dbt.test_full_disk")
+    handler = FullDisk()
+    logger.addHandler(handler)
+    try:
+        configure_logging("WARNING")
+        logger.warning("a dbt event")
+        assert "Logging error" not in capsys.readouterr().err
+        configure_logging("WARNING", verbose=True)
+        logger.warning("a dbt event")
+        assert "--- Logging error ---" in capsys.readouterr().err
+    finally:
+        logger.removeHandler(handler)
+        configure_logging("WARNING")
+
+
 def _caused_by(outer: Exception, cause: BaseException) -> Exception:
     try:
         try:

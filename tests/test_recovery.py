@@ -249,6 +249,43 @@ def test_recover_company_logs_rather_than_fails_when_housekeeping_fails(
     assert "could not remove the leftovers of crashed runs" in caplog.text
 
 
+def _killed_after_commit(store: DatasetStore, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A run whose process committed a version, then died before its catalog refresh and finish."""
+    run_id = store.dal.start_pipeline_run(COMPANY, "ingest", stage="bronze")
+    staged = StagedVersion(COMPANY, "bronze", "jobs", run_id, "1")
+    with duckdb.connect() as con:
+        store.write_file(con, staged, pa.table({"id": [1, 2]}), date(2026, 9, 30))
+    with monkeypatch.context() as m:
+        m.setattr(store, "refresh_catalog", lambda company: None)  # killed before the refresh
+        store.publish([staged])
+    kill_holder(store.dal, run_id)
+    return run_id
+
+
+def _catalog_count(root: Path, view: str) -> int | None:
+    catalog = root / COMPANY / "catalog.duckdb"
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        try:
+            return int(con.execute(f"select count(*) from {view}").fetchone()[0])  # type: ignore[index]
+        except duckdb.CatalogException:
+            return None
+
+
+def test_the_recovery_pass_refreshes_the_catalog_of_a_run_killed_after_its_commit(
+    store: DatasetStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_table(store, "silver", "customers", pa.table({"id": [0]}))
+    dead = _killed_after_commit(store, monkeypatch)
+    assert _catalog_count(root, "bronze.jobs") is None  # the catalog lags the control plane
+
+    assert recovery.recover_runs(store, COMPANY, command="runs") == [dead]
+    assert _catalog_count(root, "bronze.jobs") == 2
+    error = store.dal.get_pipeline_run(dead).error or {}
+    [tag] = [v.version_tag for v in store.versions(COMPANY, "bronze", "jobs")]
+    assert error["published_versions"] == [f"bronze.jobs@{tag}"]
+    assert "it had committed 1 version(s), which stay published" in error["message"]
+
+
 # --- the CLI ---------------------------------------------------------------------------------------
 
 
@@ -283,6 +320,18 @@ def test_runs_marks_a_run_whose_process_died_failed(dal: DataAccessLayer) -> Non
     assert by_id[dead]["error"].endswith("is gone (marked failed by runs)")
     assert f"marked dbt_build run {dead} failed" in result.stderr  # one warning line
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.usefixtures("env")
+@pytest.mark.parametrize("command", ["runs", "gc"])
+def test_runs_and_gc_refresh_a_catalog_left_stale_by_a_kill(
+    command: str, store: DatasetStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_table(store, "silver", "customers", pa.table({"id": [0]}))
+    dead = _killed_after_commit(store, monkeypatch)
+    _ok(command, "-c", COMPANY)
+    assert _catalog_count(root, "bronze.jobs") == 2
+    assert store.dal.get_pipeline_run(dead).status == "failed"
 
 
 @pytest.mark.usefixtures("env")

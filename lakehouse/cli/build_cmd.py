@@ -16,7 +16,7 @@ from lakehouse.ids import new_run_id
 from lakehouse.io.zones import validate_slug
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
-from lakehouse.transform.build import DbtBuild
+from lakehouse.transform.build import BuildResult, DbtBuild
 from lakehouse.transform.build_lock import company_lock
 from lakehouse.transform.profiles import run_extraction
 
@@ -68,6 +68,13 @@ def build_command(
             allow_partial=allow_partial,
             allow_empty=allow_empty,
         )
+        stale = store.stale_catalog(company)
+    _print_build(result, output)
+    if stale is not None:
+        raise stale
+
+
+def _print_build(result: BuildResult, output: OutputFormat) -> None:
     for note in result.notes:
         err_console.print(f"note: {note}", markup=False)
     if output == OutputFormat.json:
@@ -177,11 +184,14 @@ def extract_command(
         ),
     ):
         result = run_extraction(store, config, company)
+        stale = store.stale_catalog(company)
     if output == OutputFormat.json:
         print_json({"run_id": result.run_id, "versions": result.versions, "skipped": result.skipped})
-        return
-    for reason in result.skipped:
-        console.print(f"skipped: {reason}", markup=False)
-    if result.run_id:
-        console.print(f"extraction {result.run_id}", markup=False)
-        emit(OutputFormat.text, "published versions", result.versions)
+    else:
+        for reason in result.skipped:
+            console.print(f"skipped: {reason}", markup=False)
+        if result.run_id:
+            console.print(f"extraction {result.run_id}", markup=False)
+            emit(OutputFormat.text, "published versions", result.versions)
+    if stale is not None:
+        raise stale

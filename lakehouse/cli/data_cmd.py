@@ -13,12 +13,12 @@ from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json, print_run, run_document
 from lakehouse.cli.progress import progress_bar
 from lakehouse.config import load_config
-from lakehouse.datasets import current_of
+from lakehouse.datasets import GcReport, current_of
 from lakehouse.db.liveness import holder_alive
 from lakehouse.errors import DataPlaneError
-from lakehouse.ingest import BronzeIngest, OnError
+from lakehouse.ingest import BronzeIngest, IngestResult, OnError
 from lakehouse.io.zones import validate_slug
-from lakehouse.recovery import reap_dead_runs
+from lakehouse.recovery import reap_dead_runs, recover_runs
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
 
@@ -69,6 +69,13 @@ def ingest_command(
             company, paths, dataset, parse_dt(dt), mode, allow_schema_evolution, report, follow_symlinks
         )
         rejects_paths = [str(store.root.resolve(rel)) for rel in result.rejects_files]
+        stale = store.stale_catalog(company)
+    _print_ingest(result, rejects_paths, output)
+    if stale is not None:
+        raise stale
+
+
+def _print_ingest(result: IngestResult, rejects_paths: list[str], output: OutputFormat) -> None:
     summary: dict[str, Any] = {
         "run_id": result.run_id,
         "files_ingested": len(result.ingested),
@@ -178,7 +185,7 @@ def runs_command(
         )
     validate_slug("company", company)
     with open_store() as store:
-        reap_dead_runs(store.dal, company, command="runs")
+        recover_runs(store, company, command="runs")
         runs = store.dal.list_pipeline_runs(company, pipeline, limit)
     rows = [
         {
@@ -280,6 +287,13 @@ def gc_command(
         keep = retention.keep_versions
     with open_store(settings) as store:
         report = store.gc(company, keep, dry_run, min_age=timedelta(minutes=retention.min_age_minutes))
+        stale = None if dry_run else store.stale_catalog(company)
+    _print_gc(report, dry_run, output)
+    if stale is not None:
+        raise stale
+
+
+def _print_gc(report: GcReport, dry_run: bool, output: OutputFormat) -> None:
     if output == OutputFormat.json:
         print_json(
             {

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import shutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from lakehouse.errors import (
     LakehouseError,
     TransformError,
     disk_full_from,
+    low_on_space,
 )
 from lakehouse.settings import get_settings
 
@@ -44,8 +44,6 @@ R = TypeVar("R")
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 logger = logging.getLogger(__name__)
 
-#: A failure while the data root or the SQLite file has less free space than this is a full disk.
-LOW_SPACE_BYTES = 16 * 1024 * 1024
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
@@ -69,6 +67,9 @@ def configure_logging(level: str, verbose: bool = False) -> None:
             f"{level!r} is not a logging level: use DEBUG, INFO, WARNING or ERROR", param_hint="--log-level"
         )
     _Verbosity.tracebacks = verbose or numeric <= logging.DEBUG
+    # A handler that cannot write (dbt's log file on a full disk) must not print "--- Logging error
+    # ---" and a traceback before the one-line error: Python's production setting, unless verbose.
+    logging.raiseExceptions = _Verbosity.tracebacks
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, StderrHandler):
@@ -198,11 +199,7 @@ def _low_space(exc: BaseException) -> DiskFullError | None:
     if isinstance(exc, LakehouseError) and not wrapped:
         return None
     for path in _storage_paths():
-        try:
-            free = shutil.disk_usage(path).free
-        except OSError:
-            continue
-        if free < LOW_SPACE_BYTES:
+        if low_on_space(path):
             return DiskFullError(str(path))
     return None
 

@@ -20,6 +20,7 @@ from lakehouse.errors import (
     LakehouseError,
     SettingsError,
     disk_full_from,
+    low_on_space,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ _LOST_TEXTS = (
     "is not currently accepting connections",
     "unable to open database file",
 )
+
+
+#: What SQLite says when it cannot write (its journal, its file), e.g. on a full disk.
+_SQLITE_IO_TEXTS = ("disk i/o error", "unable to open database file")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -162,13 +167,22 @@ def control_plane_error(exc: BaseException, engine: Engine, lost: bool = False) 
     if not isinstance(exc, DBAPIError) and not _is_driver_connection_error(exc):
         return None
     url = redact_url(engine.url.render_as_string(hide_password=False))
+    path = sqlite_path(engine.url)
     if disk_full_from(exc) is not None:
-        path = sqlite_path(engine.url)
         return DiskFullError(str(path) if path else f"the database server at {url}")
     reason = lost_connection_reason(exc)
+    if path is not None and _sqlite_io_failure(exc) and low_on_space(path):
+        # SQLite that cannot write its journal on a full disk says "disk I/O error" or "unable to
+        # open database file", not "database or disk is full".
+        return DiskFullError(str(path))
     if reason is None:
         return None
     return DatabaseUnavailableError(url, reason, lost)
+
+
+def _sqlite_io_failure(exc: BaseException) -> bool:
+    text = str(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc).lower()
+    return any(marker in text for marker in _SQLITE_IO_TEXTS)
 
 
 def _is_driver_connection_error(exc: BaseException) -> bool:

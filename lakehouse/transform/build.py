@@ -248,10 +248,6 @@ class DbtBuild:
         allow_partial: bool,
         allow_empty: bool,
     ) -> BuildResult:
-        try:  # a crash between a commit and its catalog refresh left the analysts' catalog behind
-            self.store.ensure_catalog(company)
-        except Exception:  # derived data: never a reason not to build
-            logger.warning("could not refresh the catalog of %s", company, exc_info=True)
         reach = source_reach(self.store, company)
         chosen = choose_as_of(reach, company, as_of, allow_partial)
         notes = [n for n in [reach.lag_note(chosen)] if n]
