@@ -232,7 +232,7 @@ def test_sqlite_that_cannot_write_on_a_full_disk_is_a_full_disk(
     from sqlalchemy.exc import OperationalError
 
     import lakehouse.errors as errors_mod
-    from lakehouse.db.engine import control_plane_error
+    from lakehouse.db.engine import control_plane_error, unavailable_error
 
     database = tmp_path / "lakehouse.db"
     engine = create_engine(f"sqlite:///{database}")
@@ -240,6 +240,7 @@ def test_sqlite_that_cannot_write_on_a_full_disk_is_a_full_disk(
     try:
         found = control_plane_error(exc, engine)
         assert not isinstance(found, DiskFullError)  # plenty of space: not a full disk
+        assert isinstance(unavailable_error(exc, engine.url), DatabaseUnavailableError)
 
         usage = shutil.disk_usage(tmp_path)
         monkeypatch.setattr(
@@ -248,6 +249,9 @@ def test_sqlite_that_cannot_write_on_a_full_disk_is_a_full_disk(
         found = control_plane_error(exc, engine)
         assert isinstance(found, DiskFullError) and found.path == str(database)
         assert str(found).startswith(f"no space left on {database}")
+        # Opening the database (the schema check of every command) maps it the same way.
+        opened = unavailable_error(exc, f"sqlite:///{database}")
+        assert isinstance(opened, DiskFullError) and opened.path == str(database)
     finally:
         engine.dispose()
 

@@ -164,10 +164,27 @@ def control_plane_error(exc: BaseException, engine: Engine, lost: bool = False) 
         engine: the engine it ran on (its URL names the database in the message).
         lost: the database was reached before in this process, so this is a lost connection.
     """
+    return _mapped(exc, engine.url, lost)
+
+
+def unavailable_error(exc: BaseException, url: URL | str) -> LakehouseError:
+    """What to raise for a driver error met while opening or migrating the database at ``url``: a
+    full disk if that is the cause, else :class:`DatabaseUnavailableError` with the driver's reason."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    mapped = _mapped(exc, parsed, lost=False)
+    if mapped is not None:
+        return mapped
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return DatabaseUnavailableError(
+        redact_url(parsed.render_as_string(hide_password=False)), _first_line(orig)
+    )
+
+
+def _mapped(exc: BaseException, engine_url: URL, lost: bool) -> LakehouseError | None:
     if not isinstance(exc, DBAPIError) and not _is_driver_connection_error(exc):
         return None
-    url = redact_url(engine.url.render_as_string(hide_password=False))
-    path = sqlite_path(engine.url)
+    url = redact_url(engine_url.render_as_string(hide_password=False))
+    path = sqlite_path(engine_url)
     if disk_full_from(exc) is not None:
         return DiskFullError(str(path) if path else f"the database server at {url}")
     reason = lost_connection_reason(exc)

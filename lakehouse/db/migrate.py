@@ -25,8 +25,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import TableClause
 
-from lakehouse.db.engine import make_engine, redact_url
-from lakehouse.errors import ControlPlaneError, DatabaseUnavailableError, MigrationRequiredError
+from lakehouse.db.engine import make_engine, unavailable_error
+from lakehouse.errors import ControlPlaneError, MigrationRequiredError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 VERSION_TABLE = "alembic_version"
@@ -73,7 +73,7 @@ def _run(url: str, action: str, revision: str, drop_data: bool = False) -> None:
         else:
             command.downgrade(cfg, revision)
     except OperationalError as exc:
-        raise DatabaseUnavailableError(redact_url(url), str(exc.orig).strip().splitlines()[0]) from exc
+        raise unavailable_error(exc, url) from exc
     except Exception as exc:
         if type(exc).__name__ in {"CommandError", "ResolutionError"}:
             raise ControlPlaneError(f"cannot {action} to {revision!r}: {exc}") from exc
@@ -116,7 +116,7 @@ def _refuse_base_with_data(url: str, revision: str) -> None:
             if first is not None:
                 refuse_dropping_data(conn, first)
     except OperationalError as exc:
-        raise DatabaseUnavailableError(redact_url(url), str(exc.orig).strip().splitlines()[0]) from exc
+        raise unavailable_error(exc, url) from exc
     finally:
         engine.dispose()
 
@@ -137,9 +137,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
-        raise DatabaseUnavailableError(
-            redact_url(engine.url.render_as_string(hide_password=True)), str(exc.orig).strip().splitlines()[0]
-        ) from exc
+        raise unavailable_error(exc, engine.url) from exc
 
 
 def require_head(engine: Engine) -> None:
