@@ -8,7 +8,7 @@ DAYS ?= 90
 
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test lint format bench migrate clean-data
+.PHONY: help demo test test-reliability lint format bench migrate clean-data
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -29,8 +29,11 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.runtime-installed ## Run the main job end to end on the embedded defaults (SQLite, ./data)
 	$(BIN)/lakehouse demo --company $(COMPANY) --days $(DAYS)
 
-test: $(VENV)/.dev-installed ## Run the whole test suite (SQLite and PostgreSQL)
-	$(BIN)/pytest -q
+test: $(VENV)/.dev-installed ## Run the whole test suite (SQLite and PostgreSQL; the short reliability suite), one worker per core
+	$(BIN)/pytest -q -n auto --dist loadgroup
+
+test-reliability: $(VENV)/.dev-installed ## Long reliability suite: kill -9, lost PostgreSQL, concurrency, full disk (30 trials)
+	LAKEHOUSE_RELIABILITY_TRIALS=$${LAKEHOUSE_RELIABILITY_TRIALS:-30} $(BIN)/pytest -q -m reliability tests/reliability
 
 lint: $(VENV)/.dev-installed ## ruff and mypy
 	$(BIN)/ruff check .

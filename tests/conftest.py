@@ -21,6 +21,9 @@ from lakehouse.dal import DataAccessLayer
 from lakehouse.db.migrate import upgrade
 from lakehouse.db.models import Base
 
+#: The reliability suite's trials, seed and counts (a plugin of the whole session: see its docstring).
+pytest_plugins = ["tests.reliability.plugin"]
+
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
