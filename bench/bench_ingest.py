@@ -1,4 +1,6 @@
-"""Strict bronze validation versus DuckDB's plain CSV read (the baseline): what strictness costs."""
+"""Bronze ingest versus DuckDB on the same files (the baselines): what strict validation costs on a
+long file, and what a whole ingest (schema checks in slices, manifests, control-plane rows) costs on
+a wide one, next to DuckDB's own COPY of it to Parquet."""
 
 from __future__ import annotations
 
@@ -10,8 +12,13 @@ from pathlib import Path
 import duckdb
 
 from bench._report import Figure, timed
-from lakehouse.io.sql import quote_reader_path
+from lakehouse.dal import DataAccessLayer
+from lakehouse.datasets import DatasetStore
+from lakehouse.db.migrate import upgrade
+from lakehouse.ingest import BronzeIngest
+from lakehouse.io.sql import quote_literal, quote_reader_path
 from lakehouse.io.validate import read_source
+from lakehouse.io.zones import DataRoot
 from lakehouse.schemas import JOBS
 
 
@@ -38,6 +45,39 @@ def _write_jobs(path: Path, rows: int) -> None:
             )
 
 
+def _write_wide(path: Path, columns: int, rows: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow([f"c{i}" for i in range(columns)])
+        out.writerows([[r * i for i in range(columns)] for r in range(rows)])
+
+
+def wide(columns: int = 2_000, rows: int = 3) -> Figure:
+    """A whole ingest of a wide undeclared CSV (SQLite control plane) vs DuckDB's COPY to Parquet."""
+    with tempfile.TemporaryDirectory(prefix="lakehouse-bench-") as tmp:
+        path = Path(tmp) / "extract" / "2026-09-30" / "wide.csv"
+        _write_wide(path, columns, rows)
+        with duckdb.connect() as con:
+            target = Path(tmp) / "copy.parquet"
+            _, baseline = timed(
+                lambda: con.execute(
+                    f"COPY (SELECT * FROM read_csv({quote_reader_path(path)}, header = true)) "
+                    f"TO {quote_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+                )
+            )
+        url = f"sqlite:///{Path(tmp) / 'control.db'}"
+        upgrade(url, "head")
+        dal = DataAccessLayer.from_url(url)
+        try:
+            store = DatasetStore(dal, DataRoot.from_uri(str(Path(tmp) / "data")))
+            result, seconds = timed(lambda: BronzeIngest(store).run("bench", [path]))
+            assert result.rows == rows
+        finally:
+            dal.close()
+        return Figure(f"ingest of a {columns:,}-column CSV ({rows} rows)", seconds, columns, baseline)
+
+
 def run(rows: int = 1_000_000) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="lakehouse-bench-") as tmp:
         path = Path(tmp) / "jobs.csv"
@@ -50,4 +90,5 @@ def run(rows: int = 1_000_000) -> list[Figure]:
             )
             read, strict = timed(lambda: read_source(con, path, JOBS, "csv"))
             assert read.good_rows == rows and not read.rejects
-        return [Figure(f"strict validation of a {rows:,}-row jobs.csv", strict, rows, baseline)]
+        figures = [Figure(f"strict validation of a {rows:,}-row jobs.csv", strict, rows, baseline)]
+    return figures + [wide(2_000), wide(8_000)]

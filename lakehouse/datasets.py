@@ -306,11 +306,14 @@ class DatasetStore:
         write_json_atomic(path, manifest)
         return self.root.relative(path)
 
-    def discard(self, versions: Iterable[StagedVersion]) -> None:
+    def discard(self, versions: Iterable[StagedVersion]) -> bool:
         """Best-effort removal of the files (and manifests) of versions that will not be published.
 
         A version that was committed after all (the caller failed after :meth:`publish` returned) is
         left alone, and so is everything when the control plane cannot tell: gc removes orphans later.
+
+        Returns:
+            Whether none of the versions was committed (False also when that cannot be told).
         """
         versions = list(versions)
         try:
@@ -323,10 +326,12 @@ class DatasetStore:
             logger.warning(
                 "cannot tell which versions were committed: leaving their files to gc", exc_info=True
             )
-            return
+            return False
+        none_committed = True
         for v in versions:
             if (v.zone, v.dataset, v.run_id) in committed:
                 logger.warning("not discarding %s.%s@%s: it was committed", v.zone, v.dataset, v.run_id)
+                none_committed = False
                 continue
             manifest = self.root.manifests_dir(v.company) / manifest_relpath(v.zone, v.dataset, v.run_id)
             for path in [*(self.root.resolve(f.path) for f in v.files), manifest]:
@@ -334,6 +339,7 @@ class DatasetStore:
                     path.unlink(missing_ok=True)
                 except OSError:  # never hide the error that made the caller discard
                     logger.warning("could not remove %s: gc will", path, exc_info=True)
+        return none_committed
 
     # --- reading ---------------------------------------------------------------------------------
 

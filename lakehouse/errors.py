@@ -14,10 +14,15 @@ import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 
 class LakehouseError(Exception):
     """Base class of every error the lakehouse raises on purpose."""
+
+    def run_error_details(self) -> dict[str, Any]:
+        """Fields recorded with the message on a pipeline run this error failed (none by default)."""
+        return {}
 
 
 #: A failure while the data root or the SQLite file has less free space than this is a full disk.
@@ -294,6 +299,9 @@ class BuildFailedError(TransformError):
         self.log = log
         details = f" (dbt log: {log})" if log else ""
         super().__init__(f"build {run_id} failed, nothing published: " + "; ".join(self.failures) + details)
+
+    def run_error_details(self) -> dict[str, Any]:
+        return {"failed_nodes": self.failures}
 
 
 # --- recognising a full disk ---------------------------------------------------------------------

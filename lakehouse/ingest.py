@@ -55,7 +55,8 @@ from lakehouse.io.validate import (
 )
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import FileEntry, run_manifest
-from lakehouse.recovery import recover_runs, run_heartbeat
+from lakehouse.pipeline_run import PipelineRun
+from lakehouse.recovery import recover_runs
 from lakehouse.schemas import (
     Column,
     DatasetSchema,
@@ -391,55 +392,47 @@ class BronzeIngest:
             return result
 
         inputs = [_describe(s) for s in todo]
-        run_id = self.dal.start_pipeline_run(
-            company, "ingest", stage="bronze", input_manifest={"sources": inputs}
-        )
-        result.run_id = run_id
-        staged: dict[str, StagedVersion] = {}
-        done: dict[str, _Ingested] = {}  # by the staged file's path
-        concurrent: list[dict[str, Any]] = []
+        with PipelineRun(self.store, company, "ingest") as run:
+            run_id = run.start(stage="bronze", inputs={"sources": inputs})
+            result.run_id = run_id
+            staged: dict[str, StagedVersion] = {}
+            done: dict[str, _Ingested] = {}  # by the staged file's path
+            concurrent: list[dict[str, Any]] = []
 
-        def left_out(path: str, holder: str) -> None:
-            """A file another run committed meanwhile: not part of this run after all."""
-            item = done.pop(path)
-            if item.rejects_file is not None:
-                self.store.root.resolve(item.rejects_file).unlink(missing_ok=True)
-            concurrent.append(_describe(item.source) | {"reason": f"ingested concurrently by run {holder}"})
-
-        with run_heartbeat(self.dal, run_id):  # other hosts judge the run alive by it
-            try:
-                with duckdb.connect() as con:
-                    for n, source in enumerate(todo, start=1):
-                        if progress is not None:
-                            progress(f"{source.dataset} {source.dt} ({source.path.name})", n - 1, len(todo))
-                        version = staged.get(source.dataset)
-                        if version is None:
-                            version = self._stage_version(
-                                con, company, source, run_id, allow_schema_evolution
-                            )
-                            staged[source.dataset] = version
-                        elif declared_schema(source.dataset) is None:
-                            # Every file of an undeclared dataset is checked against the schema, not just
-                            # the first one of the run (a later file may evolve it: added nullable columns).
-                            schema = self._schema_for(con, company, source, allow_schema_evolution, version)
-                            version.schema, version.schema_version = schema_to_json(schema), schema.version
-                        item = self._ingest_file(con, company, source, version, on_error)
-                        done[item.entry.path] = item
-                if progress is not None:
-                    progress("publishing", len(todo), len(todo))
-                for source in todo:
-                    _check_unchanged(source)
-                claims = {
-                    (_scope(company, i.source.dataset), i.source.sha256): path for path, i in done.items()
-                }
-                records = self.store.publish(
-                    list(staged.values()), list(claims), claimed_files=claims, on_claim_taken=left_out
+            def left_out(path: str, holder: str) -> None:
+                """A file another run committed meanwhile: not part of this run after all."""
+                item = done.pop(path)
+                if item.rejects_file is not None:
+                    self.store.root.resolve(item.rejects_file).unlink(missing_ok=True)
+                concurrent.append(
+                    _describe(item.source) | {"reason": f"ingested concurrently by run {holder}"}
                 )
-            except BaseException as exc:
-                # First: the run must not stay "running", whatever cleanup does.
-                self.dal.fail_pipeline_run(run_id, exc)
-                self._cleanup(company, run_id, staged, [i.rejects_file for i in done.values()])
-                raise
+
+            with duckdb.connect() as con:
+                for n, source in enumerate(todo, start=1):
+                    if progress is not None:
+                        progress(f"{source.dataset} {source.dt} ({source.path.name})", n - 1, len(todo))
+                    version = staged.get(source.dataset)
+                    if version is None:
+                        version = run.stage(
+                            self._stage_version(con, company, source, run_id, allow_schema_evolution)
+                        )
+                        staged[source.dataset] = version
+                    elif declared_schema(source.dataset) is None:
+                        # Every file of an undeclared dataset is checked against the schema, not just
+                        # the first one of the run (a later file may evolve it: added nullable columns).
+                        schema = self._schema_for(con, company, source, allow_schema_evolution, version)
+                        version.schema, version.schema_version = schema_to_json(schema), schema.version
+                    item = self._ingest_file(con, company, source, version, on_error)
+                    if item.rejects_file is not None:
+                        run.remove_unless_committed(self.store.root.resolve(item.rejects_file))
+                    done[item.entry.path] = item
+            if progress is not None:
+                progress("publishing", len(todo), len(todo))
+            for source in todo:
+                _check_unchanged(source)
+            claims = {(_scope(company, i.source.dataset), i.source.sha256): path for path, i in done.items()}
+            records = run.publish(claims=list(claims), claimed_files=claims, on_claim_taken=left_out)
             result.ingested = [
                 _describe(i.source) | {"rows": i.entry.row_count, "rejected": i.rejected_rows}
                 for i in done.values()
@@ -448,50 +441,19 @@ class BronzeIngest:
             result.rejected_rows = sum(i.rejected_rows for i in done.values())
             result.rejects_files = [i.rejects_file for i in done.values() if i.rejects_file is not None]
             result.versions = version_summary(records)
-            manifest = run_manifest(
-                run_id=run_id,
-                company=company,
-                pipeline="ingest",
-                inputs=inputs,
-                outputs=[v.as_output() for v in staged.values() if v.files],
-                rejected_rows=result.rejected_rows,
-                rejects_files=result.rejects_files,
-                skipped=concurrent,
+            run.finish(
+                run_manifest(
+                    run_id=run_id,
+                    company=company,
+                    pipeline="ingest",
+                    inputs=inputs,
+                    outputs=[v.as_output() for v in staged.values() if v.files],
+                    rejected_rows=result.rejected_rows,
+                    rejects_files=result.rejects_files,
+                    skipped=concurrent,
+                )
             )
-            try:
-                self.store.write_run_manifest(company, manifest)
-                self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
-            except BaseException as exc:  # committed: the versions stay; the run says what went wrong
-                self.dal.fail_pipeline_run(run_id, exc, published_versions=result.versions)
-                raise
             return result
-
-    def _committed(self, company: str, run_id: str) -> bool:
-        """Whether a version of run ``run_id`` was committed (True when that cannot be told)."""
-        try:
-            versions = self.dal.list_dataset_versions(company, zone="bronze")
-        except Exception:  # the files stay; gc removes them if they turn out to be orphans
-            logger.warning("cannot tell whether run %s committed: keeping its files", run_id, exc_info=True)
-            return True
-        return any(v.produced_by_run_id == run_id for v in versions)
-
-    def _cleanup(
-        self,
-        company: str,
-        run_id: str,
-        staged: dict[str, StagedVersion],
-        rejects_files: Sequence[str | None],
-    ) -> None:
-        """Remove an uncommitted run's files; once committed they belong to visible versions."""
-        try:
-            if self._committed(company, run_id):
-                return
-            self.store.discard(staged.values())
-            for rel in rejects_files:
-                if rel is not None:
-                    self.store.root.resolve(rel).unlink(missing_ok=True)
-        except Exception:  # never hide the error that failed the run; gc removes leftovers
-            logger.warning("could not clean up after run %s: `lakehouse gc` will", run_id, exc_info=True)
 
     def _stage_version(
         self,

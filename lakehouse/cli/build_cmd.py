@@ -12,12 +12,10 @@ from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.cli.progress import DbtNodeReporter, progress_bar
 from lakehouse.config import load_config
-from lakehouse.ids import new_run_id
 from lakehouse.io.zones import validate_slug
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
 from lakehouse.transform.build import BuildResult, DbtBuild
-from lakehouse.transform.build_lock import company_lock
 from lakehouse.transform.profiles import run_extraction
 
 
@@ -173,17 +171,15 @@ def extract_command(
     settings = get_settings()
     config = load_config(settings.config_dir)
     validate_slug("company", company)
-    with (
-        open_store(settings) as store,
-        company_lock(
-            store.dal,
-            f"build:{company}",
-            new_run_id(),
-            wait,
+    with open_store(settings) as store:
+        result = run_extraction(
+            store,
+            config,
+            company,
+            lock=True,
+            wait_seconds=wait,
             on_wait=lambda msg: err_console.print(msg, markup=False),
-        ),
-    ):
-        result = run_extraction(store, config, company)
+        )
         stale = store.stale_catalog(company)
     if output == OutputFormat.json:
         print_json({"run_id": result.run_id, "versions": result.versions, "skipped": result.skipped})

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,14 +32,13 @@ from lakehouse.errors import (
     EmptyVersionError,
     TransformError,
 )
-from lakehouse.ids import new_run_id
 from lakehouse.io.atomic import atomic_write_bytes
 from lakehouse.io.parquet_io import sql_identifier
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
-from lakehouse.recovery import recover_company, run_heartbeat
+from lakehouse.pipeline_run import PipelineRun
+from lakehouse.recovery import recover_company
 from lakehouse.schemas import RAW_SCHEMAS, reserved_column_problems
-from lakehouse.transform.build_lock import company_lock
 from lakehouse.transform.dbt_runner import (
     DbtInvocation,
     NodeProgress,
@@ -195,11 +193,14 @@ class DbtBuild:
             EmptyVersionError: a dataset would become empty (see ``allow_empty``).
         """
         validate_slug("company", company)
-        run_id = new_run_id()
-        with company_lock(self.dal, f"build:{company}", run_id, wait_seconds, on_wait):
+        lock = f"build:{company}"
+        with PipelineRun(
+            self.store, company, "dbt_build", lock=lock, wait_seconds=wait_seconds, on_wait=on_wait
+        ) as run:
             # Dead runs are marked failed and their leftovers (_work/, orphan files) removed first.
             recover_company(self.store, company, command="build")
-            result = self._run_locked(company, run_id, select, as_of, progress, allow_partial, allow_empty)
+            result = self._run_locked(run, select, as_of, progress, allow_partial, allow_empty)
+            # The extraction is a run of its own, under the build's lock (its run has finished).
             sources = {cfg.source.dataset for cfg in self.config.extraction}
             if extract and any(v["zone"] == "silver" and v["dataset"] in sources for v in result.versions):
                 result.extraction = run_extraction(self.store, self.config, company, as_of=result.as_of)
@@ -240,14 +241,14 @@ class DbtBuild:
 
     def _run_locked(
         self,
-        company: str,
-        run_id: str,
+        run: PipelineRun,
         select: list[str] | None,
         as_of: date | None,
         progress: NodeProgress | None,
         allow_partial: bool,
         allow_empty: bool,
     ) -> BuildResult:
+        company, run_id = run.company, run.run_id
         reach = source_reach(self.store, company)
         chosen = choose_as_of(reach, company, as_of, allow_partial)
         notes = [n for n in [reach.lag_note(chosen)] if n]
@@ -268,7 +269,7 @@ class DbtBuild:
             "partial": partial,
             "backfill": backfill,
         }
-        work = self.store.root.company_dir(company) / WORK_DIR / run_id
+        work = run.scratch(self.store.root.company_dir(company) / WORK_DIR / run_id)
         variables = {
             "company": company,
             "as_of": chosen.isoformat(),
@@ -280,96 +281,76 @@ class DbtBuild:
         to_build = select
         upstream: list[dict[str, Any]] = []
         if select:
-            try:
-                extra, upstream_views, upstream = self._upstream(company, select, chosen, work, variables)
-            except BaseException:
-                shutil.rmtree(work, ignore_errors=True)
-                raise
+            extra, upstream_views, upstream = self._upstream(company, select, chosen, work, variables)
             views.update(upstream_views)
             to_build = [*select, *extra]
             if extra:
                 logger.info("also building %s: no version as of %s", ", ".join(extra), chosen)
                 inputs["built_upstream"] = extra
         inputs["upstream_versions"] = upstream
-        self.dal.start_pipeline_run(
-            company, "dbt_build", stage="silver_gold", input_manifest=inputs, run_id=run_id
+        run.start(stage="silver_gold", inputs=inputs)
+        work.mkdir(parents=True, exist_ok=True)
+        db_path = work / "build.duckdb"
+        prepare_staging_db(db_path, views)
+        invocation = run_dbt_build(
+            self.project_dir, db_path, work / "target", variables, run_id, to_build, progress
         )
-        staged: list[StagedVersion] = []
-        committed: list[dict[str, Any]] = []
-        with run_heartbeat(self.dal, run_id):  # other hosts judge the run alive by it
-            try:
-                work.mkdir(parents=True, exist_ok=True)
-                db_path = work / "build.duckdb"
-                prepare_staging_db(db_path, views)
-                invocation = run_dbt_build(
-                    self.project_dir, db_path, work / "target", variables, run_id, to_build, progress
+        artifacts = self._keep_artifacts(company, run_id, work / "target")
+        nodes = [
+            {
+                "unique_id": n.unique_id,
+                "status": n.status,
+                "execution_time": round(n.execution_time, 3),
+                "message": n.message,
+            }
+            for n in invocation.nodes
+        ]
+        if not invocation.success:
+            log = next((a for a in artifacts if a.endswith("dbt.log")), None)
+            raise BuildFailedError(run_id, _failures(invocation), log)
+        models = published_models(invocation)
+        if select and not models:
+            raise TransformError(
+                f"--select {' '.join(select)} matched no silver or gold model: nothing to build or publish"
+            )
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            staged = [run.stage(self._export(con, company, run_id, m, chosen)) for m in models]
+            facts = _event_facts(con, models)
+        if not allow_empty:
+            self._refuse_emptied(company, staged)
+        records = run.publish()
+        events: dict[str, dict[str, int]] = {}
+        # The events sync and the run's success commit together: never events without a run that
+        # says it detected them, nor a successful run whose events are half-applied.
+        with self.dal.transaction():
+            # Events describe the present: a backfill (an as-of before the published one) or a
+            # partial build (a source behind the as-of) leaves them alone.
+            if facts is not None and not backfill and not partial:
+                evaluated = [r.event_type for r in self.config.events if r.enabled]
+                events = sync_events(
+                    self.dal, company, events_from_facts(facts, f"run:{run_id}"), evaluated, run_id
                 )
-                artifacts = self._keep_artifacts(company, run_id, work / "target")
-                nodes = [
-                    {
-                        "unique_id": n.unique_id,
-                        "status": n.status,
-                        "execution_time": round(n.execution_time, 3),
-                        "message": n.message,
-                    }
-                    for n in invocation.nodes
-                ]
-                if not invocation.success:
-                    log = next((a for a in artifacts if a.endswith("dbt.log")), None)
-                    raise BuildFailedError(run_id, _failures(invocation), log)
-                models = published_models(invocation)
-                if select and not models:
-                    raise TransformError(
-                        f"--select {' '.join(select)} matched no silver or gold model: nothing to build or publish"
-                    )
-                with duckdb.connect(str(db_path), read_only=True) as con:
-                    staged = [self._export(con, company, run_id, m, chosen) for m in models]
-                    facts = _event_facts(con, models)
-                if not allow_empty:
-                    self._refuse_emptied(company, staged)
-                records = self.store.publish(staged)
-                committed = [
-                    {"zone": r.zone, "dataset": r.dataset_name, "version": r.version_tag} for r in records
-                ]
-                events: dict[str, dict[str, int]] = {}
-                versions = version_summary(records)
-                outputs = [v.as_output() for v in staged]
-                # The events sync and the run's success commit together: never events without a run
-                # that says it detected them, nor a successful run whose events are half-applied.
-                with self.dal.transaction():
-                    # Events describe the present: a backfill (an as-of before the published one) or a
-                    # partial build (a source behind the as-of) leaves them alone.
-                    if facts is not None and not backfill and not partial:
-                        evaluated = [r.event_type for r in self.config.events if r.enabled]
-                        events = sync_events(
-                            self.dal, company, events_from_facts(facts, f"run:{run_id}"), evaluated, run_id
-                        )
-                    manifest = run_manifest(
-                        run_id=run_id,
-                        company=company,
-                        pipeline="dbt_build",
-                        inputs=bronze + upstream,
-                        outputs=outputs,
-                        as_of=chosen.isoformat(),
-                        dbt_invocation_id=invocation.invocation_id,
-                        dbt_artifacts=artifacts,
-                        nodes=nodes,
-                        events=events,
-                        notes=notes,
-                    )
-                    self.store.write_run_manifest(company, manifest)
-                    self.dal.finish_pipeline_run(run_id, "success", manifests=manifest)
-                result = BuildResult(run_id, chosen, invocation.invocation_id, versions, events, nodes)
-                result.notes = notes
-                result.backfill = backfill
-                return result
-            except BaseException as exc:
-                self._fail(run_id, exc, committed)  # first: the run must not stay "running"
-                if not committed:
-                    self.store.discard(staged)
-                raise
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
+            run.finish(
+                run_manifest(
+                    run_id=run_id,
+                    company=company,
+                    pipeline="dbt_build",
+                    inputs=bronze + upstream,
+                    outputs=[v.as_output() for v in staged],
+                    as_of=chosen.isoformat(),
+                    dbt_invocation_id=invocation.invocation_id,
+                    dbt_artifacts=artifacts,
+                    nodes=nodes,
+                    events=events,
+                    notes=notes,
+                )
+            )
+        result = BuildResult(
+            run_id, chosen, invocation.invocation_id, version_summary(records), events, nodes
+        )
+        result.notes = notes
+        result.backfill = backfill
+        return result
 
     def _refuse_emptied(self, company: str, staged: list[StagedVersion]) -> None:
         """Refuse to publish an empty version of a dataset whose current version has rows."""
@@ -384,15 +365,6 @@ class DbtBuild:
                 raise EmptyVersionError(
                     f"{v.zone}.{v.dataset}", str(v.as_of), current.row_count, current.as_of
                 )
-
-    def _fail(self, run_id: str, exc: BaseException, committed: list[dict[str, Any]]) -> None:
-        details: dict[str, Any] = {"message": " ".join(str(exc).split())}
-        if isinstance(exc, BuildFailedError):
-            details["failed_nodes"] = exc.failures
-        if committed:
-            # The outputs were committed before a later step (events) failed: they stay current.
-            details["published_versions"] = committed
-        self.dal.fail_pipeline_run(run_id, exc, **details)
 
     def _export(
         self, con: duckdb.DuckDBPyConnection, company: str, run_id: str, model: dict[str, Any], as_of: date

@@ -8,6 +8,7 @@ each field's latest value and the call it came from) as a new dataset version.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,7 +21,7 @@ from lakehouse.datasets import DatasetStore, StagedVersion, version_summary
 from lakehouse.db.records import DatasetVersionRecord
 from lakehouse.io.zones import validate_slug
 from lakehouse.manifest import run_manifest
-from lakehouse.recovery import run_heartbeat
+from lakehouse.pipeline_run import PipelineRun
 from lakehouse.transform.extraction import build_profiles
 
 logger = logging.getLogger(__name__)
@@ -43,59 +44,74 @@ def _version_as_of(store: DatasetStore, version: DatasetVersionRecord) -> date:
 
 
 def run_extraction(
-    store: DatasetStore, config: LakehouseConfig, company: str, as_of: date | None = None
+    store: DatasetStore,
+    config: LakehouseConfig,
+    company: str,
+    as_of: date | None = None,
+    *,
+    lock: bool = False,
+    wait_seconds: float = 0.0,
+    on_wait: Callable[[str], None] | None = None,
 ) -> ExtractResult:
     """Run every extraction config of ``config`` for ``company`` as one ``transcript_pipeline`` run.
 
     Each reads the current silver version of its source (or, with ``as_of``, the one current as of
     that date) and publishes its profiles with that version's as-of date.
 
+    Args:
+        lock: take the company's build lock for the run (``lakehouse extract``); a build calls this
+            under its own lock.
+        wait_seconds: with ``lock``, how long to wait for a build that holds it.
+        on_wait: with ``lock``, told who holds it when the wait starts.
+
     Raises:
         DatasetNotFoundError: the source silver dataset was never built (run ``lakehouse build``).
+        LockBusyError: with ``lock``, a build of the company holds it.
     """
     validate_slug("company", company)
     result = ExtractResult(run_id=None)
     if not config.extraction:
         result.skipped.append("no config/extraction/*.json")
         return result
-    sources = []
-    read: dict[str, DatasetVersionRecord] = {}
-    for cfg in config.extraction:
-        version = store.resolve_version(company, "silver", cfg.source.dataset, as_of)
-        read[cfg.name] = version
-        sources.append(
-            {
-                "extraction": cfg.name,
-                "zone": "silver",
-                "dataset": cfg.source.dataset,
-                "version": version.version_tag,
-                "as_of": _version_as_of(store, version).isoformat(),
-                "checksum": version.checksum,
-            }
-        )
-    dal = store.dal
-    run_id = dal.start_pipeline_run(
-        company, "transcript_pipeline", stage="gold", input_manifest={"sources": sources}
-    )
-    result.run_id = run_id
-    with run_heartbeat(dal, run_id):
-        staged: list[StagedVersion] = []
-        try:
-            with duckdb.connect() as con:
-                for cfg in config.extraction:
-                    staged.append(_extract_one(store, con, company, run_id, cfg, read[cfg.name]))
-            records = store.publish(staged)
-        except BaseException as exc:
-            dal.fail_pipeline_run(run_id, exc)
-            store.discard(staged)
-            raise
+    with PipelineRun(
+        store,
+        company,
+        "transcript_pipeline",
+        lock=f"build:{company}" if lock else None,
+        wait_seconds=wait_seconds,
+        on_wait=on_wait,
+    ) as run:
+        # Under the lock (if any): the sources are the versions current when the run starts.
+        sources = []
+        read: dict[str, DatasetVersionRecord] = {}
+        for cfg in config.extraction:
+            version = store.resolve_version(company, "silver", cfg.source.dataset, as_of)
+            read[cfg.name] = version
+            sources.append(
+                {
+                    "extraction": cfg.name,
+                    "zone": "silver",
+                    "dataset": cfg.source.dataset,
+                    "version": version.version_tag,
+                    "as_of": _version_as_of(store, version).isoformat(),
+                    "checksum": version.checksum,
+                }
+            )
+        result.run_id = run.start(stage="gold", inputs={"sources": sources})
+        with duckdb.connect() as con:
+            for cfg in config.extraction:
+                run.stage(_extract_one(store, con, company, run.run_id, cfg, read[cfg.name]))
+        records = run.publish()
         result.versions = version_summary(records)
-        outputs = [v.as_output() for v in staged]
-        manifest = run_manifest(
-            run_id=run_id, company=company, pipeline="transcript_pipeline", inputs=sources, outputs=outputs
+        run.finish(
+            run_manifest(
+                run_id=run.run_id,
+                company=company,
+                pipeline="transcript_pipeline",
+                inputs=sources,
+                outputs=[v.as_output() for v in run.staged],
+            )
         )
-        store.write_run_manifest(company, manifest)
-        dal.finish_pipeline_run(run_id, "success", manifests=manifest)
         return result
 
 
