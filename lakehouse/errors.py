@@ -162,7 +162,7 @@ class LockBusyError(ControlPlaneError):
     def __init__(self, name: str, holder: str | None) -> None:
         self.name = name
         self.holder = holder
-        who = f" held by {holder}" if holder else ""
+        who = f", held by {holder}" if holder else ""
         super().__init__(
             f"lock {name!r} is busy{who}; retry when it has finished, or pass --wait SECONDS to wait for it"
         )

@@ -3,10 +3,12 @@
 Each call is one ``pipeline_run`` (pipeline ``ingest``) that publishes one dataset version per dataset
 it touched, through :class:`lakehouse.datasets.DatasetStore`. The rules that keep it honest:
 
-* Idempotent per file. A source file whose sha256 was already ingested for the same dataset is
-  skipped. Its idempotency key is claimed in the commit transaction, one claim per file: when another
-  ingest committed the same content meanwhile, only that file is left out of this run ("ingested
-  concurrently by run ...") and the rest commits.
+* Idempotent per file and day. A source file whose bytes (sha256) were already ingested for the
+  same dataset and day (``dt``) is skipped; the same bytes on another day (a header-only file of a
+  quiet day) are that day's delivery and are ingested. Its idempotency key (``<dt>/sha256:<hex>``) is
+  claimed in the commit transaction, one claim per file: when another ingest committed the same file
+  meanwhile, only that file is left out of this run ("ingested concurrently by run ...") and the
+  rest commits.
 * What is recorded is what was read. Each file's sha256 and identity (device, inode, size, mtime) are
   taken when it is found and checked again just before the commit; a file that changed in between
   is refused, and nothing is published.
@@ -379,14 +381,14 @@ class BronzeIngest:
         todo: list[SourceFile] = []
         seen: dict[tuple[str, str], Path] = {}
         for s in sources:
-            holder = self.dal.idempotency_claim_of(_scope(company, s.dataset), s.sha256)
-            twin = seen.get((s.dataset, s.sha256))
+            holder = self.dal.idempotency_claim_of(_scope(company, s.dataset), _claim_key(s))
+            twin = seen.get((s.dataset, _claim_key(s)))
             if holder is not None:
                 result.skipped.append(_describe(s) | {"reason": f"already ingested by run {holder}"})
             elif twin is not None:
                 result.skipped.append(_describe(s) | {"reason": f"same content as {twin} in this ingest"})
             else:
-                seen[(s.dataset, s.sha256)] = s.path
+                seen[(s.dataset, _claim_key(s))] = s.path
                 todo.append(s)
         if not todo:
             return result
@@ -431,7 +433,9 @@ class BronzeIngest:
                 progress("publishing", len(todo), len(todo))
             for source in todo:
                 _check_unchanged(source)
-            claims = {(_scope(company, i.source.dataset), i.source.sha256): path for path, i in done.items()}
+            claims = {
+                (_scope(company, i.source.dataset), _claim_key(i.source)): path for path, i in done.items()
+            }
             records = run.publish(claims=list(claims), claimed_files=claims, on_claim_taken=left_out)
             result.ingested = [
                 _describe(i.source) | {"rows": i.entry.row_count, "rejected": i.rejected_rows}
@@ -626,6 +630,11 @@ def _raw_lines(source: SourceFile, lines: set[int]) -> dict[int, str]:
 
 def _scope(company: str, dataset: str) -> str:
     return f"ingest:{company}:{dataset}"
+
+
+def _claim_key(source: SourceFile) -> str:
+    """A file's idempotency key in its dataset's scope: its day and its bytes (migration 0006)."""
+    return f"{source.dt.isoformat()}/{source.sha256}"
 
 
 def _describe(source: SourceFile) -> dict[str, Any]:

@@ -156,3 +156,33 @@ def test_a_model_with_a_reserved_column_fails_clearly_and_publishes_nothing(lake
     ):
         lake.builder().run(COMPANY, select=["jobs_by_day"], extract=False)
     assert not [v for v in lake.dal.list_dataset_versions(COMPANY) if v.zone != "bronze"]
+
+
+def test_datasets_counts_every_backfill_even_after_a_newer_build(
+    dal: DataAccessLayer, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lakehouse datasets`: a backfill stays counted when a normal build is committed after it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from lakehouse.cli.main import app
+    from lakehouse.settings import get_settings
+
+    store = make_store(dal, tmp_path / "data")
+    day = date(2026, 8, 15)
+    _publish(store, new_run_id(), 3, day)
+    _publish(store, new_run_id(), 2, day - timedelta(days=30))  # a backfill
+    _publish(store, new_run_id(), 4, day + timedelta(days=1))  # the next normal build
+    monkeypatch.setenv("LAKEHOUSE_DATABASE_URL", db_url)
+    monkeypatch.setenv("LAKEHOUSE_DATA_ROOT", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["datasets", "-c", COMPANY, "-o", "json"])
+        text = CliRunner().invoke(app, ["datasets", "-c", COMPANY])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.stderr
+    [scores] = json.loads(result.stdout)
+    assert (scores["versions"], scores["backfills"], scores["as_of"]) == (3, 1, "2026-08-16")
+    assert "backfills" in text.stdout

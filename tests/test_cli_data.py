@@ -278,6 +278,10 @@ def test_verify_and_gc_commands(src: Path, root: Path) -> None:
         ("extra", f"{COMPANY}/bronze/dataset=jobs/dt=2026-09-30/stray.parquet"),
         ("missing", second),
     ]
+    text = cli("verify", "-c", COMPANY)
+    assert text.stderr.strip().splitlines()[-1] == (
+        f"extra files are listed by no committed version (leftovers of a crashed run): `lakehouse gc -c {COMPANY}` removes them"
+    )
 
     dry = ok("gc", "-c", COMPANY, "--dry-run")
     assert dry.stdout.splitlines() == [

@@ -423,20 +423,20 @@ def test_re_ingesting_the_same_files_is_a_no_op(ingest: BronzeIngest, store: Dat
     assert len(store.dal.list_pipeline_runs(COMPANY)) == 1
     before.assert_unchanged(store)
 
-    # Same bytes under another name or day: still the same file.
-    copy = src / "2026-09-30" / "jobs.csv"
-    copy.parent.mkdir()
+    # The same bytes in another folder for the same day: still the same file.
+    copy = src / "again" / "2026-09-29" / "jobs.csv"
+    copy.parent.mkdir(parents=True)
     copy.write_bytes((src / "2026-09-29" / "jobs.csv").read_bytes())
     assert ingest.run(COMPANY, [copy]).run_id is None
 
-    # A changed file ingests, in a new run and version; its twin in the same run is skipped once.
-    write_jobs(src, "2026-09-30", ["J1", "J2", "J3"])
-    twin = src / "2026-10-01" / "jobs.csv"
+    # A changed file ingests, in a new run and version; its twin for the same day is skipped once.
+    changed_file = write_jobs(src, "2026-09-30", ["J1", "J2", "J3"])
+    twin = src / "again" / "2026-09-30" / "jobs.csv"
     twin.parent.mkdir()
-    twin.write_bytes(copy.read_bytes())
-    changed = ingest.run(COMPANY, [copy, twin])
+    twin.write_bytes(changed_file.read_bytes())
+    changed = ingest.run(COMPANY, [changed_file, twin])
     assert changed.run_id is not None and changed.rows == 3
-    assert [s["reason"] for s in changed.skipped] == [f"same content as {copy} in this ingest"]
+    assert [s["reason"] for s in changed.skipped] == [f"same content as {changed_file} in this ingest"]
     assert len(store.versions(COMPANY, "bronze", "jobs")) == 2
     assert _job_ids(store.read_dataset(COMPANY, "bronze", "jobs")) == ["J1", "J1", "J2", "J2", "J3"]
 

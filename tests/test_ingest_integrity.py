@@ -121,9 +121,9 @@ def _header_only_customers(src: Path, day: str) -> Path:
 def test_two_ingests_sharing_one_identical_file_both_commit_the_rest(
     race: Callable[..., list[Outcome]], store: DatasetStore, src: Path
 ) -> None:
-    day1 = [write_jobs(src, "2026-09-29", ["J1", "J2"]), _header_only_customers(src, "2026-09-29")]
-    day2 = [write_jobs(src, "2026-09-30", ["J3"]), _header_only_customers(src, "2026-09-30")]
-    assert day1[1].read_bytes() == day2[1].read_bytes()
+    shared = _header_only_customers(src, "2026-09-28")  # one file, given to both ingests
+    day1 = [write_jobs(src, "2026-09-29", ["J1", "J2"]), shared]
+    day2 = [write_jobs(src, "2026-09-30", ["J3"]), shared]
 
     first, second = race(day1, day2)
     assert first.error is None and second.error is None, (first.error, second.error)
@@ -153,9 +153,32 @@ def test_two_ingests_sharing_one_identical_file_both_commit_the_rest(
         assert set(outputs) == {v["dataset"] for v in result.versions}
     assert store.verify(COMPANY).ok
     assert store.gc(COMPANY).removed_files == []
-    # Both days' files now count as ingested.
-    again = BronzeIngest(store).run(COMPANY, day1 + day2)
-    assert again.run_id is None and len(again.skipped) == 4
+    # Every file now counts as ingested.
+    again = BronzeIngest(store).run(COMPANY, [*day1, day2[0]])
+    assert again.run_id is None and len(again.skipped) == 3
+
+
+def test_the_same_bytes_on_another_day_are_that_days_delivery(store: DatasetStore, src: Path) -> None:
+    """A header-only customers.csv is identical every day: each day's file is ingested (the source
+    reaches every day), and only the same day's file again is "already ingested"."""
+    from lakehouse.transform.build import source_reach
+
+    days = [_header_only_customers(src, d) for d in ("2026-09-28", "2026-09-29", "2026-09-30")]
+    assert len({p.read_bytes() for p in days}) == 1
+    ingest = BronzeIngest(store)
+    first = ingest.run(COMPANY, days[:2])
+    assert [i["dt"] for i in first.ingested] == ["2026-09-28", "2026-09-29"] and first.skipped == []
+    second = ingest.run(COMPANY, days)
+    assert [i["dt"] for i in second.ingested] == ["2026-09-30"]
+    assert [s["reason"] for s in second.skipped] == [f"already ingested by run {first.run_id}"] * 2
+    assert source_reach(store, COMPANY).newest["customers"] == date(2026, 9, 30)
+    # Twice the same day's bytes in one ingest (a copy in another folder) is one delivery.
+    copy = src / "copy" / "2026-10-01" / "customers.csv"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(days[0].read_bytes())
+    original = _header_only_customers(src, "2026-10-01")
+    third = ingest.run(COMPANY, [original, copy])
+    assert len(third.ingested) == 1 and third.skipped[0]["reason"].startswith("same content as ")
 
 
 def test_two_ingests_of_the_same_files_publish_them_once(
@@ -405,9 +428,10 @@ def test_a_symlink_inside_the_extract_folder_is_read_through(
     link.parent.mkdir()
     link.symlink_to(real)
     result = ingest.run(COMPANY, [src])
-    assert result.rows == 1
-    [skipped] = result.skipped
-    assert skipped["symlink"] == str(link) and "same content" in skipped["reason"]
+    # The link is the 2026-09-30 delivery (the same bytes on another day are that day's file).
+    assert result.rows == 2 and result.skipped == []
+    [through] = [i for i in result.ingested if i["dt"] == "2026-09-30"]
+    assert (through["path"], through["symlink"]) == (str(real), str(link))
 
 
 # --- day folders and empty files -------------------------------------------------------------------

@@ -243,3 +243,59 @@ def test_refused_downgrade_is_a_control_plane_and_alembic_error() -> None:
     assert isinstance(error, ControlPlaneError)
     assert isinstance(error, CommandError)
     assert str(error) == f"refusing to downgrade below revision {INITIAL}: 3 rows would be lost; stay here"
+
+
+SCHEMAS_REVISION = "e7b3c5d9a1f4"  # 0005: dataset_schemas (ingest claims keyed by sha256 alone)
+
+
+def test_ingest_claims_made_before_0006_are_keyed_by_the_day_their_run_ingested(empty_db_url: str) -> None:
+    """A header-only file claimed by its bytes alone: its day comes from its run's input manifest, so
+    the next day's identical file is that day's delivery, not "already ingested"."""
+    upgrade(empty_db_url, SCHEMAS_REVISION)
+    sha = "sha256:" + "ab" * 32
+    run = {
+        "id": uuid.uuid4(),
+        "run_id": "20261001T000000000000Z-0000aaaa",
+        "company": "acme",
+        "pipeline_name": "ingest",
+        "status": "success",
+        "input_manifest_json": {"sources": [{"dataset": "customers", "dt": "2026-10-01", "sha256": sha}]},
+        "started_at": datetime(2026, 10, 1, tzinfo=UTC),
+    }
+    runs = sa.table(
+        "pipeline_runs",
+        sa.column("id", sa.Uuid()),
+        *(sa.column(c) for c in ("run_id", "company", "pipeline_name", "status")),
+        sa.column("started_at", sa.DateTime(timezone=True)),
+        sa.column("input_manifest_json", sa.JSON()),
+    )
+    keys = sa.table(
+        "idempotency_keys",
+        sa.column("key"),
+        sa.column("scope"),
+        sa.column("run_id"),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
+    _execute(empty_db_url, sa.insert(runs).values(run))
+    scope = "ingest:acme:customers"
+    _execute(
+        empty_db_url,
+        sa.insert(keys).values(
+            key=f"{scope}:{sha}", scope=scope, run_id=run["run_id"], created_at=run["started_at"]
+        ),
+    )
+    upgrade(empty_db_url, "head")
+    dal = DataAccessLayer.from_url(empty_db_url)
+    try:
+        assert dal.idempotency_claim_of(scope, f"2026-10-01/{sha}") == run["run_id"]
+        assert dal.idempotency_claim_of(scope, f"2026-10-02/{sha}") is None
+        assert dal.idempotency_claim_of(scope, sha) is None
+    finally:
+        dal.close()
+    downgrade(empty_db_url, SCHEMAS_REVISION)
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(keys.c.key)).scalars().all() == [f"{scope}:{sha}"]
+    finally:
+        engine.dispose()

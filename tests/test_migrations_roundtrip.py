@@ -204,6 +204,10 @@ def _version(
     return spec, output
 
 
+#: Datasets whose generated files are header-only: the same bytes on every day.
+HEADER_ONLY = {"customers"}
+
+
 def _ingest(
     dal: DataAccessLayer, company: str, datasets: dict[str, tuple[dict[str, Any] | None, list[str]]]
 ) -> str:
@@ -215,14 +219,15 @@ def _ingest(
             "dt": day,
             "format": "csv",
             "size_bytes": 10_240,
-            "sha256": _sha(f"{company}/{name}/{day}"),
+            # A header-only file has the same bytes every day (one claim per day all the same).
+            "sha256": _sha(f"{company}/{name}/" + ("header-only" if name in HEADER_ONLY else day)),
         }
         for name, (_schema_json, days) in datasets.items()
         for day in days
     ]
     run_id = dal.start_pipeline_run(company, "ingest", stage="bronze", input_manifest={"sources": sources})
     staged = [_version(company, "bronze", n, run_id, s, d, 120 * len(d)) for n, (s, d) in datasets.items()]
-    claims = [(f"ingest:{company}:{s['dataset']}", str(s["sha256"])) for s in sources]
+    claims = [(f"ingest:{company}:{s['dataset']}", f"{s['dt']}/{s['sha256']}") for s in sources]
     dal.commit_dataset_versions([spec for spec, _ in staged], claims)
     manifest = run_manifest(
         run_id=run_id,
@@ -269,9 +274,12 @@ def _fill_runs_and_versions(dal: DataAccessLayer) -> None:
     first = _ingest(
         dal,
         "acme",
-        {"orders": (ORDERS_V1, ["2026-10-30", "2026-10-31"]), "customers": (CUSTOMERS_V1, ["2026-10-31"])},
+        {
+            "orders": (ORDERS_V1, ["2026-10-30", "2026-10-31"]),
+            "customers": (CUSTOMERS_V1, ["2026-10-30", "2026-10-31"]),
+        },
     )
-    _ingest(dal, "acme", {"orders": (ORDERS_V2, ["2026-11-01"])})
+    _ingest(dal, "acme", {"orders": (ORDERS_V2, ["2026-11-01"]), "customers": (CUSTOMERS_V1, ["2026-11-01"])})
     # payments: a version recorded without a schema.
     _ingest(dal, "globex", {"invoices": (INVOICES_V1, ["2026-11-01"]), "payments": (None, ["2026-11-01"])})
     _build(dal, "acme", "2026-10-31")

@@ -134,7 +134,7 @@ def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text)
     rows = []
     for (zone, name), group in by_dataset.items():
         current = group[-1] if zone == "bronze" else current_of(group)
-        newer = [v for v in group if v.zone != "bronze" and v.commit_seq > current.commit_seq]
+        backfills = 0 if zone == "bronze" else _backfills(group)
         rows.append(
             {
                 "zone": zone,
@@ -145,7 +145,7 @@ def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text)
                 else current.as_of,
                 "schema_version": current.schema_version,
                 "versions": len(group),
-                "backfills": len(newer),
+                "backfills": backfills,
                 "rows": sum(v.row_count for v in group) if zone == "bronze" else current.row_count,
                 "created_at": current.created_at,
             }
@@ -154,8 +154,19 @@ def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text)
         output,
         f"datasets of {company}",
         rows,
-        ["zone", "dataset", "current", "as_of", "schema_version", "versions", "rows"],
+        ["zone", "dataset", "current", "as_of", "schema_version", "versions", "backfills", "rows"],
     )
+
+
+def _backfills(versions: list[Any]) -> int:
+    """Versions that were backfills when committed: an as-of before one already published."""
+    count, newest = 0, None
+    for v in sorted(versions, key=lambda v: v.commit_seq):
+        if v.as_of is not None and newest is not None and v.as_of < newest:
+            count += 1
+        if v.as_of is not None and (newest is None or v.as_of > newest):
+            newest = v.as_of
+    return count
 
 
 runs_app = typer.Typer(
@@ -262,6 +273,12 @@ def verify_command(
             f"{state}: {report.files_checked} file(s) in {report.versions_checked} version(s) checked",
             markup=False,
         )
+        if any(p.kind == "extra" for p in report.problems):
+            err_console.print(
+                "extra files are listed by no committed version (leftovers of a crashed run): "
+                f"`lakehouse gc -c {company}` removes them",
+                markup=False,
+            )
     if not report.ok:
         raise typer.Exit(1)
 

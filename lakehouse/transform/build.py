@@ -251,10 +251,11 @@ class DbtBuild:
         company, run_id = run.company, run.run_id
         reach = source_reach(self.store, company)
         chosen = choose_as_of(reach, company, as_of, allow_partial)
-        notes = [n for n in [reach.lag_note(chosen)] if n]
-        for note in notes:
-            logger.warning("%s", note)
         partial = bool(reach.behind(chosen))
+        # Which source lags explains a default as-of, or a partial build; an explicit one is the user's.
+        notes = [n for n in [reach.lag_note(chosen)] if n and (as_of is None or partial)]
+        for note in notes:
+            logger.info("%s", note)  # the CLI prints the notes
         published_as_of = [
             v.as_of for v in self.dal.list_dataset_versions(company) if v.zone != "bronze" and v.as_of
         ]
