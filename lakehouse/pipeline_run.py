@@ -163,7 +163,7 @@ class PipelineRun:
     ) -> None:
         with self._stack:  # the heartbeat stops and the lock is released last
             try:
-                if self._started and not self._finished:
+                if self._started and (not self._finished or (exc is not None and self._finish_undone())):
                     failure = exc or InvalidStateError(
                         "pipeline run",
                         self.run_id,
@@ -178,6 +178,13 @@ class PipelineRun:
                     shutil.rmtree(folder, ignore_errors=True)
 
     # --- helpers ---------------------------------------------------------------------------------
+
+    def _finish_undone(self) -> bool:
+        """Whether a finish the block made was rolled back (its transaction failed afterwards)."""
+        try:
+            return self.dal.get_pipeline_run(self.run_id).status == "running"
+        except Exception:  # the control plane is down: the next recovery pass marks the run
+            return False
 
     def _require_started(self, what: str) -> None:
         if not self._started:

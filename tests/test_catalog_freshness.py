@@ -17,7 +17,7 @@ from lakehouse.dal import DataAccessLayer
 from lakehouse.datasets import DatasetStore, StagedVersion
 from lakehouse.settings import get_settings
 from tests.data_fixtures import COMPANY, make_store
-from tests.test_cli_data import as_json, env, ok, root  # noqa: F401  (fixtures)
+from tests.test_cli_data import as_json, cli, env, ok, one_line_error, root  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("env")
 
@@ -77,6 +77,16 @@ def test_query_as_of_a_date_reads_the_version_current_then(root: Path) -> None: 
         assert _count("--as-of", str(day)) == 4
         listed = {r["dataset"]: r for r in as_json(ok("datasets", "-c", COMPANY, "-o", "json"))}
         assert listed["kpis"]["as_of"] == day.isoformat() and listed["kpis"]["rows"] == 4
+        # After every as-of: the current versions, said so; before every one: the dataset is named.
+        later = cli("query", "-c", COMPANY, "--as-of", "2030-01-01", "select count(*) as n from gold.kpis")
+        assert later.exit_code == 0
+        assert later.stderr.strip() == (
+            f"note: --as-of 2030-01-01 is after the newest as-of published ({day}): this reads the current versions"
+        )
+        line = one_line_error(
+            cli("query", "-c", COMPANY, "--as-of", "2020-01-01", "select count(*) from gold.kpis")
+        )
+        assert line.startswith("error: gold.kpis had no version on or before --as-of 2020-01-01"), line
     finally:
         dal.close()
 

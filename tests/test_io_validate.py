@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -409,12 +408,9 @@ def test_200k_rows_validate_quickly(con: duckdb.DuckDBPyConnection, tmp_path: Pa
         "CASE WHEN i % 5 = 0 THEN NULL ELSE 'note ' || i END AS note FROM range(200000) t(i)) "
         f"TO '{path}' (HEADER)"
     )
-    started = time.perf_counter()
-    read = read_source(con, path, THINGS)
-    elapsed = time.perf_counter() - started
+    read = read_source(con, path, THINGS)  # its speed is a figure of bench_ingest
     assert read.good_rows == 199_999
     assert [(r.line, r.column, r.value) for r in read.rejects] == [(123_458, "n", "oops")]
-    assert elapsed < 30, f"validating 200k rows took {elapsed:.1f}s"
 
 
 # --- inference and diffs ---------------------------------------------------------------------------
@@ -580,20 +576,20 @@ def test_a_file_wider_than_one_slice_keeps_every_value_and_every_reject(
     assert not con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT internal").fetchall()
 
 
-def test_wide_files_cost_linear_time_and_a_limit_refuses_wider_ones(
+def test_a_wide_file_reads_and_a_limit_refuses_wider_ones(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    def timed(width: int) -> float:
-        path = tmp_path / f"w{width}.csv"
-        path.write_text(
-            ",".join(f"c{i}" for i in range(width)) + "\n" + ",".join(["1"] * width) + "\n", encoding="utf-8"
-        )
-        started = time.perf_counter()
-        schema = infer_schema(con, path, "csv", "w")
-        read_source(con, path, schema, "csv").drop(con)
-        return time.perf_counter() - started
-
-    assert timed(1_500) < 10  # was 15 s and 2 GB before the checks were sliced
+    """(1,500 columns took 15 s and 2 GB before the checks were sliced; the time is a bench figure.)"""
+    width = 1_500
+    path = tmp_path / f"w{width}.csv"
+    path.write_text(
+        ",".join(f"c{i}" for i in range(width)) + "\n" + ",".join(["1"] * width) + "\n", encoding="utf-8"
+    )
+    schema = infer_schema(con, path, "csv", "w")
+    assert len(schema.column_names) == width
+    read = read_source(con, path, schema, "csv")
+    assert read.good_rows == 1
+    read.drop(con)
     path = tmp_path / "too_wide.csv"
     path.write_text(",".join(f"c{i}" for i in range(MAX_COLUMNS + 1)) + "\n", encoding="utf-8")
     with pytest.raises(

@@ -123,3 +123,21 @@ def test_a_run_commits_once(store: DatasetStore) -> None:
         run.publish()
         run.publish()
     assert store.dal.get_pipeline_run(run.run_id).status == "failed"
+
+
+def test_a_finish_rolled_back_with_its_transaction_is_failed(store: DatasetStore) -> None:
+    """Other writes that commit with the finish (the build's events) fail: the run is not left running."""
+    with pytest.raises(RuntimeError, match="events"), PipelineRun(store, COMPANY, "dbt_build") as run:
+        run.start()
+        with store.dal.transaction():
+            run.finish(_manifest(run))
+            raise RuntimeError("events sync failed")
+    assert store.dal.get_pipeline_run(run.run_id).status == "failed"
+
+
+def test_a_failure_after_the_run_finished_leaves_it_successful(store: DatasetStore) -> None:
+    with pytest.raises(RuntimeError), PipelineRun(store, COMPANY, "dbt_build") as run:
+        run.start()
+        run.finish(_manifest(run))
+        raise RuntimeError("the extraction that follows failed")
+    assert store.dal.get_pipeline_run(run.run_id).status == "success"

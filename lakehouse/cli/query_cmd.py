@@ -5,19 +5,19 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from lakehouse.cli.errors import catch_errors
+from lakehouse.cli.errors import catch_errors, err_console
 from lakehouse.cli.options import parse_dt
 from lakehouse.cli.output import console
 from lakehouse.config import load_config
 from lakehouse.config.loader import GLOBAL_FILE
 from lakehouse.config.models import QueryConfig
 from lakehouse.datasets import DATA_ZONES
-from lakehouse.errors import DataPlaneError, InvalidArgumentError
+from lakehouse.errors import DataPlaneError, InvalidArgumentError, LakehouseError
 from lakehouse.io.zones import validate_slug
 from lakehouse.query.catalog import write_catalog
 from lakehouse.query.render import MAX_TABLE_ROWS, check_output, render
@@ -84,10 +84,20 @@ def query_command(
             raise DataPlaneError(
                 f"company {company!r} has nothing published yet: run `lakehouse ingest --company {company} ...` first"
             )
+        missing: list[str] = []
         if scratch is not None and day is not None:
             # A catalog of its own for this query, with the views as of the date asked for.
             catalog = Path(scratch.name) / "catalog.duckdb"
-            write_catalog(catalog, store.catalog_views(company, as_of=day))
+            views = store.catalog_views(company, as_of=day)
+            write_catalog(catalog, views)
+            missing = _missing_as_of(store.catalog_views(company), views)
+            newest = max((v.as_of for v in store.dal.list_dataset_versions(company) if v.as_of), default=None)
+            if newest is not None and day > newest:
+                err_console.print(
+                    f"note: --as-of {day} is after the newest as-of published ({newest}): "
+                    "this reads the current versions",
+                    markup=False,
+                )
         else:
             store.ensure_catalog(company)  # refreshed if a crash left it behind the control plane
             catalog = store.root.catalog_path(company)
@@ -97,9 +107,24 @@ def query_command(
     try:
         with stream_query(catalog, sql, params, allowed, limit, limits) as reader:
             render(reader, fmt, out, console)  # type: ignore[arg-type]
+    except LakehouseError as exc:
+        named = [m for m in missing if m.split(".")[1] in str(exc)]
+        if not named:
+            raise
+        raise DataPlaneError(
+            f"{', '.join(named)} had no version on or before --as-of {day} (nothing built that early, "
+            f"or gc expired it): pick a later date ({exc})"
+        ) from exc
     finally:
         if scratch is not None:
             scratch.cleanup()
+
+
+def _missing_as_of(current: dict[str, dict[str, Any]], as_of: dict[str, dict[str, Any]]) -> list[str]:
+    """``zone.dataset`` views of the current catalog that the as-of catalog has not."""
+    return sorted(
+        f"{z}.{d}" for z, datasets in current.items() for d in datasets if d not in as_of.get(z, {})
+    )
 
 
 def _limits(settings: Settings, timeout: float | None, memory_limit: str | None) -> QueryConfig:
