@@ -153,3 +153,15 @@ def test_a_malformed_url_never_echoes_its_password(use_url: pytest.MonkeyPatch) 
     result = runner.invoke(app, ["db", "current"])
     assert result.exit_code == 1
     assert "hunter2" not in result.stderr and "admin:***@" in result.stderr
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib import metadata
+
+    import lakehouse
+    from lakehouse.cli.main import app as root
+
+    result = CliRunner().invoke(root, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"lakehouse {metadata.version('datahound-lakehouse')} (datahound-lakehouse)\n"
+    assert metadata.version("datahound-lakehouse") == lakehouse.__version__

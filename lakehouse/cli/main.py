@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -12,6 +13,9 @@ from lakehouse.cli.demo_cmd import demo_command
 from lakehouse.cli.errors import configure_logging
 from lakehouse.cli.generate_cmd import generate_command
 from lakehouse.cli.query_cmd import query_command
+
+#: The distribution that installs the ``lakehouse`` command (pyproject.toml's project name).
+DISTRIBUTION = "datahound-lakehouse"
 
 app = typer.Typer(
     name="lakehouse",
@@ -23,6 +27,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        try:
+            installed = metadata.version(DISTRIBUTION)
+        except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+            installed = "unknown (not installed)"
+        typer.echo(f"lakehouse {installed} ({DISTRIBUTION})")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -41,6 +55,12 @@ def _root(
             "--verbose",
             "-v",
             help="Show the traceback of a failure (by default each failure is one line on stderr).",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the installed version and exit."
         ),
     ] = False,
 ) -> None:
