@@ -13,13 +13,13 @@ import duckdb
 
 from bench._report import Figure, timed
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore
+from lakehouse.dataplane.ingest import BronzeIngest
+from lakehouse.dataplane.schemas import JOBS
+from lakehouse.dataplane.sql import quote_literal, quote_reader_path
+from lakehouse.dataplane.store import DatasetStore
+from lakehouse.dataplane.validate import read_source
+from lakehouse.dataplane.zones import DataRoot
 from lakehouse.db.migrate import upgrade
-from lakehouse.ingest import BronzeIngest
-from lakehouse.io.sql import quote_literal, quote_reader_path
-from lakehouse.io.validate import read_source
-from lakehouse.io.zones import DataRoot
-from lakehouse.schemas import JOBS
 
 
 def _write_jobs(path: Path, rows: int) -> None:

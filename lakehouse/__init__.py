@@ -1,7 +1,7 @@
 """DataHound Lakehouse: a lakehouse-style analytical store for field-service business data.
 
 Services read published datasets with :func:`read_dataset`; everything else goes through the DAL
-façade (:class:`lakehouse.dal.DataAccessLayer`) and :class:`lakehouse.datasets.DatasetStore`.
+façade (:class:`lakehouse.dal.DataAccessLayer`) and :class:`lakehouse.dataplane.store.DatasetStore`.
 """
 
 from __future__ import annotations

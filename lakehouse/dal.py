@@ -2,7 +2,7 @@
 
 :class:`DataAccessLayer` opens one control-plane transaction per call and delegates to the
 per-entity repositories in :mod:`lakehouse.db.repos`. Data-plane operations (publishing dataset
-versions, reading them back) build on it in :mod:`lakehouse.datasets`.
+versions, reading them back) build on it in :mod:`lakehouse.dataplane.store`.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from types import TracebackType
 from typing import Any
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.db.records import DatasetVersionRecord
 from lakehouse.errors import InvalidStateError, LakehouseError
 from lakehouse.ids import new_run_id

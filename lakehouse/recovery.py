@@ -30,7 +30,7 @@ from lakehouse.db.types import utcnow
 from lakehouse.errors import DataPlaneError, InvalidStateError, NotFoundError
 
 if TYPE_CHECKING:
-    from lakehouse.datasets import DatasetStore
+    from lakehouse.dataplane.store import DatasetStore
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore
-from lakehouse.io.zones import DataRoot
+from lakehouse.dataplane.store import DatasetStore
+from lakehouse.dataplane.zones import DataRoot
 from lakehouse.settings import Settings, get_settings
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from lakehouse.config import LakehouseConfig, load_config
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore
-from lakehouse.ingest import BronzeIngest
-from lakehouse.io.zones import DataRoot
+from lakehouse.dataplane.ingest import BronzeIngest
+from lakehouse.dataplane.store import DatasetStore
+from lakehouse.dataplane.zones import DataRoot
 from lakehouse.sample.generator import generate
 from lakehouse.transform.build import DbtBuild
 

@@ -15,10 +15,10 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.dataplane.schemas import RAW_SCHEMAS
+from lakehouse.dataplane.store import DatasetStore, StagedVersion
+from lakehouse.dataplane.zones import DataRoot, Zone
 from lakehouse.db.records import DatasetVersionRecord
-from lakehouse.io.zones import DataRoot, Zone
-from lakehouse.schemas import RAW_SCHEMAS
 
 COMPANY = "acme"
 REPO = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
-from lakehouse.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS
+from lakehouse.dataplane.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS
 from lakehouse.transform.dbt_runner import release_dbt_resources, temporary_environ
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"

@@ -16,10 +16,10 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.dataplane.ingest import BronzeIngest
+from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.errors import DataPlaneError, DatasetNotFoundError, EmptyVersionError, TransformError
 from lakehouse.ids import new_run_id
-from lakehouse.ingest import BronzeIngest
 from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
 from tests.data_fixtures import make_store
 

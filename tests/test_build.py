@@ -14,9 +14,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from lakehouse.dataplane.atomic import sha256_file
+from lakehouse.dataplane.ingest import BronzeIngest
 from lakehouse.errors import BuildFailedError, DataPlaneError, LockBusyError, TransformError
-from lakehouse.ingest import BronzeIngest
-from lakehouse.io.atomic import sha256_file
 from lakehouse.transform.build import BuildResult
 from lakehouse.transform.build_lock import company_lock
 from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.settings import get_settings
 from tests.data_fixtures import COMPANY, make_store
 from tests.test_cli_data import as_json, cli, env, ok, one_line_error, root  # noqa: F401  (fixtures)

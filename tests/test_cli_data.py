@@ -125,7 +125,7 @@ def test_an_ingest_whose_catalog_refresh_fails_exits_1_and_the_rerun_refreshes_i
 ) -> None:
     """A full disk during the catalog refresh after the commit: the versions stay published, the
     command says the catalog is behind (exit 1), and the rerun (a no-op) brings it up to date."""
-    import lakehouse.datasets as datasets_module
+    import lakehouse.dataplane.store as datasets_module
 
     write_jobs(src, "2026-09-29", ["J1", "J2"])
     ok("ingest", str(src), "-c", COMPANY)

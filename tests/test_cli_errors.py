@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.engine.default import DefaultDialect
 from typer.testing import CliRunner, Result
 
-import lakehouse.datasets as datasets_mod
+import lakehouse.dataplane.store as datasets_mod
 from lakehouse.cli.errors import StderrHandler, configure_logging, describe_failure
 from lakehouse.cli.main import app
 from lakehouse.dal import DataAccessLayer
@@ -89,7 +89,7 @@ _LOSE_THE_DATABASE = """
 import sqlite3, sys
 import psycopg
 from sqlalchemy.engine.default import DefaultDialect
-from lakehouse.datasets import DatasetStore
+from lakehouse.dataplane.store import DatasetStore
 
 lost = []
 

@@ -15,9 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import lakehouse.datasets as datasets_mod
+import lakehouse.dataplane.store as datasets_mod
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore, StagedVersion, VerifyProblem
+from lakehouse.dataplane.manifest import FileEntry, version_checksum
+from lakehouse.dataplane.store import DatasetStore, StagedVersion, VerifyProblem
 from lakehouse.errors import (
     AlreadyExistsError,
     DatabaseUnavailableError,
@@ -26,7 +27,6 @@ from lakehouse.errors import (
     IntegrityError,
     InvalidNameError,
 )
-from lakehouse.manifest import FileEntry, version_checksum
 from tests.data_fixtures import (
     COMPANY,
     catalog_counts,

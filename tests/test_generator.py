@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse.dataplane.schemas import RAW_SCHEMAS
 from lakehouse.errors import InvalidArgumentError, InvalidNameError
 from lakehouse.sample import GenerationSummary, generate
-from lakehouse.schemas import RAW_SCHEMAS
 
 END = date(2026, 9, 30)
 TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")

@@ -17,7 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore
+from lakehouse.dataplane.ingest import BronzeIngest, IngestResult, discover_sources
+from lakehouse.dataplane.json_io import read_jsonl
+from lakehouse.dataplane.manifest import FileEntry, version_checksum
+from lakehouse.dataplane.schemas import RAW_SCHEMAS
+from lakehouse.dataplane.store import DatasetStore
 from lakehouse.errors import (
     DataPlaneError,
     DatasetNotFoundError,
@@ -25,11 +29,7 @@ from lakehouse.errors import (
     RowValidationError,
     SchemaMismatchError,
 )
-from lakehouse.ingest import BronzeIngest, IngestResult, discover_sources
-from lakehouse.io.json_io import read_jsonl
-from lakehouse.manifest import FileEntry, version_checksum
 from lakehouse.sample.generator import generate
-from lakehouse.schemas import RAW_SCHEMAS
 from tests.data_fixtures import (
     COMPANY,
     JOBS_HEADER,
@@ -299,8 +299,8 @@ _CHILD = """
 import os, signal
 from pathlib import Path
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore
-from lakehouse.ingest import BronzeIngest
+from lakehouse.dataplane.store import DatasetStore
+from lakehouse.dataplane.ingest import BronzeIngest
 from lakehouse.runtime import open_store
 
 def die(*args, **kwargs):

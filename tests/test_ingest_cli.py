@@ -13,9 +13,9 @@ from typer.testing import CliRunner, Result
 
 from lakehouse.cli.main import app
 from lakehouse.dal import DataAccessLayer
+from lakehouse.dataplane.schemas import RAW_SCHEMAS
 from lakehouse.db.repos.run_repo import SqlRunRepo
 from lakehouse.sample.generator import generate
-from lakehouse.schemas import RAW_SCHEMAS
 from lakehouse.settings import get_settings
 from tests.data_fixtures import COMPANY, REPO, data_files, files_under, write_csv
 

@@ -23,11 +23,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore
+from lakehouse.dataplane.ingest import BronzeIngest, IngestResult, discover_sources
+from lakehouse.dataplane.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS, reserved_column_problems
+from lakehouse.dataplane.store import DatasetStore
+from lakehouse.dataplane.validate import MAX_COLUMNS
 from lakehouse.errors import AlreadyExistsError, DataPlaneError, SchemaConflictError, SchemaMismatchError
-from lakehouse.ingest import BronzeIngest, IngestResult, discover_sources
-from lakehouse.io.validate import MAX_COLUMNS
-from lakehouse.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS, reserved_column_problems
 from tests.data_fixtures import (
     COMPANY,
     data_files,

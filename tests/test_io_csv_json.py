@@ -12,9 +12,8 @@ from uuid import UUID
 import duckdb
 import pytest
 
-from lakehouse.errors import DataPlaneError, SchemaMismatchError
-from lakehouse.io.atomic import is_temp_name
-from lakehouse.io.csv_io import (
+from lakehouse.dataplane.atomic import is_temp_name
+from lakehouse.dataplane.csv_io import (
     STAGE_ERROR,
     STAGE_LINE,
     STAGE_RAW,
@@ -26,7 +25,7 @@ from lakehouse.io.csv_io import (
     stage_csv,
     write_csv,
 )
-from lakehouse.io.json_io import (
+from lakehouse.dataplane.json_io import (
     is_blank,
     read_json,
     read_jsonl,
@@ -34,6 +33,7 @@ from lakehouse.io.json_io import (
     write_json_atomic,
     write_jsonl,
 )
+from lakehouse.errors import DataPlaneError, SchemaMismatchError
 
 
 @pytest.fixture
@@ -181,7 +181,7 @@ def test_stage_csv_multiline_values_without_blank_lines(
         b'3,"a\nb","c\nd\ne"\r\n'  # lines 5-8
         b"4,end,y\r\n"  # line 9
     )
-    with caplog.at_level("INFO", logger="lakehouse.io.csv_io"):
+    with caplog.at_level("INFO", logger="lakehouse.dataplane.csv_io"):
         stage_csv(con, path, "st")
     assert "csv module" not in caplog.text  # derived by DuckDB, not re-parsed
     rows = _staged(con, "st")

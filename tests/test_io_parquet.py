@@ -12,8 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.errors import DataPlaneError
-from lakehouse.io.atomic import (
+from lakehouse.dataplane.atomic import (
     atomic_output,
     atomic_write_bytes,
     atomic_write_text,
@@ -22,7 +21,7 @@ from lakehouse.io.atomic import (
     is_temp_name,
     sha256_file,
 )
-from lakehouse.io.parquet_io import (
+from lakehouse.dataplane.parquet_io import (
     WrittenFile,
     parquet_row_count,
     parquet_schema,
@@ -30,6 +29,7 @@ from lakehouse.io.parquet_io import (
     read_parquet,
     write_parquet,
 )
+from lakehouse.errors import DataPlaneError
 
 META = {
     "lakehouse.schema_version": "1",

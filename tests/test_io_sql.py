@@ -1,17 +1,18 @@
-"""The one quoting module (lakehouse.io.sql): hostile identifiers, literals and paths round-trip
-through DuckDB unchanged, or are refused; the old helper names are the same functions."""
+"""The one quoting module (lakehouse.dataplane.sql): hostile identifiers, literals and paths round-trip
+through DuckDB unchanged, or are refused; no other module holds a copy."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 import pytest
 
-import lakehouse.io.parquet_io as parquet_io
-import lakehouse.query.catalog as catalog
+import lakehouse
+import lakehouse.dataplane.parquet_io as parquet_io
+from lakehouse.dataplane.sql import quote_identifier, quote_literal, quote_reader_path, reader_path
 from lakehouse.errors import DataPlaneError
-from lakehouse.io.sql import quote_identifier, quote_literal, quote_reader_path, reader_path
 
 HOSTILE = [
     "plain",
@@ -93,9 +94,17 @@ def test_a_reader_path_reads_that_one_file(con: duckdb.DuckDBPyConnection, tmp_p
     assert con.execute("SELECT v FROM read_csv(?)", [reader_path(target)]).fetchall() == [("mine",)]
 
 
-def test_the_old_helper_names_are_the_one_module() -> None:
-    assert parquet_io.sql_identifier is quote_identifier
-    assert parquet_io.sql_string is quote_literal
-    assert parquet_io.duckdb_path is reader_path
-    assert catalog.quote_identifier is quote_identifier
-    assert catalog.quote_literal is quote_literal
+def test_quoting_is_defined_once_in_the_package() -> None:
+    """No module but lakehouse.dataplane.sql defines or aliases a quoting helper (one copy)."""
+    package = Path(lakehouse.__file__).parent
+    pattern = re.compile(
+        r"^\s*(def (quote_|sql_identifier|sql_string|duckdb_path)\w*|(sql_identifier|sql_string|duckdb_path)\s*=)",
+        re.M,
+    )
+    offenders = [
+        str(py.relative_to(package))
+        for py in package.rglob("*.py")
+        if py.name != "sql.py" and pattern.search(py.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+    assert not hasattr(parquet_io, "sql_identifier")

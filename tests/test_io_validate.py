@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lakehouse.errors import DataPlaneError, InvalidNameError, SchemaMismatchError
-from lakehouse.io.validate import (
+from lakehouse.dataplane.schemas import CUSTOMERS, Column, DatasetSchema
+from lakehouse.dataplane.validate import (
     CHECK_SLICE,
     MAX_COLUMNS,
     Reject,
@@ -23,7 +23,7 @@ from lakehouse.io.validate import (
     read_source,
     schema_diff,
 )
-from lakehouse.schemas import CUSTOMERS, Column, DatasetSchema
+from lakehouse.errors import DataPlaneError, InvalidNameError, SchemaMismatchError
 
 THINGS = DatasetSchema(
     name="things",

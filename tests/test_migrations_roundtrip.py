@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from alembic.script import Script, ScriptDirectory
 
 from lakehouse.dal import DataAccessLayer
+from lakehouse.dataplane.manifest import manifest_relpath, run_manifest
 from lakehouse.db.engine import make_engine
 from lakehouse.db.migrate import (
     VERSION_TABLE,
@@ -45,7 +46,6 @@ from lakehouse.db.records import (
     TaskSpec,
     TaskUpdate,
 )
-from lakehouse.manifest import manifest_relpath, run_manifest
 
 Row = dict[str, Any]
 #: Table name -> primary key (as text) -> row, in primary-key order.
@@ -145,7 +145,7 @@ def _sha(text: str) -> str:
 
 
 def _schema(dataset: str, version: str, columns: list[tuple[str, str, bool]]) -> dict[str, Any]:
-    """A recorded column schema, in the form ``lakehouse.schemas.schema_to_json`` writes."""
+    """A recorded column schema, in the form ``lakehouse.dataplane.schemas.schema_to_json`` writes."""
     return {
         "name": dataset,
         "version": version,

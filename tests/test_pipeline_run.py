@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.dataplane.manifest import run_manifest
+from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.errors import BuildFailedError, LockBusyError
-from lakehouse.manifest import run_manifest
 from lakehouse.pipeline_run import PipelineRun
 from tests.data_fixtures import COMPANY, files_under, make_store
 

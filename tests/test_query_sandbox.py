@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from lakehouse.dataplane.schemas import RAW_SCHEMAS
 from lakehouse.errors import QueryError, QueryRefusedError
 from lakehouse.query.catalog import write_catalog
 from lakehouse.query.sandbox import check_read_only, parse_params, run_query
 from lakehouse.query.saved import list_saved_queries, resolve_query
-from lakehouse.schemas import RAW_SCHEMAS
 
 REPO_QUERIES = Path(__file__).resolve().parent.parent / "queries"
 

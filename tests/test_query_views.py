@@ -20,8 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from lakehouse.dataplane.sql import quote_identifier
 from lakehouse.errors import DataPlaneError
-from lakehouse.query.catalog import ViewSource, quote_identifier, write_catalog
+from lakehouse.query.catalog import ViewSource, write_catalog
 from lakehouse.query.sandbox import run_query
 
 

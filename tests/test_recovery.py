@@ -24,12 +24,12 @@ from typer.testing import CliRunner, Result
 import lakehouse.recovery as recovery
 from lakehouse.cli.main import app
 from lakehouse.dal import DataAccessLayer
-from lakehouse.datasets import DatasetStore, StagedVersion
+from lakehouse.dataplane.manifest import run_manifest
+from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.db.liveness import HOLDER_LEASE, UNKNOWN_HOLDER_GRACE, holder_alive, process_alive
 from lakehouse.db.records import PipelineRunRecord
 from lakehouse.db.types import utcnow
 from lakehouse.errors import DatabaseUnavailableError
-from lakehouse.manifest import run_manifest
 from lakehouse.recovery import reap_dead_runs, recover_company, run_heartbeat
 from lakehouse.settings import get_settings
 from tests.data_fixtures import COMPANY, REPO, files_under, make_store, publish_table

@@ -1,8 +1,7 @@
-"""``lakehouse build`` and ``lakehouse events``."""
+"""``lakehouse build``: dbt silver and gold for a company."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,11 +11,9 @@ from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.cli.progress import DbtNodeReporter, progress_bar
 from lakehouse.config import load_config
-from lakehouse.io.zones import validate_slug
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
 from lakehouse.transform.build import BuildResult, DbtBuild
-from lakehouse.transform.profiles import run_extraction
 
 
 @catch_errors
@@ -103,91 +100,3 @@ def _print_build(result: BuildResult, output: OutputFormat) -> None:
         emit(
             OutputFormat.text, f"transcript extraction {result.extraction.run_id}", result.extraction.versions
         )
-
-
-events_app = typer.Typer(help="The events index (detected by `lakehouse build`).", no_args_is_help=True)
-
-
-class EventStatus(StrEnum):
-    active = "active"
-    resolved = "resolved"
-    archived = "archived"
-
-
-@events_app.command("list")
-@catch_errors
-def events_list_command(
-    company: CompanyOpt,
-    status: Annotated[EventStatus | None, typer.Option(help="Only events with this status.")] = None,
-    event_type: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 100,
-    output: OutputOpt = OutputFormat.text,
-) -> None:
-    """List events from the events index, oldest first by type."""
-    validate_slug("company", company)
-    with open_store() as store:
-        events = store.dal.list_events(company, status.value if status else None, event_type, limit)
-    rows = [
-        {
-            "event_id": e.event_id,
-            "type": e.event_type,
-            "entity": f"{e.entity_type}:{e.entity_id}",
-            "severity": e.severity,
-            "status": e.status,
-            "first_seen_at": e.first_seen_at,
-            "last_seen_at": e.last_seen_at,
-            "details": e.details,
-        }
-        for e in events
-    ]
-    if output == OutputFormat.json:
-        print_json(rows)
-        return
-    emit(
-        OutputFormat.text,
-        f"events of {company}",
-        [
-            r
-            | {
-                "first_seen_at": f"{r['first_seen_at']:%Y-%m-%d %H:%M:%S}",
-                "last_seen_at": f"{r['last_seen_at']:%Y-%m-%d %H:%M:%S}",
-            }
-            for r in rows
-        ],
-        ["type", "entity", "severity", "status", "first_seen_at", "last_seen_at"],
-    )
-
-
-@catch_errors
-def extract_command(
-    company: CompanyOpt,
-    wait: Annotated[int, typer.Option(help="Seconds to wait for a build of the company to finish.")] = 0,
-    output: OutputOpt = OutputFormat.text,
-) -> None:
-    """Extract fields from call transcripts (config/extraction/*.json) into gold profile datasets.
-
-    Runs under the company's build lock, so it never overlaps a build.
-    """
-    settings = get_settings()
-    config = load_config(settings.config_dir)
-    validate_slug("company", company)
-    with open_store(settings) as store:
-        result = run_extraction(
-            store,
-            config,
-            company,
-            lock=True,
-            wait_seconds=wait,
-            on_wait=lambda msg: err_console.print(msg, markup=False),
-        )
-        stale = store.stale_catalog(company)
-    if output == OutputFormat.json:
-        print_json({"run_id": result.run_id, "versions": result.versions, "skipped": result.skipped})
-    else:
-        for reason in result.skipped:
-            console.print(f"skipped: {reason}", markup=False)
-        if result.run_id:
-            console.print(f"extraction {result.run_id}", markup=False)
-            emit(OutputFormat.text, "published versions", result.versions)
-    if stale is not None:
-        raise stale

@@ -17,12 +17,12 @@ from lakehouse.cli.errors import catch_errors, err_console
 from lakehouse.cli.output import OutputFormat, console, emit
 from lakehouse.cli.progress import DbtNodeReporter, progress_bar
 from lakehouse.config import load_config
-from lakehouse.datasets import DATA_ZONES
+from lakehouse.dataplane.ingest import BronzeIngest
+from lakehouse.dataplane.store import DATA_ZONES
+from lakehouse.dataplane.zones import validate_slug
 from lakehouse.db import migrate
 from lakehouse.db.engine import redact_url
 from lakehouse.errors import DataPlaneError, IntegrityError
-from lakehouse.ingest import BronzeIngest
-from lakehouse.io.zones import validate_slug
 from lakehouse.query.render import render
 from lakehouse.query.sandbox import run_query
 from lakehouse.query.saved import resolve_query

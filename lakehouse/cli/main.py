@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli import build_cmd, config_cmd, data_cmd, db_cmd
+from lakehouse.cli import build_cmd, config_cmd, data_cmd, db_cmd, events_cmd, extract_cmd, ingest_cmd
 from lakehouse.cli.demo_cmd import demo_command
 from lakehouse.cli.errors import configure_logging
 from lakehouse.cli.generate_cmd import generate_command
@@ -71,7 +71,7 @@ def _root(
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.command("generate")(generate_command)
-app.command("ingest")(data_cmd.ingest_command)
+app.command("ingest")(ingest_cmd.ingest_command)
 app.command("datasets")(data_cmd.datasets_command)
 app.add_typer(data_cmd.runs_app, name="runs")
 app.command("verify")(data_cmd.verify_command)
@@ -79,8 +79,8 @@ app.command("gc")(data_cmd.gc_command)
 app.command("catalog")(data_cmd.catalog_command)
 app.command("query")(query_command)
 app.command("build")(build_cmd.build_command)
-app.add_typer(build_cmd.events_app, name="events")
-app.command("extract")(build_cmd.extract_command)
+app.add_typer(events_cmd.events_app, name="events")
+app.command("extract")(extract_cmd.extract_command)
 app.command("demo")(demo_command)
 
 

@@ -16,9 +16,9 @@ from lakehouse.cli.output import console
 from lakehouse.config import load_config
 from lakehouse.config.loader import GLOBAL_FILE
 from lakehouse.config.models import QueryConfig
-from lakehouse.datasets import DATA_ZONES
+from lakehouse.dataplane.store import DATA_ZONES
+from lakehouse.dataplane.zones import validate_slug
 from lakehouse.errors import DataPlaneError, InvalidArgumentError, LakehouseError
-from lakehouse.io.zones import validate_slug
 from lakehouse.query.catalog import write_catalog
 from lakehouse.query.render import MAX_TABLE_ROWS, check_output, render
 from lakehouse.query.sandbox import parse_params, stream_query

@@ -38,8 +38,8 @@ from lakehouse.config.secrets import (
     redact_problem,
     scan_literal_secrets,
 )
+from lakehouse.dataplane.schemas import RAW_SCHEMAS
 from lakehouse.errors import ConfigError, ConfigProblem
-from lakehouse.schemas import RAW_SCHEMAS
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ filter that leaves one. Instead:
 Both are plain SQL, so any DuckDB client reads the catalog. A file's own ``dt`` column is hidden by
 the folder's; a file's own ``dataset`` column is kept.
 
-The file is rebuilt from scratch under a temporary name (``.tmp-...``, see :mod:`lakehouse.io.atomic`)
+The file is rebuilt from scratch under a temporary name (``.tmp-...``, see :mod:`lakehouse.dataplane.atomic`)
 in the same folder, closed, fsynced and renamed over the old one, so an analyst who has the old
 catalog open read-only keeps working and the next open sees the new version. (Within one process,
 DuckDB shares a database instance between connections to the same path: a new connection made while
@@ -30,7 +30,7 @@ fresh instance instead.) Open it with the plain DuckDB CLI from any folder::
 
     duckdb -readonly data/acme/catalog.duckdb
 
-Schema ``lakehouse`` holds ``lakehouse.datasets`` (what each view reads) and ``lakehouse.catalog_info``.
+Schema ``lakehouse`` holds ``lakehouse.dataplane.store`` (what each view reads) and ``lakehouse.catalog_info``.
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ from typing import Literal, TypeAlias
 import duckdb
 import pyarrow.parquet as pq
 
+from lakehouse.dataplane import duck
+from lakehouse.dataplane.atomic import atomic_output
+from lakehouse.dataplane.sql import quote_identifier, quote_literal
+from lakehouse.dataplane.zones import validate_slug
 from lakehouse.errors import DataPlaneError
-from lakehouse.io.atomic import atomic_output
-from lakehouse.io.sql import quote_identifier as quote_identifier  # importable from here too
-from lakehouse.io.sql import quote_literal as quote_literal
-from lakehouse.io.zones import validate_slug
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def write_catalog(
         catalog_path: the catalog file, e.g. ``data/acme/catalog.duckdb``; its folder is created if missing.
         views: zone (``bronze``, ``silver`` or ``gold``) -> dataset -> the absolute paths of the files of
             the dataset's current version, or a :class:`ViewSource` that also gives the version's ``dt``.
-            A dataset with no files gets no view (it is still listed in ``lakehouse.datasets`` with
+            A dataset with no files gets no view (it is still listed in ``lakehouse.dataplane.store`` with
             ``file_count = 0``). An empty mapping writes a catalog with the schemas only.
         reflects: a fingerprint of the control-plane state the views show (kept in
             ``lakehouse.catalog_info.reflects``; see :func:`catalog_reflects`).
@@ -283,7 +283,7 @@ def catalog_reflects(catalog_path: Path) -> str | None:
     if not Path(catalog_path).is_file():
         return None
     try:
-        con = duckdb.connect(str(catalog_path), read_only=True)
+        con = duck.connect(catalog_path, read_only=True)
     except duckdb.Error:
         return None
     try:
@@ -296,7 +296,7 @@ def catalog_reflects(catalog_path: Path) -> str | None:
 
 
 def _build(path: Path, plans: Sequence[_ViewPlan], reflects: str | None = None) -> None:
-    con = duckdb.connect(str(path))
+    con = duck.connect(path)
     try:
         for zone in (*CATALOG_ZONES, METADATA_SCHEMA):
             con.execute(f"create schema {quote_identifier(zone)}")

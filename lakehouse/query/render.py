@@ -32,8 +32,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from lakehouse.dataplane.atomic import atomic_output
 from lakehouse.errors import QueryError
-from lakehouse.io.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 

@@ -48,8 +48,9 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.config.models import QueryConfig
+from lakehouse.dataplane import duck
+from lakehouse.dataplane.sql import quote_literal
 from lakehouse.errors import QueryError, QueryRefusedError
-from lakehouse.query.catalog import quote_literal
 from lakehouse.query.limits import Deadline, apply_limits, error_message, query_error
 
 logger = logging.getLogger(__name__)
@@ -246,7 +247,7 @@ def query_parameters(sql: str) -> tuple[str, ...]:
 def _parser_database() -> duckdb.DuckDBPyConnection:
     # Parsing IMPORT DATABASE reads files already: parse with file access switched off. A new
     # database costs ~40 ms, a cursor on this shared one next to nothing (and is thread-safe).
-    con = duckdb.connect(":memory:")
+    con = duck.connect()
     con.execute("set enable_external_access = false")
     con.execute("set lock_configuration = true")
     return con
@@ -341,7 +342,7 @@ def _open_catalog(catalog_path: Path, spill_dir: Path) -> duckdb.DuckDBPyConnect
         raise QueryError(
             f"no catalog at {catalog_path}: it is written when the company's datasets are published"
         )
-    con = duckdb.connect(":memory:")
+    con = duck.connect()
     try:
         # Spill files go to a private folder (the default is ./.tmp, which the sandbox would expose).
         con.execute("set temp_directory = $dir", {"dir": str(spill_dir)})

@@ -2,7 +2,7 @@
 
 :func:`generate` writes ``out_dir/YYYY-MM-DD/`` for each of ``days`` days ending on ``end_date``, each
 holding ``customers.csv``, ``jobs.csv``, ``estimates.csv``, ``invoices.csv`` and ``calls.jsonl`` with the
-columns of :data:`lakehouse.schemas.RAW_SCHEMAS`, in order. A day's files hold the rows created or
+columns of :data:`lakehouse.dataplane.schemas.RAW_SCHEMAS`, in order. A day's files hold the rows created or
 updated that day (the first day also holds the pre-existing customers and their recent history, as an
 initial full load), so one id shows up on several days with a newer ``updated_at``. Every reference
 points at a row that appeared on the same day or earlier. The data carries the dirt of real extracts:

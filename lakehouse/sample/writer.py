@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from lakehouse.dataplane.schemas import RAW_SCHEMAS
 from lakehouse.sample.clock import Clock
 from lakehouse.sample.ledger import Ledger, Value
-from lakehouse.schemas import RAW_SCHEMAS
 
 JSONL_DATASETS = ("calls",)
 """Datasets written as JSON lines (free-text transcripts); the others are CSV."""

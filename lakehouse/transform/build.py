@@ -23,7 +23,13 @@ from typing import Any
 import duckdb
 
 from lakehouse.config import LakehouseConfig
-from lakehouse.datasets import WORK_DIR, DatasetStore, StagedVersion, current_of, version_summary
+from lakehouse.dataplane import duck
+from lakehouse.dataplane.atomic import atomic_write_bytes
+from lakehouse.dataplane.manifest import run_manifest
+from lakehouse.dataplane.schemas import RAW_SCHEMAS, reserved_column_problems
+from lakehouse.dataplane.sql import quote_identifier
+from lakehouse.dataplane.store import WORK_DIR, DatasetStore, StagedVersion, current_of, version_summary
+from lakehouse.dataplane.zones import validate_slug
 from lakehouse.db.records import DatasetVersionRecord
 from lakehouse.errors import (
     BuildFailedError,
@@ -32,13 +38,8 @@ from lakehouse.errors import (
     EmptyVersionError,
     TransformError,
 )
-from lakehouse.io.atomic import atomic_write_bytes
-from lakehouse.io.parquet_io import sql_identifier
-from lakehouse.io.zones import validate_slug
-from lakehouse.manifest import run_manifest
 from lakehouse.pipeline_run import PipelineRun
 from lakehouse.recovery import recover_company
-from lakehouse.schemas import RAW_SCHEMAS, reserved_column_problems
 from lakehouse.transform.dbt_runner import (
     DbtInvocation,
     NodeProgress,
@@ -314,7 +315,7 @@ class DbtBuild:
             raise TransformError(
                 f"--select {' '.join(select)} matched no silver or gold model: nothing to build or publish"
             )
-        with duckdb.connect(str(db_path), read_only=True) as con:
+        with duck.connect(db_path, read_only=True) as con:
             staged = [run.stage(self._export(con, company, run_id, m, chosen)) for m in models]
             facts = _event_facts(con, models)
         if not allow_empty:
@@ -370,7 +371,7 @@ class DbtBuild:
     def _export(
         self, con: duckdb.DuckDBPyConnection, company: str, run_id: str, model: dict[str, Any], as_of: date
     ) -> StagedVersion:
-        relation = f"{sql_identifier(model['schema'])}.{sql_identifier(model['alias'])}"
+        relation = f"{quote_identifier(model['schema'])}.{quote_identifier(model['alias'])}"
         described = con.execute(f"DESCRIBE {relation}").fetchall()
         # `dt` and `dataset` are the partition folders of every published file: a model column of
         # that name would be silently replaced on read. (Silver carries bronze lineage on purpose.)
@@ -398,7 +399,7 @@ class DbtBuild:
             extra={"dbt_unique_id": model["unique_id"]},
             as_of=as_of,
         )
-        columns = ", ".join(sql_identifier(str(c[0])) for c in described)
+        columns = ", ".join(quote_identifier(str(c[0])) for c in described)
         # A stable row order: a rebuild of the same data writes the same rows in the same order.
         self.store.write_file(con, version, f"SELECT {columns} FROM {relation} ORDER BY ALL", as_of)
         return version
@@ -437,7 +438,7 @@ def _failures(invocation: DbtInvocation) -> list[str]:
 def _event_facts(con: duckdb.DuckDBPyConnection, models: list[dict[str, Any]]) -> Any:
     for m in models:
         if m["name"] == EVENT_FACTS:
-            relation = f"{sql_identifier(m['schema'])}.{sql_identifier(m['alias'])}"
+            relation = f"{quote_identifier(m['schema'])}.{quote_identifier(m['alias'])}"
             return con.sql(f"SELECT * FROM {relation}").to_arrow_table()
     return None
 

@@ -17,10 +17,11 @@ import duckdb
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.config.models import ExtractionConfig
-from lakehouse.datasets import DatasetStore, StagedVersion, version_summary
+from lakehouse.dataplane import duck
+from lakehouse.dataplane.manifest import run_manifest
+from lakehouse.dataplane.store import DatasetStore, StagedVersion, version_summary
+from lakehouse.dataplane.zones import validate_slug
 from lakehouse.db.records import DatasetVersionRecord
-from lakehouse.io.zones import validate_slug
-from lakehouse.manifest import run_manifest
 from lakehouse.pipeline_run import PipelineRun
 from lakehouse.transform.extraction import build_profiles
 
@@ -98,7 +99,7 @@ def run_extraction(
                 }
             )
         result.run_id = run.start(stage="gold", inputs={"sources": sources})
-        with duckdb.connect() as con:
+        with duck.connect() as con:
             for cfg in config.extraction:
                 run.stage(_extract_one(store, con, company, run.run_id, cfg, read[cfg.name]))
         records = run.publish()

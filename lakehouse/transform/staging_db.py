@@ -12,19 +12,20 @@ from pathlib import Path
 
 import duckdb
 
+from lakehouse.dataplane import duck
+from lakehouse.dataplane.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS
+from lakehouse.dataplane.sql import quote_identifier, quote_literal, reader_path
 from lakehouse.errors import IntegrityError
-from lakehouse.io.parquet_io import duckdb_path, sql_identifier, sql_string
-from lakehouse.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS
 
 
 def _files_list(files: Sequence[Path]) -> str:
-    return "[" + ", ".join(sql_string(duckdb_path(f)) for f in files) + "]"
+    return "[" + ", ".join(quote_literal(reader_path(f)) for f in files) + "]"
 
 
 def _empty_bronze_view(dataset: str) -> str:
     schema = RAW_SCHEMAS[dataset]
-    cols = [f"CAST(NULL AS {c.type}) AS {sql_identifier(c.name)}" for c in schema.columns]
-    cols += [f"CAST(NULL AS {c.type}) AS {sql_identifier(c.name)}" for c in BRONZE_LINEAGE_COLUMNS]
+    cols = [f"CAST(NULL AS {c.type}) AS {quote_identifier(c.name)}" for c in schema.columns]
+    cols += [f"CAST(NULL AS {c.type}) AS {quote_identifier(c.name)}" for c in BRONZE_LINEAGE_COLUMNS]
     cols.append("CAST(NULL AS DATE) AS dt")
     return f"SELECT {', '.join(cols)} WHERE false"
 
@@ -45,7 +46,7 @@ def prepare_staging_db(path: Path, views: Mapping[str, Mapping[str, Sequence[Pat
 
     Declared raw datasets with nothing ingested yet get an empty, typed bronze view.
     """
-    con = duckdb.connect(str(path))
+    con = duck.connect(path)
     try:
         for zone in ("bronze", "silver", "gold"):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {zone}")
@@ -57,12 +58,12 @@ def prepare_staging_db(path: Path, views: Mapping[str, Mapping[str, Sequence[Pat
                     zone,
                     dataset,
                     # hive partitioning adds both `dataset` and `dt`; `dataset` is the view's own name.
-                    f"CREATE VIEW {zone}.{sql_identifier(dataset)} AS SELECT * EXCLUDE (dataset) FROM read_parquet("
+                    f"CREATE VIEW {zone}.{quote_identifier(dataset)} AS SELECT * EXCLUDE (dataset) FROM read_parquet("
                     f"{_files_list(files)}, hive_partitioning = true, union_by_name = true, "
                     "hive_types = {'dt': DATE})",
                 )
         present = set(views.get("bronze", {}))
         for dataset in sorted(set(RAW_SCHEMAS) - present):
-            con.execute(f"CREATE VIEW bronze.{sql_identifier(dataset)} AS {_empty_bronze_view(dataset)}")
+            con.execute(f"CREATE VIEW bronze.{quote_identifier(dataset)} AS {_empty_bronze_view(dataset)}")
     finally:
         con.close()

@@ -23,10 +23,10 @@ from typing import Any
 
 import duckdb
 
-from lakehouse.datasets import current_of
+from lakehouse.dataplane.schemas import RAW_SCHEMAS
+from lakehouse.dataplane.store import current_of
 from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
 from lakehouse.runtime import open_store
-from lakehouse.schemas import RAW_SCHEMAS
 from lakehouse.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

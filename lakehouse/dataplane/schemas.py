@@ -3,7 +3,7 @@
 The raw (bronze) schemas below are the contract between the sample-data generator, the bronze ingest
 and the dbt staging models. Each column carries its DuckDB type, whether it may be null and, for an
 enumerated column, the values it accepts. A dataset that is not declared here gets its schema inferred
-on first ingest and recorded in the control plane (see ``lakehouse.ingest``).
+on first ingest and recorded in the control plane (see ``lakehouse.dataplane.ingest``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Strict, vectorised validation of source extracts against a dataset schema.
 
 :func:`read_source` stages a CSV, JSONL or Parquet extract in DuckDB (CSV and JSONL values as text,
-with exact line numbers, see :mod:`lakehouse.io.csv_io` and :mod:`lakehouse.io.json_io`), then types
+with exact line numbers, see :mod:`lakehouse.dataplane.csv_io` and :mod:`lakehouse.dataplane.json_io`), then types
 and checks every column in one SQL pass. Rows that pass land in a DuckDB temp table with the schema's
 columns in order plus ``_source_line``; every failing value is reported as a :class:`Reject` with its
 line, column, value and reason. Header-level problems (a required column missing, an unknown column)
@@ -38,8 +38,7 @@ from typing import Final, Literal
 
 import duckdb
 
-from lakehouse.errors import DataPlaneError, SchemaMismatchError
-from lakehouse.io.csv_io import (
+from lakehouse.dataplane.csv_io import (
     RESERVED_PREFIX,
     STAGE_ERROR,
     STAGE_LINE,
@@ -49,10 +48,11 @@ from lakehouse.io.csv_io import (
     repeated_names,
     stage_csv,
 )
-from lakehouse.io.json_io import stage_jsonl
-from lakehouse.io.sql import duckdb_message, quote_identifier, quote_literal, reader_path
-from lakehouse.io.zones import validate_slug
-from lakehouse.schemas import Column, DatasetSchema
+from lakehouse.dataplane.json_io import stage_jsonl
+from lakehouse.dataplane.schemas import Column, DatasetSchema
+from lakehouse.dataplane.sql import duckdb_message, quote_identifier, quote_literal, reader_path
+from lakehouse.dataplane.zones import validate_slug
+from lakehouse.errors import DataPlaneError, SchemaMismatchError
 
 logger = logging.getLogger(__name__)
 

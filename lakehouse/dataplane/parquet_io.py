@@ -18,9 +18,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lakehouse.dataplane import duck
+from lakehouse.dataplane.atomic import atomic_output, sha256_file
+from lakehouse.dataplane.sql import quote_identifier, quote_literal, reader_path
 from lakehouse.errors import DataPlaneError
-from lakehouse.io.atomic import atomic_output, sha256_file
-from lakehouse.io.sql import quote_identifier, quote_literal, reader_path
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +43,6 @@ class WrittenFile:
     size_bytes: int
     row_count: int
     checksum: str
-
-
-# The quoting helpers live in lakehouse.io.sql; these names stay importable for older callers.
-sql_string = quote_literal
-sql_identifier = quote_identifier
-duckdb_path = reader_path
 
 
 def _copy_options(metadata: Mapping[str, str] | None) -> str:
@@ -147,7 +142,7 @@ def read_parquet(
     if not files:
         return pa.table({})
     own = con is None
-    connection = duckdb.connect() if con is None else con
+    connection = duck.connect() if con is None else con
     try:
         rel = connection.sql(
             "SELECT * FROM read_parquet($files, hive_partitioning = $hive, union_by_name = true)",

@@ -34,6 +34,11 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.dal import DataAccessLayer
+from lakehouse.dataplane.atomic import TEMP_PREFIX, sha256_file
+from lakehouse.dataplane.json_io import read_json, write_json_atomic
+from lakehouse.dataplane.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
+from lakehouse.dataplane.parquet_io import WrittenFile, parquet_schema, read_parquet, write_parquet
+from lakehouse.dataplane.zones import DataRoot, Zone, part_file_name, validate_run_id, validate_slug
 from lakehouse.db.liveness import holder_alive
 from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec, PipelineRunRecord
 from lakehouse.db.types import utcnow
@@ -47,11 +52,6 @@ from lakehouse.errors import (
     NotFoundError,
     disk_full_from,
 )
-from lakehouse.io.atomic import TEMP_PREFIX, sha256_file
-from lakehouse.io.json_io import read_json, write_json_atomic
-from lakehouse.io.parquet_io import WrittenFile, parquet_schema, read_parquet, write_parquet
-from lakehouse.io.zones import DataRoot, Zone, part_file_name, validate_run_id, validate_slug
-from lakehouse.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
 from lakehouse.query.catalog import ViewSource, catalog_reflects, write_catalog
 from lakehouse.recovery import dead_runs, mark_dead
 

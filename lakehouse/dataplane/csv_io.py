@@ -2,7 +2,7 @@
 
 Staging (:func:`stage_csv`) exposes every value of a CSV extract as VARCHAR in a DuckDB temp view,
 together with the exact 1-based physical line each record starts on (the header is line 1), so the
-validator (:mod:`lakehouse.io.validate`) can type-check it in one vectorised pass and name lines.
+validator (:mod:`lakehouse.dataplane.validate`) can type-check it in one vectorised pass and name lines.
 
 DuckDB does not report line numbers for the rows it reads. For the usual file, where every record
 sits on its own line, lines follow from the row order and DuckDB's own reject list. When quoted values
@@ -30,9 +30,9 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa
 
+from lakehouse.dataplane.atomic import atomic_output
+from lakehouse.dataplane.sql import duckdb_message, quote_identifier, quote_literal, reader_path
 from lakehouse.errors import DataPlaneError, SchemaMismatchError
-from lakehouse.io.atomic import atomic_output
-from lakehouse.io.sql import duckdb_message, quote_identifier, quote_literal, reader_path
 
 logger = logging.getLogger(__name__)
 

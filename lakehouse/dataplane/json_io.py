@@ -1,13 +1,13 @@
 """Strict JSON and JSON Lines helpers, and staging a JSONL extract into DuckDB.
 
-Writers go through :func:`lakehouse.io.atomic.atomic_output`. Readers refuse anything that is not
+Writers go through :func:`lakehouse.dataplane.atomic.atomic_output`. Readers refuse anything that is not
 strict JSON and name the file, line and column at fault.
 
 Staging (:func:`stage_jsonl`) splits the file into physical lines inside DuckDB (so line numbers are
 exact and blank lines are simply skipped), checks each line with DuckDB's JSON functions and
 exposes every key as text: strings unescaped, numbers and booleans as their JSON text, nested
 objects and arrays as JSON text. Lines that are not JSON, or not a JSON object, become rows with
-:data:`~lakehouse.io.csv_io.STAGE_ERROR` set; the parse error is then taken from Python's
+:data:`~lakehouse.dataplane.csv_io.STAGE_ERROR` set; the parse error is then taken from Python's
 :mod:`json` for those lines only.
 """
 
@@ -26,9 +26,8 @@ from uuid import UUID
 import duckdb
 import pyarrow as pa
 
-from lakehouse.errors import DataPlaneError, SchemaMismatchError
-from lakehouse.io.atomic import atomic_output
-from lakehouse.io.csv_io import (
+from lakehouse.dataplane.atomic import atomic_output
+from lakehouse.dataplane.csv_io import (
     LINES_SUFFIX,
     RESERVED_PREFIX,
     STAGE_ERROR,
@@ -38,7 +37,8 @@ from lakehouse.io.csv_io import (
     not_utf8,
     repeated_names,
 )
-from lakehouse.io.sql import duckdb_message, quote_identifier, quote_literal, reader_path
+from lakehouse.dataplane.sql import duckdb_message, quote_identifier, quote_literal, reader_path
+from lakehouse.errors import DataPlaneError, SchemaMismatchError
 
 logger = logging.getLogger(__name__)
 
@@ -205,10 +205,10 @@ def is_blank(path: Path) -> bool:
 def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
     """Stage a JSON Lines extract as temp view ``table``: every value as VARCHAR, with line numbers.
 
-    The view has :data:`~lakehouse.io.csv_io.STAGE_LINE`, ``STAGE_ERROR``, ``STAGE_RAW``, then one
+    The view has :data:`~lakehouse.dataplane.csv_io.STAGE_LINE`, ``STAGE_ERROR``, ``STAGE_RAW``, then one
     VARCHAR column per key found in any object. A missing key or JSON ``null`` is NULL. Blank lines
     are skipped; a line that is not a JSON object becomes a row with ``STAGE_ERROR`` set. Release it
-    with :func:`~lakehouse.io.csv_io.drop_stage`.
+    with :func:`~lakehouse.dataplane.csv_io.drop_stage`.
 
     Args:
         con: DuckDB connection owning the temp objects.

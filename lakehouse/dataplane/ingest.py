@@ -1,7 +1,7 @@
 """Bronze ingest: extract files -> validated, append-only bronze dataset versions.
 
 Each call is one ``pipeline_run`` (pipeline ``ingest``) that publishes one dataset version per dataset
-it touched, through :class:`lakehouse.datasets.DatasetStore`. The rules that keep it honest:
+it touched, through :class:`lakehouse.dataplane.store.DatasetStore`. The rules that keep it honest:
 
 * Idempotent per file and day. A source file whose bytes (sha256) were already ingested for the
   same dataset and day (``dt``) is skipped; the same bytes on another day (a header-only file of a
@@ -35,31 +35,11 @@ from typing import Any, Literal, NamedTuple
 
 import duckdb
 
-from lakehouse.datasets import DatasetStore, StagedVersion, version_summary
-from lakehouse.db.types import utcnow
-from lakehouse.errors import (
-    AlreadyExistsError,
-    DataPlaneError,
-    RowValidationError,
-    SchemaMismatchError,
-)
-from lakehouse.io.csv_io import not_utf8
-from lakehouse.io.json_io import is_blank, write_jsonl
-from lakehouse.io.sql import quote_identifier
-from lakehouse.io.validate import (
-    Reject,
-    SchemaDiff,
-    SourceFormat,
-    detect_format,
-    infer_schema,
-    read_source,
-    schema_diff,
-)
-from lakehouse.io.zones import validate_slug
-from lakehouse.manifest import FileEntry, run_manifest
-from lakehouse.pipeline_run import PipelineRun
-from lakehouse.recovery import recover_runs
-from lakehouse.schemas import (
+from lakehouse.dataplane import duck
+from lakehouse.dataplane.csv_io import not_utf8
+from lakehouse.dataplane.json_io import is_blank, write_jsonl
+from lakehouse.dataplane.manifest import FileEntry, run_manifest
+from lakehouse.dataplane.schemas import (
     Column,
     DatasetSchema,
     declared_schema,
@@ -68,6 +48,27 @@ from lakehouse.schemas import (
     schema_to_json,
     with_added_columns,
 )
+from lakehouse.dataplane.sql import quote_identifier
+from lakehouse.dataplane.store import DatasetStore, StagedVersion, version_summary
+from lakehouse.dataplane.validate import (
+    Reject,
+    SchemaDiff,
+    SourceFormat,
+    detect_format,
+    infer_schema,
+    read_source,
+    schema_diff,
+)
+from lakehouse.dataplane.zones import validate_slug
+from lakehouse.db.types import utcnow
+from lakehouse.errors import (
+    AlreadyExistsError,
+    DataPlaneError,
+    RowValidationError,
+    SchemaMismatchError,
+)
+from lakehouse.pipeline_run import PipelineRun
+from lakehouse.recovery import recover_runs
 
 logger = logging.getLogger(__name__)
 
@@ -410,7 +411,7 @@ class BronzeIngest:
                     _describe(item.source) | {"reason": f"ingested concurrently by run {holder}"}
                 )
 
-            with duckdb.connect() as con:
+            with duck.connect() as con:
                 for n, source in enumerate(todo, start=1):
                     if progress is not None:
                         progress(f"{source.dataset} {source.dt} ({source.path.name})", n - 1, len(todo))

@@ -2,17 +2,17 @@
 
 The public API is re-exported here; the modules are:
 
-* :mod:`~lakehouse.io.zones` — names, the :class:`DataRoot` layout, part file names;
-* :mod:`~lakehouse.io.atomic` — temp-file-and-rename writes, fsync, checksums;
-* :mod:`~lakehouse.io.sql` — the one quoting of identifiers, literals and reader paths in DuckDB SQL;
-* :mod:`~lakehouse.io.parquet_io` — immutable Parquet files through DuckDB, footer metadata;
-* :mod:`~lakehouse.io.csv_io` / :mod:`~lakehouse.io.json_io` — strict text helpers and staging;
-* :mod:`~lakehouse.io.validate` — typing a source extract against a schema, inference, diffs.
+* :mod:`~lakehouse.dataplane.zones` — names, the :class:`DataRoot` layout, part file names;
+* :mod:`~lakehouse.dataplane.atomic` — temp-file-and-rename writes, fsync, checksums;
+* :mod:`~lakehouse.dataplane.sql` — the one quoting of identifiers, literals and reader paths in DuckDB SQL;
+* :mod:`~lakehouse.dataplane.parquet_io` — immutable Parquet files through DuckDB, footer metadata;
+* :mod:`~lakehouse.dataplane.csv_io` / :mod:`~lakehouse.dataplane.json_io` — strict text helpers and staging;
+* :mod:`~lakehouse.dataplane.validate` — typing a source extract against a schema, inference, diffs.
 """
 
 from __future__ import annotations
 
-from lakehouse.io.atomic import (
+from lakehouse.dataplane.atomic import (
     atomic_output,
     atomic_write_bytes,
     atomic_write_text,
@@ -21,9 +21,9 @@ from lakehouse.io.atomic import (
     is_temp_name,
     sha256_file,
 )
-from lakehouse.io.csv_io import read_csv, write_csv
-from lakehouse.io.json_io import read_json, read_jsonl, write_json_atomic, write_jsonl
-from lakehouse.io.parquet_io import (
+from lakehouse.dataplane.csv_io import read_csv, write_csv
+from lakehouse.dataplane.json_io import read_json, read_jsonl, write_json_atomic, write_jsonl
+from lakehouse.dataplane.parquet_io import (
     WrittenFile,
     parquet_row_count,
     parquet_schema,
@@ -31,8 +31,8 @@ from lakehouse.io.parquet_io import (
     read_parquet,
     write_parquet,
 )
-from lakehouse.io.sql import quote_identifier, quote_literal, quote_reader_path, reader_path
-from lakehouse.io.validate import (
+from lakehouse.dataplane.sql import quote_identifier, quote_literal, quote_reader_path, reader_path
+from lakehouse.dataplane.validate import (
     NullabilityChange,
     Reject,
     SchemaDiff,
@@ -44,7 +44,7 @@ from lakehouse.io.validate import (
     read_source,
     schema_diff,
 )
-from lakehouse.io.zones import ZONES, DataRoot, Zone, part_file_name, validate_slug
+from lakehouse.dataplane.zones import ZONES, DataRoot, Zone, part_file_name, validate_slug
 
 __all__ = [
     "ZONES",

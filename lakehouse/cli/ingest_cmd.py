@@ -1,0 +1,111 @@
+"""``lakehouse ingest``: source extracts into bronze."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lakehouse.cli.errors import catch_errors
+from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
+from lakehouse.cli.output import OutputFormat, console, emit, print_json
+from lakehouse.cli.progress import progress_bar
+from lakehouse.dataplane.ingest import BronzeIngest, IngestResult, OnError
+from lakehouse.errors import DataPlaneError
+from lakehouse.runtime import open_store
+
+#: Skipped files listed one per line in text output; the rest are counted.
+SKIPPED_SHOWN = 10
+
+
+@catch_errors
+def ingest_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="CSV/JSONL/Parquet files, a YYYY-MM-DD folder, or an extract root.")
+    ],
+    company: CompanyOpt,
+    dataset: Annotated[str | None, typer.Option(help="Dataset name (default: each file's name).")] = None,
+    dt: Annotated[
+        str | None, typer.Option(help="Partition date YYYY-MM-DD (default: the file's folder name).")
+    ] = None,
+    on_error: Annotated[
+        str,
+        typer.Option(help="abort: a bad row stops the ingest; quarantine: bad rows go to bronze/_rejects/."),
+    ] = "abort",
+    allow_schema_evolution: Annotated[
+        bool,
+        typer.Option(
+            help="Accept added nullable columns in an undeclared dataset (bumps its schema version)."
+        ),
+    ] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            help="Ingest files reached through symbolic links that lead out of the extract folder "
+            "(refused by default); the resolved path is recorded."
+        ),
+    ] = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Ingest extract files into the bronze zone as one pipeline run (append-only, idempotent per file)."""
+    if on_error not in ("abort", "quarantine"):
+        raise DataPlaneError(f"--on-error must be abort or quarantine, not {on_error!r}")
+    mode: OnError = "quarantine" if on_error == "quarantine" else "abort"
+    with open_store() as store, progress_bar() as bar:
+        task = bar.add_task("ingest", total=None)
+
+        def report(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=total)
+
+        result = BronzeIngest(store).run(
+            company, paths, dataset, parse_dt(dt), mode, allow_schema_evolution, report, follow_symlinks
+        )
+        rejects_paths = [str(store.root.resolve(rel)) for rel in result.rejects_files]
+        stale = store.stale_catalog(company)
+    _print_ingest(result, rejects_paths, output)
+    if stale is not None:
+        raise stale
+
+
+def _print_ingest(result: IngestResult, rejects_paths: list[str], output: OutputFormat) -> None:
+    summary: dict[str, Any] = {
+        "run_id": result.run_id,
+        "files_ingested": len(result.ingested),
+        "files_skipped": len(result.skipped),
+        "rows": result.rows,
+        "rejected_rows": result.rejected_rows,
+        "rejects_files": result.rejects_files,
+        "rejects_paths": rejects_paths,
+        "versions": result.versions,
+        "skipped": result.skipped,
+    }
+    if output == OutputFormat.json:
+        print_json(summary)
+        return
+    shown = result.skipped if len(result.skipped) <= SKIPPED_SHOWN else result.skipped[: SKIPPED_SHOWN - 1]
+    for s in shown:
+        console.print(f"skipped {s['path']}: {s['reason']}", markup=False)
+    if len(shown) < len(result.skipped):
+        console.print(
+            f"... and {len(result.skipped) - len(shown)} more file(s) skipped (--output json lists them all)",
+            markup=False,
+        )
+    if result.run_id is None:
+        console.print("nothing to ingest: every file was ingested before (no-op)", markup=False)
+        return
+    if not result.versions:
+        console.print(
+            f"run {result.run_id}: nothing new, every file was ingested by a concurrent run", markup=False
+        )
+        return
+    console.print(
+        f"run {result.run_id}: {len(result.ingested)} file(s), {result.rows} row(s) ingested"
+        + (
+            f", {result.rejected_rows} row(s) quarantined in {', '.join(rejects_paths)}"
+            if result.rejected_rows
+            else ""
+        ),
+        markup=False,
+    )
+    emit(OutputFormat.text, "published bronze versions", result.versions)
