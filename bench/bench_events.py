@@ -32,7 +32,7 @@ def _events(n: int, generation: int) -> list[DetectedEvent]:
 
 def _row_by_row(dal: DataAccessLayer, events: list[DetectedEvent]) -> None:
     """The baseline: what an ORM loop does, one SELECT and one INSERT/UPDATE per event."""
-    with dal.session() as session:
+    with dal._session() as session:
         now = utcnow()
         for e in events:
             row = session.scalars(select(EventIndex).where(EventIndex.event_id == e.event_id)).first()
@@ -62,10 +62,10 @@ def run(url: str, label: str, n: int = 20_000) -> list[Figure]:
     upgrade(url, "head")
     dal = DataAccessLayer.from_url(url)
     try:
-        with dal.engine.begin() as conn:
+        with dal._engine.begin() as conn:
             conn.execute(EventIndex.__table__.delete())
         _, baseline = timed(lambda: _row_by_row(dal, _events(n, 1)))
-        with dal.engine.begin() as conn:
+        with dal._engine.begin() as conn:
             conn.execute(EventIndex.__table__.delete())
         _, insert_s = timed(lambda: dal.upsert_events_index(_events(n, 1)))
         _, update_s = timed(lambda: dal.upsert_events_index(_events(n, 2)))

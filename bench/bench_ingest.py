@@ -16,10 +16,10 @@ from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.ingest import BronzeIngest
 from lakehouse.dataplane.schemas import JOBS
 from lakehouse.dataplane.sql import quote_literal, quote_reader_path
-from lakehouse.dataplane.store import DatasetStore
 from lakehouse.dataplane.validate import read_source
 from lakehouse.dataplane.zones import DataRoot
 from lakehouse.db.migrate import upgrade
+from lakehouse.runtime import dataset_store
 
 
 def _write_jobs(path: Path, rows: int) -> None:
@@ -70,7 +70,7 @@ def wide(columns: int = 2_000, rows: int = 3) -> Figure:
         upgrade(url, "head")
         dal = DataAccessLayer.from_url(url)
         try:
-            store = DatasetStore(dal, DataRoot.from_uri(str(Path(tmp) / "data")))
+            store = dataset_store(dal, DataRoot.from_uri(str(Path(tmp) / "data")))
             result, seconds = timed(lambda: BronzeIngest(store).run("bench", [path]))
             assert result.rows == rows
         finally:

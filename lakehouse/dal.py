@@ -13,7 +13,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -22,7 +22,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lakehouse.db.engine import control_plane_error, make_engine, make_session_factory, transaction
+from lakehouse.db import company_lock, run_health
+from lakehouse.db.engine import (
+    control_plane_error,
+    make_engine,
+    make_session_factory,
+    redact_url,
+    transaction,
+)
+from lakehouse.db.liveness import holder_alive
+from lakehouse.db.locks import NamedLock, named_lock
 from lakehouse.db.migrate import require_head
 from lakehouse.db.records import (
     DatasetVersionRecord,
@@ -62,12 +71,15 @@ T = TypeVar("T")
 class DataAccessLayer:
     """Façade over the control plane (scheduler, runs, dataset versions, events, review, notify, idempotency).
 
-    Args:
-        engine: the control-plane engine; see :meth:`from_url` and :meth:`from_settings`.
+    The engine and its sessions are private to :mod:`lakehouse.db`: a caller that needs several calls to
+    commit together wraps them in :meth:`transaction`; locks and run health are methods here too.
+
+        Args:
+            engine: the control-plane engine; see :meth:`from_url` and :meth:`from_settings`.
     """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self._engine = engine
         self._sessions: sessionmaker[Session] = make_session_factory(engine)
         self._local = threading.local()
         self._reached = False  # a session committed: a later connection failure is a lost database
@@ -78,7 +90,7 @@ class DataAccessLayer:
         dal = cls(make_engine(url))
         if check_schema:
             try:
-                require_head(dal.engine)
+                require_head(dal._engine)
             except BaseException:
                 dal.close()
                 raise
@@ -89,10 +101,10 @@ class DataAccessLayer:
         return cls.from_url((settings or get_settings()).database_url, check_schema=check_schema)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self._engine.dispose()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def _session(self) -> Iterator[Session]:
         """One transaction: commit on success, roll back on error.
 
         Raises:
@@ -108,7 +120,7 @@ class DataAccessLayer:
             with transaction(self._sessions) as session:
                 yield session
         except DBAPIError as exc:
-            mapped = control_plane_error(exc, self.engine, lost=self._reached)
+            mapped = control_plane_error(exc, self._engine, lost=self._reached)
             if mapped is not None:
                 raise mapped from exc
             raise
@@ -121,12 +133,71 @@ class DataAccessLayer:
         if getattr(self._local, "session", None) is not None:
             yield
             return
-        with self.session() as s:
+        with self._session() as s:
             self._local.session = s
             try:
                 yield
             finally:
                 self._local.session = None
+
+    @property
+    def url(self) -> str:
+        """The control-plane URL, password redacted (for messages)."""
+        return redact_url(str(self._engine.url))
+
+    @property
+    def sqlite_file(self) -> str | None:
+        """The database file of an SQLite control plane (None on a server)."""
+        return self._engine.url.database if self._engine.dialect.name == "sqlite" else None
+
+    # --- locks and run health ----------------------------------------------------------------------
+
+    def named_lock(self, name: str) -> NamedLock:
+        """A lock that dies with its holder (see :func:`lakehouse.db.locks.named_lock`), not yet taken."""
+        return named_lock(self._engine, name)
+
+    def company_lock(
+        self,
+        name: str,
+        holder_run_id: str,
+        wait_seconds: float = 0.0,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> AbstractContextManager[None]:
+        """Hold lock ``name`` for run ``holder_run_id`` while the block runs
+        (:func:`lakehouse.db.company_lock.company_lock`).
+
+        Raises:
+            LockBusyError: still held after ``wait_seconds``; names the holder.
+        """
+        return company_lock.company_lock(self, name, holder_run_id, wait_seconds, on_wait)
+
+    def describe_lock_holder(self, name: str) -> str | None:
+        """Who holds lock ``name``: "run X on host H pid P since T" (None: nobody recorded)."""
+        return company_lock.describe_holder(self, name)
+
+    def run_heartbeat(self, run_id: str, every: float | None = None) -> AbstractContextManager[None]:
+        """Renew the heartbeat of running run ``run_id`` from a thread while the block runs."""
+        return run_health.run_heartbeat(self, run_id, every)
+
+    def run_alive(self, run: PipelineRunRecord) -> bool:
+        """Whether the process holding running run ``run`` is alive (by pid on this host, else heartbeat)."""
+        return holder_alive(run)
+
+    def dead_runs(self, company: str | None = None) -> list[PipelineRunRecord]:
+        """Runs still marked running whose holder process is gone, oldest first."""
+        return run_health.dead_runs(self, company)
+
+    def mark_dead(self, run: PipelineRunRecord, command: str) -> bool:
+        """Mark ``run`` failed because its process died; False if it finished meanwhile."""
+        return run_health.mark_dead(self, run, command)
+
+    def reap_dead_runs(self, company: str | None = None, command: str = "gc") -> list[str]:
+        """Mark every run whose process died failed (of one company, if given); the run ids marked.
+
+        Raises:
+            DatabaseUnavailableError: the control plane is down.
+        """
+        return run_health.reap_dead_runs(self, company, command)
 
     # --- scheduler ---------------------------------------------------------------------------------
 
@@ -136,7 +207,7 @@ class DataAccessLayer:
         Raises:
             AlreadyExistsError: a task with the same ``task_key`` exists.
         """
-        with self.session() as s:
+        with self._session() as s:
             return SqlSchedulerRepo(s).create_task(task)
 
     def update_task(self, task: TaskUpdate) -> Task:
@@ -145,16 +216,16 @@ class DataAccessLayer:
         Raises:
             NotFoundError: no such task.
         """
-        with self.session() as s:
+        with self._session() as s:
             return SqlSchedulerRepo(s).update_task(task)
 
     def get_task(self, task_key: str) -> Task:
-        with self.session() as s:
+        with self._session() as s:
             return SqlSchedulerRepo(s).get_task(task_key)
 
     def list_active_tasks(self, company: str | None = None) -> list[Task]:
         """Tasks with status ``active`` (of one company, if given), by task_key."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlSchedulerRepo(s).list_active_tasks(company)
 
     def record_task_run(self, run: TaskRun) -> None:
@@ -163,11 +234,11 @@ class DataAccessLayer:
         Raises:
             NotFoundError: no such task. AlreadyExistsError: the run_id was recorded before.
         """
-        with self.session() as s:
+        with self._session() as s:
             SqlSchedulerRepo(s).record_task_run(run)
 
     def list_task_runs(self, task_key: str) -> list[TaskRun]:
-        with self.session() as s:
+        with self._session() as s:
             return SqlSchedulerRepo(s).list_task_runs(task_key)
 
     # --- pipeline runs and dataset versions --------------------------------------------------------
@@ -186,7 +257,7 @@ class DataAccessLayer:
             Its run_id: sortable by start time as text, unique.
         """
         rid = run_id or new_run_id()
-        with self.session() as s:
+        with self._session() as s:
             SqlRunRepo(s).start_pipeline_run(
                 rid, company, pipeline_name, stage, input_manifest, this_process()
             )
@@ -206,7 +277,7 @@ class DataAccessLayer:
         Raises:
             NotFoundError: unknown run. InvalidStateError: the run already finished.
         """
-        with self.session() as s:
+        with self._session() as s:
             return SqlRunRepo(s).finish_pipeline_run(run_id, status, manifests, error, input_manifest)
 
     def fail_pipeline_run(self, run_id: str, exc: BaseException, **details: Any) -> None:
@@ -223,23 +294,23 @@ class DataAccessLayer:
 
     def heartbeat_pipeline_run(self, run_id: str) -> bool:
         """Record that a running run's process is alive; False if the run is no longer running."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlRunRepo(s).heartbeat(run_id, utcnow())
 
     def running_pipeline_runs(self, company: str | None = None) -> list[PipelineRunRecord]:
         """Every run still marked running (of one company, if given), oldest first."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlRunRepo(s).running_runs(company)
 
     def get_pipeline_run(self, run_id: str) -> PipelineRunRecord:
-        with self.session() as s:
+        with self._session() as s:
             return SqlRunRepo(s).get_run(run_id)
 
     def list_pipeline_runs(
         self, company: str | None = None, pipeline_name: str | None = None, limit: int = 50
     ) -> list[PipelineRunRecord]:
         """The newest runs first."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlRunRepo(s).list_runs(company, pipeline_name, limit)
 
     def register_dataset_version(self, spec: DatasetVersionSpec) -> DatasetVersionRecord:
@@ -248,7 +319,7 @@ class DataAccessLayer:
         Raises:
             AlreadyExistsError: the company already has that dataset version tag.
         """
-        with self.session() as s:
+        with self._session() as s:
             return SqlRunRepo(s).register_dataset_version(spec)
 
     def list_dataset_versions(
@@ -257,10 +328,14 @@ class DataAccessLayer:
         dataset_name: str | None = None,
         zone: str | None = None,
         include_expired: bool = False,
+        produced_by_run_id: str | None = None,
     ) -> list[DatasetVersionRecord]:
-        """Committed versions (and expired ones if asked), oldest first per dataset."""
-        with self.session() as s:
-            return SqlRunRepo(s).list_dataset_versions(company, dataset_name, zone, include_expired)
+        """Committed versions (and expired ones if asked), oldest first per dataset; only those a
+        run committed with ``produced_by_run_id``."""
+        with self._session() as s:
+            return SqlRunRepo(s).list_dataset_versions(
+                company, dataset_name, zone, include_expired, produced_by_run_id
+            )
 
     def commit_dataset_versions(
         self,
@@ -294,7 +369,7 @@ class DataAccessLayer:
         """
         now = utcnow()
         run_id = specs[0].produced_by_run_id if specs else None
-        with self.session() as s:
+        with self._session() as s:
             keys = SqlIdempotencyRepo(s)
             taken: list[tuple[str, str, str]] = []
             for scope, key in sorted(set(claims)):
@@ -331,22 +406,22 @@ class DataAccessLayer:
         self, company: str, zone: str, dataset: str, schema_version: str
     ) -> dict[str, Any] | None:
         """The column schema registered as ``schema_version`` of a dataset, if any."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlRunRepo(s).get_schema(company, zone, dataset, schema_version)
 
     def expire_dataset_versions(self, ids: Sequence[Any]) -> int:
         """Mark versions expired (gc removes their files afterwards)."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlRunRepo(s).expire_versions(list(ids))
 
     def renew_idempotency_key(self, scope: str, key: str, run_id: str, ttl: timedelta) -> bool:
         """Extend ``run_id``'s claim of ``key`` to now + ``ttl`` (a lease heartbeat); False if lost."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlIdempotencyRepo(s).renew(_scoped(scope, key), run_id, utcnow() + ttl)
 
     def idempotency_claim_of(self, scope: str, key: str) -> str | None:
         """The run_id that claimed ``key`` in ``scope`` (unexpired; "" if none recorded), or None."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlIdempotencyRepo(s).holder(_scoped(scope, key), utcnow())
 
     # --- events ------------------------------------------------------------------------------------
@@ -363,7 +438,7 @@ class DataAccessLayer:
         """
         if run_id is not None:
             events = [e if e.source_file else _with_source(e, f"run:{run_id}") for e in events]
-        with self.session() as s:
+        with self._session() as s:
             return SqlEventRepo(s).upsert_events_index(events)
 
     def resolve_missing_events(self, current_event_ids: Iterable[str], event_type: str, company: str) -> int:
@@ -372,18 +447,23 @@ class DataAccessLayer:
         Returns:
             How many were resolved (one UPDATE over ids staged in a temporary table).
         """
-        with self.session() as s:
+        with self._session() as s:
             return SqlEventRepo(s).resolve_missing_events(current_event_ids, event_type, company)
 
     def list_events(
         self, company: str, status: str | None = None, event_type: str | None = None, limit: int | None = None
     ) -> list[EventRecord]:
-        with self.session() as s:
+        with self._session() as s:
             return SqlEventRepo(s).list_events(company, status, event_type, limit)
 
     def count_events_by_type(self, company: str, status: str = "active") -> dict[str, int]:
-        with self.session() as s:
+        with self._session() as s:
             return SqlEventRepo(s).count_by_type(company, status)
+
+    def count_pipeline_runs(self, company: str | None = None) -> dict[tuple[str, str], int]:
+        """``(company, pipeline_name)`` -> number of runs; its companies are those holding any data."""
+        with self._session() as s:
+            return SqlRunRepo(s).count_runs(company)
 
     # --- review gates and notifications ------------------------------------------------------------
 
@@ -391,11 +471,11 @@ class DataAccessLayer:
         self, task_id: str, pr: PullRequest, checks: ReviewChecks, mode: GateMode = "strict"
     ) -> ReviewGateRecord:
         """Create or update a task's review gate; ``ready`` is computed from ``checks`` and ``mode``."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlReviewRepo(s).upsert_review_gate(task_id, pr, checks, mode)
 
     def get_review_gate(self, task_id: str) -> ReviewGateRecord:
-        with self.session() as s:
+        with self._session() as s:
             return SqlReviewRepo(s).get(task_id)
 
     def mark_ready(self, task_id: str) -> ReviewGateRecord:
@@ -404,16 +484,16 @@ class DataAccessLayer:
         Raises:
             NotFoundError: no gate. InvalidStateError: a required check has not passed.
         """
-        with self.session() as s:
+        with self._session() as s:
             return SqlReviewRepo(s).mark_ready(task_id)
 
     def record_notification(self, spec: NotificationSpec) -> NotificationRecord:
         """Record the receipt of a notification that was sent (or failed)."""
-        with self.session() as s:
+        with self._session() as s:
             return SqlNotificationRepo(s).record_notification(spec)
 
     def list_notifications(self, task_id: str) -> list[NotificationRecord]:
-        with self.session() as s:
+        with self._session() as s:
             return SqlNotificationRepo(s).list_notifications(task_id)
 
     # --- idempotency -------------------------------------------------------------------------------
@@ -428,11 +508,11 @@ class DataAccessLayer:
         """
         now = utcnow()
         expires = now + ttl if ttl is not None else None
-        with self.session() as s:
+        with self._session() as s:
             return SqlIdempotencyRepo(s).claim(_scoped(scope, key), scope, run_id, now, expires)
 
     def release_idempotency_key(self, scope: str, key: str, run_id: str | None = None) -> None:
-        with self.session() as s:
+        with self._session() as s:
             SqlIdempotencyRepo(s).release(_scoped(scope, key), run_id)
 
     def run_once(

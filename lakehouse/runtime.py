@@ -8,7 +8,13 @@ from contextlib import contextmanager
 from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.store import DatasetStore
 from lakehouse.dataplane.zones import DataRoot
+from lakehouse.query.catalog_hook import AnalystCatalog
 from lakehouse.settings import Settings, get_settings
+
+
+def dataset_store(dal: DataAccessLayer, root: DataRoot) -> DatasetStore:
+    """A dataset store whose commits keep the analysts' catalog in step (the catalog hook)."""
+    return DatasetStore(dal, root, catalog=AnalystCatalog())
 
 
 @contextmanager
@@ -17,6 +23,6 @@ def open_store(settings: Settings | None = None) -> Iterator[DatasetStore]:
     cfg = settings or get_settings()
     dal = DataAccessLayer.from_settings(cfg)
     try:
-        yield DatasetStore(dal, DataRoot.from_uri(str(cfg.data_root)))
+        yield dataset_store(dal, DataRoot.from_uri(str(cfg.data_root)))
     finally:
         dal.close()

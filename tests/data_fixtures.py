@@ -19,6 +19,7 @@ from lakehouse.dataplane.schemas import RAW_SCHEMAS
 from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.dataplane.zones import DataRoot, Zone
 from lakehouse.db.records import DatasetVersionRecord
+from lakehouse.runtime import dataset_store
 
 COMPANY = "acme"
 REPO = Path(__file__).resolve().parents[1]
@@ -26,8 +27,9 @@ JOBS_HEADER: tuple[str, ...] = RAW_SCHEMAS["jobs"].column_names
 
 
 def make_store(dal: DataAccessLayer, root: Path) -> DatasetStore:
-    """A dataset store over ``root`` (created lazily by the writes) and the test's control plane."""
-    return DatasetStore(dal, DataRoot(root))
+    """A dataset store over ``root`` (created lazily by the writes) and the test's control plane, with
+    the analysts' catalog hook the runtime plugs in."""
+    return dataset_store(dal, DataRoot(root))
 
 
 def job_row(job_id: str, **overrides: str) -> list[str]:

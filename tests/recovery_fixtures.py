@@ -42,7 +42,7 @@ def set_holder(
         values["heartbeat_at"] = heartbeat_at
     if started_at is not None:
         values["started_at"] = started_at
-    with dal.session() as s:
+    with dal._session() as s:
         s.execute(update(PipelineRun).where(PipelineRun.run_id == run_id).values(**values))
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-import lakehouse.transform.build_lock as build_lock
+import lakehouse.db.company_lock as build_lock
 from lakehouse.dal import DataAccessLayer
+from lakehouse.db.company_lock import company_lock
 from lakehouse.db.locks import FcntlFileLock, ProcessLocalLock, lock_file_name, lock_key, named_lock
 from lakehouse.errors import LockBusyError
-from lakehouse.transform.build_lock import company_lock
 from tests.data_fixtures import REPO
 
 LOCK = "build:acme"
@@ -28,7 +28,7 @@ LOCK = "build:acme"
 _HOLDER = """
 import sys, time
 from lakehouse.dal import DataAccessLayer
-from lakehouse.transform.build_lock import company_lock
+from lakehouse.db.company_lock import company_lock
 
 dal = DataAccessLayer.from_url(sys.argv[1])
 run_id = dal.start_pipeline_run("acme", "dbt_build")

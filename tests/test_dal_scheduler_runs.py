@@ -86,7 +86,7 @@ def test_register_dataset_version(dal: DataAccessLayer) -> None:
         dataset_name="customers",
         version_tag="v1",
         schema_version="1",
-        file_path="acme/manifests/x.json",
+        manifest_path="acme/manifests/x.json",
         row_count=10,
         checksum="sha256:" + "0" * 64,
         produced_by_run_id=run_id,

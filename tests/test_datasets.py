@@ -15,10 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import lakehouse.dataplane.store as datasets_mod
+import lakehouse.query.catalog_hook as datasets_mod
 from lakehouse.dal import DataAccessLayer
+from lakehouse.dataplane.maintenance import Maintenance, VerifyProblem
 from lakehouse.dataplane.manifest import FileEntry, version_checksum
-from lakehouse.dataplane.store import DatasetStore, StagedVersion, VerifyProblem
+from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.errors import (
     AlreadyExistsError,
     DatabaseUnavailableError,
@@ -100,8 +101,8 @@ def test_write_file_stamps_curated_metadata_and_publish_records_the_manifest(
     assert record.schema_version == "3"
     assert record.row_count == 4
     assert record.schema == {"name": "customers"}
-    assert record.file_path == f"{COMPANY}/manifests/silver/customers/{run_id}.json"
-    manifest = json.loads((root / record.file_path).read_text())
+    assert record.manifest_path == f"{COMPANY}/manifests/silver/customers/{run_id}.json"
+    manifest = json.loads((root / record.manifest_path).read_text())
     assert manifest["checksum"] == record.checksum == version_checksum([first, second])
     assert [f["path"] for f in manifest["files"]] == [first.path, second.path]
     assert manifest["row_count"] == 4
@@ -136,7 +137,7 @@ def test_publish_is_all_or_nothing_when_a_claim_is_taken(store: DatasetStore, ro
     assert store.read_dataset(COMPANY, "silver", "customers").num_rows == 2
     assert catalog.read_bytes() == catalog_bytes
     store.discard(staged)
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -187,11 +188,11 @@ def test_names_are_refused_before_any_file_is_touched(store: DatasetStore, root:
         with pytest.raises(InvalidNameError):
             store.read_dataset(COMPANY, "bronze", name)
         with pytest.raises(InvalidNameError):
-            store.verify(name)
+            store.maintenance.verify(name)
         with pytest.raises(InvalidNameError):
-            store.verify(COMPANY, name)
+            store.maintenance.verify(COMPANY, name)
         with pytest.raises(InvalidNameError):
-            store.gc(name)
+            store.maintenance.gc(name)
         with pytest.raises(InvalidNameError), duckdb.connect() as con:
             store.write_file(
                 con,
@@ -216,7 +217,7 @@ def test_verify_reports_altered_missing_and_extra_files(store: DatasetStore, roo
     a, b = publish_many(
         store, [("silver", "customers", _customers(3, "a")), ("gold", "kpis", pa.table({"k": [1, 2]}))]
     )
-    report = store.verify(COMPANY)
+    report = store.maintenance.verify(COMPANY)
     assert report.ok
     assert (report.versions_checked, report.files_checked, report.problems) == (2, 2, [])
 
@@ -227,7 +228,7 @@ def test_verify_reports_altered_missing_and_extra_files(store: DatasetStore, roo
     extra = f"{COMPANY}/silver/dataset=customers/dt=2026-09-30/dropped-by-hand.parquet"
     pq.write_table(pa.table({"x": [1]}), root / extra)
 
-    report = store.verify(COMPANY)
+    report = store.maintenance.verify(COMPANY)
     assert not report.ok
     assert sorted((p.kind, p.path) for p in report.problems) == [
         ("altered", altered),
@@ -235,7 +236,7 @@ def test_verify_reports_altered_missing_and_extra_files(store: DatasetStore, roo
         ("missing", missing),
     ]
     assert f"version {b.version_tag}" in next(p.detail for p in report.problems if p.kind == "missing")
-    only_gold = store.verify(COMPANY, "kpis")
+    only_gold = store.maintenance.verify(COMPANY, "kpis")
     assert [(p.kind, p.path) for p in only_gold.problems] == [("missing", missing)]
     assert only_gold.versions_checked == 1
     assert a.version_tag  # the silver version itself is still listed
@@ -244,13 +245,13 @@ def test_verify_reports_altered_missing_and_extra_files(store: DatasetStore, roo
 
 def test_verify_and_read_refuse_an_edited_manifest(store: DatasetStore, root: Path) -> None:
     v = publish_table(store, "silver", "customers", _customers(2, "a"))
-    path = root / v.file_path
+    path = root / v.manifest_path
     doc = json.loads(path.read_text())
     doc["files"][0]["checksum"] = "sha256:" + "0" * 64
     path.write_text(json.dumps(doc))
 
-    report = store.verify(COMPANY)
-    assert [(p.kind, p.path) for p in report.problems] == [("manifest", v.file_path)]
+    report = store.maintenance.verify(COMPANY)
+    assert [(p.kind, p.path) for p in report.problems] == [("manifest", v.manifest_path)]
     with pytest.raises(IntegrityError, match="edited"):
         store.read_dataset(COMPANY, "silver", "customers")
 
@@ -275,10 +276,10 @@ def test_gc_expires_old_silver_and_gold_versions_but_never_bronze(store: Dataset
     s, g, b = records[:3], records[3:5], records[5:]
     old_files = [f for v in (s[0], s[1]) for f in _files_of(store, "silver", "customers", v.version_tag)]
     old_files += _files_of(store, "gold", "kpis", g[0].version_tag)
-    old_manifests = [s[0].file_path, s[1].file_path, g[0].file_path]
+    old_manifests = [s[0].manifest_path, s[1].manifest_path, g[0].manifest_path]
     everything = files_under(root)
 
-    dry = store.gc(COMPANY, keep=1, dry_run=True, min_age=NO_GRACE)
+    dry = store.maintenance.gc(COMPANY, keep=1, dry_run=True, min_age=NO_GRACE)
     assert dry.dry_run
     assert sorted(dry.expired_versions) == sorted(
         [
@@ -291,7 +292,7 @@ def test_gc_expires_old_silver_and_gold_versions_but_never_bronze(store: Dataset
     assert files_under(root) == everything
     assert len(store.versions(COMPANY, "silver", "customers")) == 3
 
-    report = store.gc(COMPANY, keep=1, min_age=NO_GRACE)
+    report = store.maintenance.gc(COMPANY, keep=1, min_age=NO_GRACE)
     assert not report.dry_run
     assert report.removed_files == dry.removed_files
     assert sorted(report.expired_versions) == sorted(dry.expired_versions)
@@ -306,24 +307,24 @@ def test_gc_expires_old_silver_and_gold_versions_but_never_bronze(store: Dataset
     assert store.read_dataset(COMPANY, "bronze", "jobs").num_rows == 3
     with pytest.raises(DatasetNotFoundError):
         store.read_dataset(COMPANY, "silver", "customers", as_of=s[0].version_tag)
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
     assert catalog_counts(root / COMPANY / "catalog.duckdb") == {
         "bronze.jobs": 3,
         "gold.kpis": 1,
         "silver.customers": 3,
     }
-    again = store.gc(COMPANY, keep=1, min_age=NO_GRACE)
+    again = store.maintenance.gc(COMPANY, keep=1, min_age=NO_GRACE)
     assert (again.removed_files, again.expired_versions) == ([], [])
 
 
 def test_gc_keeps_the_newest_n(store: DatasetStore) -> None:
     s = publish_many(store, [("silver", "customers", _customers(1, f"v{i}")) for i in range(4)])
-    report = store.gc(COMPANY, keep=2, min_age=NO_GRACE)
+    report = store.maintenance.gc(COMPANY, keep=2, min_age=NO_GRACE)
     assert sorted(report.expired_versions) == [f"silver.customers@{v.version_tag}" for v in s[:2]]
     assert store.versions(COMPANY, "silver", "customers") == s[2:]
     assert store.read_dataset(COMPANY, "silver", "customers", as_of=s[2].version_tag).num_rows == 1
     with pytest.raises(DataPlaneError, match="at least 1"):
-        store.gc(COMPANY, keep=0)
+        store.maintenance.gc(COMPANY, keep=0)
 
 
 def test_gc_removes_temp_files_and_orphans_but_not_in_flight_files(
@@ -358,17 +359,17 @@ def test_gc_removes_temp_files_and_orphans_but_not_in_flight_files(
     writing = f"{running[0].rsplit('/', 1)[0]}/.tmp-{'ab' * 16}-{running[0].rsplit('/', 1)[1].replace('-00000', '-00001')}"
     (root / writing).write_bytes(b"half a parquet file")
 
-    report = store.verify(COMPANY)
+    report = store.maintenance.verify(COMPANY)
     assert sorted((p.kind, p.path) for p in report.problems) == sorted(
         [("extra", failed[0]), ("extra", rel_temp)]
     )
 
-    dry = store.gc(COMPANY, dry_run=True)
+    dry = store.maintenance.gc(COMPANY, dry_run=True)
     expected = sorted([*failed, rel_temp, store.root.relative(temp_manifest)])
     assert dry.removed_files == expected
     assert temp_data.exists()
 
-    report_gc = store.gc(COMPANY)
+    report_gc = store.maintenance.gc(COMPANY)
     assert report_gc.removed_files == expected
     assert report_gc.expired_versions == []
     assert not temp_data.exists() and not temp_manifest.exists()
@@ -376,17 +377,17 @@ def test_gc_removes_temp_files_and_orphans_but_not_in_flight_files(
     assert (root / running[0]).exists()  # a running run whose process is alive may still publish
     assert (root / writing).exists()
     assert run_artifact.exists() and rejects.exists()
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
     assert store.versions(COMPANY, "silver", "customers") == [kept]
 
     # Once its process has died, a run still marked running is no longer in flight: at once.
     [alive] = store.dal.running_pipeline_runs(COMPANY)
     kill_holder(store.dal, alive.run_id)
-    assert sorted((p.kind, p.path) for p in store.verify(COMPANY).problems) == sorted(
+    assert sorted((p.kind, p.path) for p in store.maintenance.verify(COMPANY).problems) == sorted(
         [("extra", running[0]), ("extra", writing)]
     )
-    assert store.gc(COMPANY).removed_files == sorted([running[0], writing])
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.gc(COMPANY).removed_files == sorted([running[0], writing])
+    assert store.maintenance.verify(COMPANY).ok
     assert data_files(root) == _files_of(store, "silver", "customers")
     assert store.read_dataset(COMPANY, "silver", "customers").num_rows == 2
 
@@ -406,7 +407,7 @@ def test_gc_stops_rather_than_guess_when_the_control_plane_fails(
 
     monkeypatch.setattr(store.dal, "get_pipeline_run", unavailable)
     with pytest.raises(DatabaseUnavailableError):
-        store.gc(COMPANY)
+        store.maintenance.gc(COMPANY)
     assert files_under(root) == everything
 
 
@@ -420,7 +421,7 @@ def test_discard_never_removes_a_committed_version(store: DatasetStore, root: Pa
     store.publish([published])
     # A caller that fails after publish() returned discards everything it staged.
     store.discard([published, unpublished])
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
     assert store.read_dataset(COMPANY, "silver", "customers").num_rows == 2
     assert data_files(root) == [published.files[0].path]
 
@@ -433,18 +434,18 @@ def test_gc_marks_abandoned_runs_failed_and_removes_their_build_scratch(
     (root / COMPANY / "_work" / dead / "target").mkdir(parents=True)
     (root / COMPANY / "_work" / dead / "build.duckdb").write_bytes(b"x")
 
-    young = store.gc(COMPANY)  # its process (this one) is alive
+    young = store.maintenance.gc(COMPANY)  # its process (this one) is alive
     assert young.abandoned_runs == []
     assert (root / COMPANY / "_work" / dead).exists()
     assert store.dal.get_pipeline_run(dead).status == "running"
 
     kill_holder(store.dal, dead)  # the process died: no grace period
-    dry = store.gc(COMPANY, dry_run=True)
+    dry = store.maintenance.gc(COMPANY, dry_run=True)
     assert dry.abandoned_runs == [dead]
     assert f"{COMPANY}/_work/{dead}/" in dry.removed_files
     assert store.dal.get_pipeline_run(dead).status == "running"
 
-    report = store.gc(COMPANY)
+    report = store.maintenance.gc(COMPANY)
     assert report.abandoned_runs == [dead]
     assert not (root / COMPANY / "_work" / dead).exists()
     run = store.dal.get_pipeline_run(dead)
@@ -457,30 +458,30 @@ def test_gc_never_removes_a_version_committed_while_it_scans(
     store: DatasetStore, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     publish_table(store, "silver", "customers", _customers(1, "a"))
-    scan = DatasetStore._all_files
+    scan = Maintenance._all_files
     late: list[str] = []
 
-    def scan_with_a_concurrent_publish(self: DatasetStore, company: str) -> list[Path]:
+    def scan_with_a_concurrent_publish(self: Maintenance, company: str) -> list[Path]:
         # Another process commits and finishes a run after gc listed the versions, before it scans.
         record = publish_table(store, "bronze", "jobs", pa.table({"job_id": ["J1"]}))
         late.append(record.version_tag)
         return scan(self, company)
 
-    monkeypatch.setattr(DatasetStore, "_all_files", scan_with_a_concurrent_publish)
-    report = store.gc(COMPANY)
+    monkeypatch.setattr(Maintenance, "_all_files", scan_with_a_concurrent_publish)
+    report = store.maintenance.gc(COMPANY)
     assert late and report.removed_files == []
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
     assert store.read_dataset(COMPANY, "bronze", "jobs").num_rows == 1
 
 
 def test_verify_catches_an_edited_row_count_in_a_manifest(store: DatasetStore, root: Path) -> None:
     record = publish_table(store, "silver", "customers", _customers(2, "a"))
-    path = root / record.file_path
+    path = root / record.manifest_path
     document = json.loads(path.read_text())
     document["files"][0]["row_count"] += 1
     path.write_text(json.dumps(document))
-    problems = store.verify(COMPANY).problems
-    assert [(p.kind, p.path) for p in problems] == [("manifest", record.file_path)]
+    problems = store.maintenance.verify(COMPANY).problems
+    assert [(p.kind, p.path) for p in problems] == [("manifest", record.manifest_path)]
 
 
 def test_the_catalog_shows_both_of_two_racing_publishes(
@@ -514,7 +515,7 @@ def test_gc_removes_rejects_of_runs_that_did_not_succeed(store: DatasetStore, ro
     unknown = folder / "rejects-20260101T000000000000Z-deadbeef-0123456789ab.jsonl"
     unknown.write_text("{}\n")
 
-    report = store.gc(COMPANY)
+    report = store.maintenance.gc(COMPANY)
     rel = {store.root.relative(p) for p in (runs["failed"], unknown)}
     assert set(report.removed_files) == rel
     assert runs["success"].exists() and runs["running"].exists()  # kept, and in flight

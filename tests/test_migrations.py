@@ -99,12 +99,12 @@ def test_timestamps_come_back_timezone_aware_utc(dal: DataAccessLayer) -> None:
 
 def test_check_constraints_restrict_status_values(dal: DataAccessLayer) -> None:
     dal.create_task(TaskSpec("t1", "build", "acme", "cron", "* * * * *"))
-    with pytest.raises(Exception, match="(?i)check"), dal.engine.begin() as conn:
+    with pytest.raises(Exception, match="(?i)check"), dal._engine.begin() as conn:
         conn.execute(text("UPDATE scheduler_tasks SET status = 'exploded' WHERE task_key = 't1'"))
 
 
 def test_foreign_key_from_runs_to_tasks_is_enforced(dal: DataAccessLayer) -> None:
-    with pytest.raises(Exception, match="(?i)foreign key"), dal.engine.begin() as conn:
+    with pytest.raises(Exception, match="(?i)foreign key"), dal._engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO scheduler_runs (id, task_id, run_id, started_at, metadata_json) "

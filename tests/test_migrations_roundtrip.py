@@ -192,7 +192,7 @@ def _version(
         dataset_name=dataset,
         version_tag=run_id,
         schema_version=str(version),
-        file_path=f"{company}/manifests/{manifest_relpath(zone, dataset, run_id).as_posix()}",
+        manifest_path=f"{company}/manifests/{manifest_relpath(zone, dataset, run_id).as_posix()}",
         row_count=rows // len(days) * len(days),
         checksum="sha256:" + _sha(f"{run_id}/{dataset}"),
         produced_by_run_id=run_id,
@@ -304,7 +304,7 @@ def _fill_runs_and_versions(dal: DataAccessLayer) -> None:
     )
     # One run is held by a process on another host; one was started before runs recorded a holder.
     runs = table_of(PipelineRun)
-    with dal.engine.begin() as conn:
+    with dal._engine.begin() as conn:
         conn.execute(
             sa.update(runs)
             .where(runs.c.run_id == running)
@@ -389,7 +389,7 @@ def _fill_events(dal: DataAccessLayer) -> None:
     dal.upsert_events_index(later, run_id="20261102T030000000000Z-4e5f6a7b")
     dal.resolve_missing_events(["acme:overdue:INV-1001"], "invoice_overdue", "acme")
     events_index = table_of(EventIndex)
-    with dal.engine.begin() as conn:
+    with dal._engine.begin() as conn:
         conn.execute(
             sa.update(events_index)
             .where(events_index.c.event_id == "acme:churn:C-17")

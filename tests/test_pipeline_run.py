@@ -11,9 +11,9 @@ import pytest
 
 from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.manifest import run_manifest
+from lakehouse.dataplane.pipeline_run import PipelineRun
 from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.errors import BuildFailedError, LockBusyError
-from lakehouse.pipeline_run import PipelineRun
 from tests.data_fixtures import COMPANY, files_under, make_store
 
 

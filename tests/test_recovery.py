@@ -21,16 +21,17 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner, Result
 
-import lakehouse.recovery as recovery
+import lakehouse.dataplane.recovery as recovery
 from lakehouse.cli.main import app
 from lakehouse.dal import DataAccessLayer
+from lakehouse.dataplane.maintenance import Maintenance
 from lakehouse.dataplane.manifest import run_manifest
+from lakehouse.dataplane.recovery import recover_company
 from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.db.liveness import HOLDER_LEASE, UNKNOWN_HOLDER_GRACE, holder_alive, process_alive
 from lakehouse.db.records import PipelineRunRecord
 from lakehouse.db.types import utcnow
 from lakehouse.errors import DatabaseUnavailableError
-from lakehouse.recovery import reap_dead_runs, recover_company, run_heartbeat
 from lakehouse.settings import get_settings
 from tests.data_fixtures import COMPANY, REPO, files_under, make_store, publish_table
 from tests.recovery_fixtures import dead_pid, kill_holder, set_holder
@@ -122,8 +123,8 @@ def test_reap_marks_only_runs_whose_holder_is_gone(dal: DataAccessLayer) -> None
     elsewhere = dal.start_pipeline_run("other", "ingest")
     set_holder(dal, elsewhere, pid=pid)
 
-    assert sorted(reap_dead_runs(dal, COMPANY, command="gc")) == sorted([killed, far])
-    assert reap_dead_runs(dal, COMPANY) == []  # marked once
+    assert sorted(dal.reap_dead_runs(COMPANY, command="gc")) == sorted([killed, far])
+    assert dal.reap_dead_runs(COMPANY) == []  # marked once
     error = dal.get_pipeline_run(killed).error or {}
     assert error["type"] == "ProcessDied"
     assert error["message"] == f"process died: {HOST} pid {pid} is gone (marked failed by gc)"
@@ -134,7 +135,7 @@ def test_reap_marks_only_runs_whose_holder_is_gone(dal: DataAccessLayer) -> None
         "success",
         "running",
     ]
-    assert reap_dead_runs(dal) == [elsewhere]  # every company
+    assert dal.reap_dead_runs() == [elsewhere]  # every company
 
 
 def test_a_run_not_marked_because_the_control_plane_was_down_is_marked_when_it_is_back(
@@ -148,10 +149,10 @@ def test_a_run_not_marked_because_the_control_plane_was_down_is_marked_when_it_i
 
     monkeypatch.setattr(dal, "finish_pipeline_run", down)
     with pytest.raises(DatabaseUnavailableError):
-        reap_dead_runs(dal, COMPANY)
+        dal.reap_dead_runs(COMPANY)
     assert dal.get_pipeline_run(run_id).status == "running"
     monkeypatch.undo()
-    assert reap_dead_runs(dal, COMPANY, command="ingest") == [run_id]
+    assert dal.reap_dead_runs(COMPANY, command="ingest") == [run_id]
     assert "marked failed by ingest" in (dal.get_pipeline_run(run_id).error or {})["message"]
 
 
@@ -159,7 +160,7 @@ def test_the_heartbeat_is_renewed_while_the_run_runs(dal: DataAccessLayer) -> No
     run_id = dal.start_pipeline_run(COMPANY, "dbt_build")
     first = dal.get_pipeline_run(run_id).heartbeat_at
     assert first is not None
-    with run_heartbeat(dal, run_id, every=0.05):
+    with dal.run_heartbeat(run_id, every=0.05):
         deadline = time.monotonic() + 10
         while (dal.get_pipeline_run(run_id).heartbeat_at or first) <= first and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -175,9 +176,9 @@ def test_a_live_run_presumed_dead_elsewhere_says_so(
     dal: DataAccessLayer, caplog: pytest.LogCaptureFixture
 ) -> None:
     run_id = dal.start_pipeline_run(COMPANY, "ingest")
-    with run_heartbeat(dal, run_id, every=0.05):
+    with dal.run_heartbeat(run_id, every=0.05):
         # e.g. another host saw no heartbeat for longer than the lease (this process was suspended)
-        assert recovery.mark_dead(dal, dal.get_pipeline_run(run_id), "gc")
+        assert dal.mark_dead(dal.get_pipeline_run(run_id), "gc")
         deadline = time.monotonic() + 10
         while "marked failed while its process still runs" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -215,7 +216,7 @@ def test_gc_removes_the_work_folder_and_files_of_a_dead_run_at_once(store: Datas
     dead, dead_paths = _stage_leftovers(store, root)
     kill_holder(store.dal, dead)
 
-    report = store.gc(COMPANY)
+    report = store.maintenance.gc(COMPANY)
     assert report.removed_files == sorted(dead_paths)
     assert report.abandoned_runs == [dead]
     assert store.dal.get_pipeline_run(dead).status == "failed"
@@ -244,7 +245,7 @@ def test_recover_company_logs_rather_than_fails_when_housekeeping_fails(
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError(13, "Permission denied", "x")
 
-    monkeypatch.setattr(store, "gc", broken)
+    monkeypatch.setattr(Maintenance, "gc", broken)
     assert recover_company(store, COMPANY) == []
     assert "could not remove the leftovers of crashed runs" in caplog.text
 
@@ -432,4 +433,3 @@ def test_runs_show_marks_a_dead_run_failed_and_names_an_unknown_run(dal: DataAcc
     result = runner.invoke(app, ["runs", "show", "20990101T000000000000Z-00000000"])
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: no pipeline run '20990101T000000000000Z-00000000'"
-    assert runner.invoke(app, ["runs"]).exit_code == 2  # listing needs a company

@@ -23,25 +23,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.dataplane.atomic import TEMP_PREFIX, sha256_file
 from lakehouse.dataplane.json_io import read_json, write_json_atomic
+from lakehouse.dataplane.maintenance import Maintenance
 from lakehouse.dataplane.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
 from lakehouse.dataplane.parquet_io import WrittenFile, parquet_schema, read_parquet, write_parquet
-from lakehouse.dataplane.zones import DataRoot, Zone, part_file_name, validate_run_id, validate_slug
-from lakehouse.db.liveness import holder_alive
-from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec, PipelineRunRecord
-from lakehouse.db.types import utcnow
+from lakehouse.dataplane.zones import (
+    DATA_ZONES,
+    DataRoot,
+    Zone,
+    part_file_name,
+    validate_run_id,
+)
+from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec
 from lakehouse.errors import (
     AlreadyExistsError,
     CatalogStaleError,
@@ -49,22 +52,13 @@ from lakehouse.errors import (
     DatasetNotFoundError,
     IntegrityError,
     LakehouseError,
-    NotFoundError,
     disk_full_from,
 )
-from lakehouse.query.catalog import ViewSource, catalog_reflects, write_catalog
-from lakehouse.recovery import dead_runs, mark_dead
+from lakehouse.names import validate_slug
 
 logger = logging.getLogger(__name__)
 
-DATA_ZONES: tuple[Zone, ...] = ("bronze", "silver", "gold")
-#: gc's default grace period before an expired version's files are deleted (retention.min_age_minutes).
-DEFAULT_MIN_AGE = timedelta(hours=1)
-#: Per-run scratch folders of builds, below the company folder.
-WORK_DIR = "_work"
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_REJECTS_NAME = re.compile(r"rejects-(.+)-[0-9a-f]{12}\.jsonl")
-_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{32}-(.+)")
 
 
 @dataclass
@@ -112,35 +106,6 @@ def version_summary(records: Sequence[DatasetVersionRecord]) -> list[dict[str, A
     ]
 
 
-@dataclass(frozen=True)
-class VerifyProblem:
-    kind: str  # missing | altered | extra | manifest
-    path: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.path} ({self.detail})"
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    versions_checked: int
-    files_checked: int
-    problems: list[VerifyProblem]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-@dataclass(frozen=True)
-class GcReport:
-    removed_files: list[str]
-    expired_versions: list[str]
-    dry_run: bool
-    abandoned_runs: list[str] = field(default_factory=list)
-
-
 def curated_metadata(dataset: str, schema_version: str, run_id: str) -> dict[str, str]:
     """Parquet key-value metadata carried by every file the lakehouse writes."""
     return {
@@ -150,17 +115,34 @@ def curated_metadata(dataset: str, schema_version: str, run_id: str) -> dict[str
     }
 
 
+class CatalogHook(Protocol):
+    """A read model derived from the commits of a company (the analysts' DuckDB catalog), kept in
+    step by the store: refreshed after each publish and gc, ensured by every recovery pass. The data
+    plane does not know what it is; the runtime plugs it in (:mod:`lakehouse.runtime`)."""
+
+    def refresh(self, store: DatasetStore, company: str) -> Path:
+        """Rewrite it over what is committed now."""
+        ...
+
+    def ensure(self, store: DatasetStore, company: str) -> bool:
+        """Refresh it if it does not show what is committed; whether it was refreshed."""
+        ...
+
+
 class DatasetStore:
     """Publishes and reads dataset versions of one data root, through the DAL.
 
     Args:
         dal: the control-plane façade; its transactions are the commit points.
         root: the data root.
+        catalog: keeps a derived read model in step after every commit (the runtime passes the
+            analysts' catalog, :class:`lakehouse.query.catalog_hook.AnalystCatalog`); None: no catalog.
     """
 
-    def __init__(self, dal: DataAccessLayer, root: DataRoot) -> None:
+    def __init__(self, dal: DataAccessLayer, root: DataRoot, catalog: CatalogHook | None = None) -> None:
         self.dal = dal
         self.root = root
+        self.catalog = catalog
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -248,7 +230,7 @@ class DatasetStore:
                 dataset_name=v.dataset,
                 version_tag=v.run_id,
                 schema_version=v.schema_version,
-                file_path=self.root.relative(path),
+                manifest_path=self.root.relative(path),
                 row_count=v.row_count,
                 checksum=document["checksum"],
                 produced_by_run_id=v.run_id,
@@ -386,11 +368,11 @@ class DatasetStore:
 
     def version_entries(self, version: DatasetVersionRecord) -> list[FileEntry]:
         """The file entries of a version, from its manifest."""
-        document = read_json(self.root.resolve(version.file_path))
-        entries = manifest_files(document, version.file_path)
+        document = read_json(self.root.resolve(version.manifest_path))
+        entries = manifest_files(document, version.manifest_path)
         if document.get("checksum") != version.checksum:
             raise IntegrityError(
-                f"manifest {version.file_path} does not match the checksum committed for version {version.version_tag}"
+                f"manifest {version.manifest_path} does not match the checksum committed for version {version.version_tag}"
             )
         return entries
 
@@ -474,34 +456,15 @@ class DatasetStore:
                 views[zone][name] = [self.root.resolve(e.path) for e in entries]
         return views
 
-    def refresh_catalog(self, company: str) -> Path:
-        """Rewrite the company's DuckDB catalog over the current versions (atomically replaced).
-
-        The catalog records the fingerprint of the commits it shows (:meth:`catalog_fingerprint`).
-        Two publishers may rename their catalogs in either order; each checks afterwards that what
-        is committed did not change meanwhile, and writes again if it did, so the last catalog
-        written always shows the newest commits.
-        """
-        path = self.root.catalog_path(company)
-        for _ in range(5):
-            seen = self.catalog_fingerprint(company)
-            write_catalog(path, self.catalog_views(company), reflects=seen)
-            if self.catalog_fingerprint(company) == seen:
-                break
-        return path
+    def refresh_catalog(self, company: str) -> Path | None:
+        """Rewrite the company's derived read model (the analysts' catalog) through the store's
+        catalog hook; None when the store has none."""
+        return None if self.catalog is None else self.catalog.refresh(self, company)
 
     def ensure_catalog(self, company: str) -> bool:
         """Refresh the catalog if it is missing or does not show what is committed (a process killed
         between a commit and its refresh leaves it stale). Returns whether it was refreshed."""
-        path = self.root.catalog_path(company)
-        versions = self.dal.list_dataset_versions(company)
-        if not versions and not path.exists():
-            return False  # nothing published, nothing to show (the catalog is made by the first publish)
-        if catalog_reflects(path) == _fingerprint(versions):
-            return False
-        logger.info("catalog of %s is stale or missing: refreshing it", company)
-        self.refresh_catalog(company)
-        return True
+        return False if self.catalog is None else self.catalog.ensure(self, company)
 
     def stale_catalog(self, company: str) -> CatalogStaleError | None:
         """Refresh the catalog if it is stale; the error to report if it is and cannot be refreshed.
@@ -519,207 +482,12 @@ class DatasetStore:
 
     def catalog_fingerprint(self, company: str) -> str:
         """A digest of every committed version of the company (what the catalog should show)."""
-        return _fingerprint(self.dal.list_dataset_versions(company))
+        return fingerprint(self.dal.list_dataset_versions(company))
 
-    def catalog_views(self, company: str, as_of: date | None = None) -> dict[str, dict[str, ViewSource]]:
-        """The views of the analysts' catalog: each dataset's files, with the as-of of a silver/gold one."""
-        views: dict[str, dict[str, ViewSource]] = {z: {} for z in DATA_ZONES}
-        for (zone, name), versions in self.current_versions(company, as_of).items():
-            entries = [e for v in versions for e in self.version_entries(v)]
-            if zone == "bronze" and as_of is not None:
-                entries = [e for e in entries if e.dt is not None and date.fromisoformat(e.dt) <= as_of]
-            if not entries:
-                continue
-            files = [self.root.resolve(e.path) for e in entries]
-            # A version whose files all sit under dt=<its as-of> gets it as a constant dt column.
-            as_of_day = versions[0].as_of if zone != "bronze" else None
-            single = as_of_day is not None and {e.dt for e in entries} == {as_of_day.isoformat()}
-            views[zone][name] = ViewSource(files, dt=as_of_day if single else None)
-        return views
-
-    # --- integrity and housekeeping --------------------------------------------------------------
-
-    def verify(self, company: str, dataset: str | None = None) -> VerifyReport:
-        """Recompute the checksums of every visible file and look for missing, altered or extra files."""
-        validate_slug("company", company)
-        if dataset is not None:
-            validate_slug("dataset", dataset)
-        problems: list[VerifyProblem] = []
-        known: set[str] = set()
-        unreadable_runs: set[str] = set()  # their files are reported with the manifest, not as extra
-        versions = [v for v in self.dal.list_dataset_versions(company) if dataset in (None, v.dataset_name)]
-        files_checked = 0
-        for v in versions:
-            try:
-                entries = self.version_entries(v)
-            except (IntegrityError, DataPlaneError, OSError) as exc:
-                problems.append(VerifyProblem("manifest", v.file_path, str(exc)))
-                unreadable_runs.add(v.produced_by_run_id)
-                continue
-            for e in entries:
-                known.add(e.path)
-                files_checked += 1
-                path = self.root.resolve(e.path)
-                if not path.exists():
-                    problems.append(VerifyProblem("missing", e.path, f"listed by version {v.version_tag}"))
-                    continue
-                actual = sha256_file(path)
-                if actual != e.checksum:
-                    problems.append(
-                        VerifyProblem(
-                            "altered", e.path, f"sha256 {actual[7:19]}... != recorded {e.checksum[7:19]}..."
-                        )
-                    )
-        for zone in DATA_ZONES:
-            for path in self._data_files(company, zone, dataset):
-                rel = self.root.relative(path)
-                if rel in known or _run_id_of(path.name) in unreadable_runs:
-                    continue
-                if not self._in_flight(path):
-                    problems.append(VerifyProblem("extra", rel, "not listed by any committed version"))
-        return VerifyReport(len(versions), files_checked, problems)
-
-    def gc(
-        self,
-        company: str,
-        keep: int = 5,
-        dry_run: bool = False,
-        min_age: timedelta = DEFAULT_MIN_AGE,
-    ) -> GcReport:
-        """Remove temporary leftovers, orphaned files and silver/gold versions older than the newest ``keep``.
-
-        Versions are ranked as currency is (newest as_of, then latest commit): the current version is
-        never removed, and bronze versions are never expired (bronze is append-only). A version is
-        expired only once every version ranked above it was committed at least ``min_age`` ago, so an
-        analyst session that opened the catalog before still finds its files (Delta's vacuum
-        retention). Files (temporary ones too) of a run in flight are kept; those of a finished,
-        unknown or dead run are orphans.
-        """
-        if keep < 1:
-            raise DataPlaneError("--keep must be at least 1: the current version is never removed")
-        validate_slug("company", company)
-        expire: list[DatasetVersionRecord] = []
-        by_dataset: dict[tuple[str, str], list[DatasetVersionRecord]] = {}
-        for v in self.dal.list_dataset_versions(company):
-            by_dataset.setdefault((v.zone, v.dataset_name), []).append(v)
-        settled = utcnow() - min_age
-        for (zone, _name), versions in by_dataset.items():
-            if zone == "bronze" or len(versions) <= keep:
-                continue
-            ranked = sorted(versions, key=lambda v: v.currency_key, reverse=True)
-            for n, v in enumerate(ranked[keep:], start=keep):
-                if all(newer.created_at <= settled for newer in ranked[:n]):
-                    expire.append(v)
-        keep_paths: set[str] = set()
-        expired_paths: list[str] = []
-        expire_ids = {v.id for v in expire}
-        for versions in by_dataset.values():
-            for v in versions:
-                entries = [e.path for e in self.version_entries(v)]
-                if v.id in expire_ids:
-                    expired_paths.extend(entries + [v.file_path])
-                else:
-                    keep_paths.update(entries)
-                    keep_paths.add(v.file_path)
-        removed: list[str] = []
-        if expire and not dry_run:
-            self.dal.expire_dataset_versions([v.id for v in expire])
-        removed.extend(p for p in expired_paths if p not in keep_paths)
-        for path in self._all_files(company):
-            rel = self.root.relative(path)
-            if rel in keep_paths or rel in removed:
-                continue
-            if not self._in_flight(path):
-                removed.append(rel)
-        # A run may have committed and finished between the listing above and the file scan: its
-        # files then look orphaned. Re-read what is committed now and never remove any of it.
-        committed_now = self._referenced_paths(company, exclude=expire_ids)
-        removed = [rel for rel in removed if rel not in committed_now]
-        removed.extend(self.root.relative(p) for p in self._orphaned_rejects(company))
-        work = self.root.company_dir(company) / WORK_DIR
-        stale_work = [d for d in sorted(work.iterdir()) if d.is_dir()] if work.exists() else []
-        stale_work = [d for d in stale_work if not self._run_in_flight(d.name)]
-        removed.extend(self.root.relative(d) + "/" for d in stale_work)
-        abandoned = self._abandoned_runs(company)
-        if not dry_run:
-            for rel in removed:
-                if not rel.endswith("/"):
-                    self.root.resolve(rel).unlink(missing_ok=True)
-            for d in stale_work:
-                shutil.rmtree(d, ignore_errors=True)
-            abandoned = [r for r in abandoned if mark_dead(self.dal, r, "gc")]
-            if expire:
-                self.refresh_catalog(company)
-        return GcReport(
-            sorted(removed),
-            [f"{v.zone}.{v.dataset_name}@{v.version_tag}" for v in expire],
-            dry_run,
-            [r.run_id for r in abandoned],
-        )
-
-    def _orphaned_rejects(self, company: str) -> list[Path]:
-        """Quarantine files of ingests that did not succeed (a killed run leaves its rejects behind)."""
-        base = self.root.rejects_dir(company)
-        if not base.exists():
-            return []
-        orphans = []
-        for path in sorted(p for p in base.glob("dataset=*/dt=*/*") if p.is_file()):
-            match = _REJECTS_NAME.fullmatch(path.name)
-            if match is None:
-                continue
-            run_id = match.group(1)
-            try:
-                status = self.dal.get_pipeline_run(run_id).status
-            except NotFoundError:
-                status = "unknown"
-            if status != "success" and not self._run_in_flight(run_id):
-                orphans.append(path)
-        return orphans
-
-    def _referenced_paths(self, company: str, exclude: set[Any]) -> set[str]:
-        """Files and manifests of every committed version (but those in ``exclude``)."""
-        paths: set[str] = set()
-        for v in self.dal.list_dataset_versions(company):
-            if v.id not in exclude:
-                paths.add(v.file_path)
-                paths.update(e.path for e in self.version_entries(v))
-        return paths
-
-    def _abandoned_runs(self, company: str) -> list[PipelineRunRecord]:
-        """Runs still marked running whose process died (see :mod:`lakehouse.db.liveness`)."""
-        return dead_runs(self.dal, company)
-
-    def _data_files(self, company: str, zone: Zone, dataset: str | None) -> list[Path]:
-        base = self.root.zone_dir(company, zone)
-        if not base.exists():
-            return []
-        pattern = f"dataset={dataset}/**/*" if dataset else "dataset=*/**/*"
-        return sorted(p for p in base.glob(pattern) if p.is_file())
-
-    def _all_files(self, company: str) -> list[Path]:
-        files: list[Path] = []
-        for zone in DATA_ZONES:
-            files.extend(self._data_files(company, zone, None))
-        manifests = self.root.manifests_dir(company)
-        for zone in DATA_ZONES:  # version manifests only; run artifacts (manifests/dbt/...) are kept
-            if (manifests / zone).exists():
-                files.extend(p for p in (manifests / zone).glob("*/*") if p.is_file())
-        return files
-
-    def _in_flight(self, path: Path) -> bool:
-        """Whether ``path`` may still be published by a run in progress (running, its process alive)."""
-        run_id = _run_id_of(path.name)
-        if run_id is None:
-            return False
-        return self._run_in_flight(run_id)
-
-    def _run_in_flight(self, run_id: str) -> bool:
-        try:
-            run = self.dal.get_pipeline_run(run_id)
-        except NotFoundError:  # unknown run: an orphan (any other error propagates: never guess)
-            return False
-        # A run whose process died is no longer in flight, even before it is marked failed.
-        return run.status == "running" and holder_alive(run)
+    @property
+    def maintenance(self) -> Maintenance:
+        """Integrity checks and housekeeping of this store: ``verify`` and ``gc``."""
+        return Maintenance(self)
 
 
 def current_of(versions: Sequence[DatasetVersionRecord]) -> DatasetVersionRecord:
@@ -737,22 +505,10 @@ def parse_as_of(text: str) -> date | None:
         return None
 
 
-def _run_id_of(name: str) -> str | None:
-    """The run id in ``part-<run_id>-NNNNN.parquet`` or ``<run_id>.json`` (or in the temporary name
-    ``.tmp-<uuid>-...`` of one being written), if the name has one."""
-    temp = _TEMP_NAME.fullmatch(name)
-    if temp is not None:
-        name = temp.group(1)
-    stem = name.removesuffix(".parquet").removesuffix(".json")
-    if stem.startswith("part-"):
-        stem = stem[len("part-") :].rsplit("-", 1)[0]
-    return stem or None
-
-
 Progress = Callable[[str], None]
 
 
-def _fingerprint(versions: Iterable[DatasetVersionRecord]) -> str:
+def fingerprint(versions: Iterable[DatasetVersionRecord]) -> str:
     """What a catalog over exactly these committed versions records that it reflects."""
     tags = sorted(f"{v.zone}/{v.dataset_name}/{v.version_tag}/{v.checksum}" for v in versions)
     return "sha256:" + hashlib.sha256("\n".join(tags).encode()).hexdigest()

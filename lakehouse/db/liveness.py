@@ -1,7 +1,7 @@
 """Whether the process that runs a pipeline run (its holder) is still alive.
 
 Every run records its holder when it starts: the host name, the process id, and a heartbeat time that
-the running process renews (see :func:`lakehouse.recovery.run_heartbeat`). A command that finds a run
+the running process renews (see :func:`lakehouse.db.run_health.run_heartbeat`). A command that finds a run
 still marked running asks :func:`holder_alive`:
 
 - same host: the process id must exist and not be a zombie, and must not belong to a process that

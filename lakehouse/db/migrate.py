@@ -25,10 +25,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import TableClause
 
+from lakehouse import resources
 from lakehouse.db.engine import make_engine, unavailable_error
 from lakehouse.errors import ControlPlaneError, MigrationRequiredError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 VERSION_TABLE = "alembic_version"
 #: Stash tables are named ``<prefix><revision>_<table>``; the first revision's downgrade drops them all.
 STASH_PREFIX = "migration_stash_"
@@ -47,10 +47,19 @@ class DowngradeRefusedError(ControlPlaneError, CommandError):
         super().__init__(f"refusing to downgrade below revision {revision}: {lost}; {next_step}")
 
 
+def migrations_dir() -> Path:
+    """The migrations folder: the repository's ``migrations/``, or its copy inside an installed wheel."""
+    return resources.migrations_dir()
+
+
 def alembic_config(url: str) -> Config:
-    """An Alembic config for ``url`` that uses the repository's ``migrations/`` folder."""
+    """An Alembic config for ``url`` that uses the package's migrations (:func:`migrations_dir`).
+
+    The repository's ``alembic.ini`` is only for the plain ``alembic`` command in a source checkout
+    (``alembic -c alembic.ini revision --autogenerate``); nothing here reads it.
+    """
     cfg = Config(stdout=io.StringIO())
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("path_separator", "os")
     cfg.attributes["url"] = url
     return cfg
@@ -60,7 +69,7 @@ def head_revision() -> str:
     """The newest revision the code knows."""
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     if head is None:  # pragma: no cover - the repository always ships migrations
-        raise ControlPlaneError(f"no migrations found in {MIGRATIONS_DIR}")
+        raise ControlPlaneError(f"no migrations found in {migrations_dir()}")
     return head
 
 
@@ -290,6 +299,7 @@ __all__ = [
     "drop_stash_tables",
     "head_revision",
     "make_engine",
+    "migrations_dir",
     "refuse_dropping_data",
     "require_head",
     "restore_columns",

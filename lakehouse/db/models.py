@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lakehouse.db.types import JsonDocument, UtcDateTime, utcnow
+from lakehouse.names import DATA_ZONES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -43,7 +44,6 @@ EVENT_STATUSES = ("active", "resolved", "archived")
 GATE_MODES = ("strict", "soft")
 MESSAGE_TYPES = ("ready", "failed", "info")
 NOTIFICATION_STATUSES = ("sent", "failed")
-ZONES = ("bronze", "silver", "gold")
 VERSION_STATUSES = ("committed", "expired")
 
 
@@ -131,7 +131,7 @@ class DatasetVersion(Base):
     __tablename__ = "dataset_versions"
     __table_args__ = (
         UniqueConstraint("company", "zone", "dataset_name", "version_tag"),
-        CheckConstraint(_one_of("zone", ZONES), name="zone"),
+        CheckConstraint(_one_of("zone", DATA_ZONES), name="zone"),
         CheckConstraint(_one_of("status", VERSION_STATUSES), name="status"),
         Index(None, "company", "dataset_name", "created_at"),
         Index(None, "produced_by_run_id"),
@@ -143,7 +143,9 @@ class DatasetVersion(Base):
     company: Mapped[str] = mapped_column(Text)
     version_tag: Mapped[str] = mapped_column(Text)
     schema_version: Mapped[str] = mapped_column(Text)
-    file_path: Mapped[str] = mapped_column(Text)
+    #: The version's manifest (files, sizes, row counts, sha256), relative to the data root; the
+    #: column keeps its first name, ``file_path``.
+    manifest_path: Mapped[str] = mapped_column("file_path", Text)
     row_count: Mapped[int] = mapped_column(BigInteger)
     checksum: Mapped[str] = mapped_column(Text)
     produced_by_run_id: Mapped[str] = mapped_column(Text)
@@ -170,7 +172,7 @@ class DatasetSchema(Base):
     __tablename__ = "dataset_schemas"
     __table_args__ = (
         UniqueConstraint("company", "zone", "dataset_name", "schema_version"),
-        CheckConstraint(_one_of("zone", ZONES), name="zone"),
+        CheckConstraint(_one_of("zone", DATA_ZONES), name="zone"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

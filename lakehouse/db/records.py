@@ -109,7 +109,8 @@ class DatasetVersionSpec:
     dataset_name: str
     version_tag: str
     schema_version: str
-    file_path: str
+    #: The version's manifest, relative to the data root (column ``dataset_versions.file_path``).
+    manifest_path: str
     row_count: int
     checksum: str
     produced_by_run_id: str
@@ -126,7 +127,8 @@ class DatasetVersionRecord:
     dataset_name: str
     version_tag: str
     schema_version: str
-    file_path: str
+    #: The version's manifest, relative to the data root (column ``dataset_versions.file_path``).
+    manifest_path: str
     row_count: int
     checksum: str
     produced_by_run_id: str

@@ -91,15 +91,15 @@ class CliResult:
         )
 
     def error_problem(self) -> str | None:
-        """What is wrong with how this command failed, or None for one clear line and exit code 1.
+        """What is wrong with how this command failed, or None for one clear line and exit code 1, 3 or 4.
 
         A clear failure prints exactly one ``error: ...`` line on stderr, as its last line, and no
         traceback; log warnings before it are allowed.
         """
         lines = [line for line in self.stderr.splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("error:")]
-        if self.returncode != 1:
-            return f"exit code {self.returncode}, not 1"
+        if self.returncode not in (1, 3, 4):  # failure, lock busy, data refused
+            return f"exit code {self.returncode}, not 1, 3 or 4"
         if "Traceback (most recent call last)" in self.stderr:
             return f"a traceback on stderr: {_tail(self.stderr)}"
         if len(errors) != 1:

@@ -49,7 +49,7 @@ def _to_version(row: DatasetVersion) -> DatasetVersionRecord:
         dataset_name=row.dataset_name,
         version_tag=row.version_tag,
         schema_version=row.schema_version,
-        file_path=row.file_path,
+        manifest_path=row.manifest_path,
         row_count=row.row_count,
         checksum=row.checksum,
         produced_by_run_id=row.produced_by_run_id,
@@ -168,13 +168,23 @@ class SqlRunRepo:
         query = query.order_by(PipelineRun.run_id.desc()).limit(limit)
         return [_to_run(r) for r in self._session.scalars(query)]
 
+    def count_runs(self, company: str | None = None) -> dict[tuple[str, str], int]:
+        """``(company, pipeline_name)`` -> number of runs (of one company, if given), sorted."""
+        query = select(PipelineRun.company, PipelineRun.pipeline_name, func.count()).group_by(
+            PipelineRun.company, PipelineRun.pipeline_name
+        )
+        if company is not None:
+            query = query.where(PipelineRun.company == company)
+        rows = self._session.execute(query.order_by(PipelineRun.company, PipelineRun.pipeline_name))
+        return {(str(c), str(p)): int(n) for c, p, n in rows}
+
     def register_dataset_version(self, spec: DatasetVersionSpec, commit_seq: int = 0) -> DatasetVersionRecord:
         row = DatasetVersion(
             company=spec.company,
             dataset_name=spec.dataset_name,
             version_tag=spec.version_tag,
             schema_version=spec.schema_version,
-            file_path=spec.file_path,
+            manifest_path=spec.manifest_path,
             row_count=spec.row_count,
             checksum=spec.checksum,
             produced_by_run_id=spec.produced_by_run_id,
@@ -201,9 +211,12 @@ class SqlRunRepo:
         dataset_name: str | None = None,
         zone: str | None = None,
         include_expired: bool = False,
+        produced_by_run_id: str | None = None,
     ) -> list[DatasetVersionRecord]:
         """Versions in commit order (oldest commit first) per zone and dataset."""
         query = select(DatasetVersion).where(DatasetVersion.company == company)
+        if produced_by_run_id is not None:
+            query = query.where(DatasetVersion.produced_by_run_id == produced_by_run_id)
         if dataset_name is not None:
             query = query.where(DatasetVersion.dataset_name == dataset_name)
         if zone is not None:

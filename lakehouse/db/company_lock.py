@@ -1,10 +1,12 @@
-"""Serialize builds of one company: a lock that dies with its holder, and a row that says who holds it.
+"""Serialize the runs of one company: a lock that dies with its holder, and a row that says who holds it.
 
 The lock itself is :func:`lakehouse.db.locks.named_lock`: a PostgreSQL session advisory lock, or an
 ``flock`` beside the SQLite file. The moment its holder process dies, the server or the kernel
 releases it, so the next build starts at once after a ``kill -9``; a holder that is alive is never
 taken over, whatever state its run is in (the transcript extraction that follows a build runs under
 the same lock, after the build's run has finished).
+
+Callers take it through the DAL façade (:meth:`DataAccessLayer.company_lock`).
 
 The lease row (idempotency key ``lock:<name>``, never expiring) only tells the others who holds the
 lock: "held by run X on host H pid P since T". A row left by a killed holder is overwritten by the
@@ -18,11 +20,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from lakehouse.dal import DataAccessLayer
 from lakehouse.db.liveness import HEARTBEAT_SECONDS
-from lakehouse.db.locks import NamedLock, named_lock
+from lakehouse.db.locks import NamedLock
 from lakehouse.errors import LockBusyError, NotFoundError
+
+if TYPE_CHECKING:
+    from lakehouse.dal import DataAccessLayer
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +75,7 @@ def company_lock(
         LockBusyError: the lock is still held after ``wait_seconds``; names the holder.
         DatabaseUnavailableError: the control plane cannot be reached.
     """
-    lock = named_lock(dal.engine, name)
+    lock = dal.named_lock(name)
     started = time.monotonic()
     deadline = started + max(wait_seconds, 0.0)
     told = False

@@ -1,36 +1,32 @@
-"""Recovery after a crash: heartbeats of running runs, and marking runs whose process died failed.
+"""Run health on the control plane: heartbeats of running runs, and marking runs whose process died.
 
 A process that dies (``kill -9``, a lost control plane, a full disk) cannot mark its run failed. The
 next command that looks (build, ingest, gc, ``lakehouse runs``) finds the run still marked running
 with a holder that is gone (:func:`lakehouse.db.liveness.holder_alive`) and marks it failed with
 ``{"type": "ProcessDied", ...}``; a run it could not mark because the control plane was down is
-still found, and marked, once the control plane is back. The run's ``_work/`` folder and orphan
-files are removed by the next build or gc (:func:`recover_company`, :meth:`DatasetStore.gc`).
-
-A process killed after its commit but before its catalog refresh leaves the analysts' catalog behind
-the control plane: every recovery pass (:func:`recover_runs`) refreshes a stale catalog, and a run
-marked dead that had committed says so in its error (``published_versions``).
+still found, and marked, once the control plane is back. A run marked dead that had committed says
+so in its error (``published_versions``). Callers reach these through the DAL façade
+(:meth:`DataAccessLayer.run_heartbeat`, :meth:`~DataAccessLayer.reap_dead_runs`, ...); what a crash
+left on the data plane is cleaned by :mod:`lakehouse.dataplane.recovery`.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.dal import DataAccessLayer
 from lakehouse.db import liveness
 from lakehouse.db.liveness import holder_alive, holder_of
 from lakehouse.db.records import PipelineRunRecord
 from lakehouse.db.types import utcnow
-from lakehouse.errors import DataPlaneError, InvalidStateError, NotFoundError
+from lakehouse.errors import InvalidStateError, NotFoundError
 
 if TYPE_CHECKING:
-    from lakehouse.dataplane.store import DatasetStore
+    from lakehouse.dal import DataAccessLayer
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +137,7 @@ def mark_dead(dal: DataAccessLayer, run: PipelineRunRecord, command: str) -> boo
     """
     published = [
         f"{v.zone}.{v.dataset_name}@{v.version_tag}"
-        for v in dal.list_dataset_versions(run.company, include_expired=True)
-        if v.produced_by_run_id == run.run_id
+        for v in dal.list_dataset_versions(run.company, include_expired=True, produced_by_run_id=run.run_id)
     ]
     try:
         dal.finish_pipeline_run(run.run_id, "failed", error=death_error(run, command, published=published))
@@ -169,54 +164,6 @@ def reap_dead_runs(dal: DataAccessLayer, company: str | None = None, command: st
         DatabaseUnavailableError: the control plane is down.
     """
     return [r.run_id for r in dead_runs(dal, company) if mark_dead(dal, r, command)]
-
-
-def recover_runs(store: DatasetStore, company: str, command: str) -> list[str]:
-    """Mark the company's dead runs failed, and refresh its catalog if a crash left it stale.
-
-    Call it at the start of every command that reads or writes runs (ingest, ``runs``, gc; a build
-    through :func:`recover_company`). A catalog that cannot be refreshed (a full disk) is logged:
-    the command goes on, and the next one tries again.
-
-    Returns:
-        The run ids marked failed.
-
-    Raises:
-        DatabaseUnavailableError: the control plane is down.
-    """
-    reaped = reap_dead_runs(store.dal, company, command)
-    try:
-        store.ensure_catalog(company)
-    except (DataPlaneError, OSError) as exc:
-        logger.warning("could not refresh the stale catalog of %s: %s", company, _one_line(exc))
-    return reaped
-
-
-def recover_company(store: DatasetStore, company: str, command: str = "build") -> list[str]:
-    """Mark a company's dead runs failed and remove what crashed runs left (``_work/``, orphan files).
-
-    This is the crash-leftover part of ``lakehouse gc`` (no version is expired). A build calls it
-    once it holds the company's build lock, before it starts its own run.
-
-    Returns:
-        The run ids marked failed.
-
-    Raises:
-        DatabaseUnavailableError: the control plane is down.
-    """
-    reaped = recover_runs(store, company, command)
-    try:
-        report = store.gc(company, keep=sys.maxsize)
-    except (DataPlaneError, OSError) as exc:  # housekeeping must not stop the command that needs it
-        logger.warning(
-            "could not remove the leftovers of crashed runs of %s: %s (run `lakehouse gc`)",
-            company,
-            _one_line(exc),
-        )
-        return reaped
-    if report.removed_files:
-        logger.info("removed %d leftover(s) of crashed runs of %s", len(report.removed_files), company)
-    return reaped
 
 
 def _one_line(exc: BaseException) -> str:

@@ -41,8 +41,6 @@ from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.db.records import DatasetVersionRecord
 from lakehouse.errors import InvalidStateError, LakehouseError
 from lakehouse.ids import new_run_id
-from lakehouse.recovery import run_heartbeat
-from lakehouse.transform.build_lock import company_lock
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +98,7 @@ class PipelineRun:
     def __enter__(self) -> PipelineRun:
         if self._lock is not None:
             self._stack.enter_context(
-                company_lock(self.dal, self._lock, self.run_id, self._wait, self._on_wait)
+                self.dal.company_lock(self._lock, self.run_id, self._wait, self._on_wait)
             )
         return self
 
@@ -116,7 +114,7 @@ class PipelineRun:
             self.company, self.pipeline, stage=stage, input_manifest=inputs, run_id=self.run_id
         )
         self._started = True
-        self._stack.enter_context(run_heartbeat(self.dal, self.run_id))  # other hosts judge it alive by it
+        self._stack.enter_context(self.dal.run_heartbeat(self.run_id))  # other hosts judge it alive by it
         return self.run_id
 
     def stage(self, version: StagedVersion) -> StagedVersion:
