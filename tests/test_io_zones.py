@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.dataplane.zones import ZONES, DataRoot, part_file_name, validate_slug
+from lakehouse.dataplane.zones import ZONES, DataRoot, part_file_name
 from lakehouse.errors import DataPlaneError, InvalidNameError
+from lakehouse.names import validate_slug
 
 RUN_ID = "20261130T054512Z-1a2b3c4d"
 

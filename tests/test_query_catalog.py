@@ -102,9 +102,9 @@ def test_files_with_different_schemas_are_unioned_by_name(company: Path) -> None
 
     rows = _rows(catalog, "select customer_id, name, email from bronze.customers order by customer_id")
     assert rows == [("c1", "Ann", None), ("c2", "Bob", "x@y.z")]
-    assert _rows(
-        catalog, "select union_by_name from lakehouse.dataplane.store where dataset = 'customers'"
-    ) == [(True,)]
+    assert _rows(catalog, "select union_by_name from lakehouse.datasets where dataset = 'customers'") == [
+        (True,)
+    ]
 
 
 def test_replacing_the_catalog_keeps_open_readers_on_the_old_version(company: Path) -> None:
@@ -138,7 +138,7 @@ def test_dataset_without_files_gets_no_view_but_is_listed(company: Path) -> None
     views = _rows(catalog, "select schema_name, view_name from duckdb_views() where not internal")
     assert views == [("silver", "jobs")]
     listed = _rows(
-        catalog, "select dataset, has_view, file_count, files from lakehouse.dataplane.store order by dataset"
+        catalog, "select dataset, has_view, file_count, files from lakehouse.datasets order by dataset"
     )
     assert listed == [("estimates", False, 0, []), ("jobs", True, 1, [str(jobs)])]
 
@@ -150,7 +150,7 @@ def test_empty_mapping_writes_a_catalog_with_the_schemas(company: Path) -> None:
 
     schemas = _rows(catalog, "select schema_name from duckdb_schemas() where database_name = 'catalog'")
     assert {"bronze", "silver", "gold", "lakehouse"} <= {s for (s,) in schemas}
-    assert _rows(catalog, "select count(*) from lakehouse.dataplane.store") == [(0,)]
+    assert _rows(catalog, "select count(*) from lakehouse.datasets") == [(0,)]
     assert _rows(catalog, "select format_version from lakehouse.catalog_info") == [(1,)]
 
 

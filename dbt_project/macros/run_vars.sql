@@ -27,10 +27,11 @@
 {%- endmacro %}
 
 {% macro company() -%}
-    {#- The company slug as a plain string (validated: no quotes, no whitespace). -#}
+    {#- The company slug as a plain string, checked against the slug rule of lakehouse/names.py
+        (SLUG_REGEX; tests/test_one_copy.py keeps this copy equal to it). -#}
     {%- set raw = var('company') | string | trim -%}
-    {%- if not modules.re.match('^[A-Za-z0-9][A-Za-z0-9_.-]*$', raw) -%}
-        {{ exceptions.raise_compiler_error("var 'company' must be a slug (letters, digits, '_', '-', '.'), got '" ~ raw ~ "'") }}
+    {%- if not modules.re.match('^[a-z0-9][a-z0-9_-]{0,62}$', raw) -%}
+        {{ exceptions.raise_compiler_error("var 'company' must be a slug (1-63 characters of a-z, 0-9, '_' or '-', starting with a letter or digit), got '" ~ raw ~ "'") }}
     {%- endif -%}
     {{ return(raw) }}
 {%- endmacro %}

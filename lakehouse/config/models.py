@@ -36,11 +36,11 @@ from pydantic import (
 )
 
 from lakehouse.config.secrets import ENV_VAR_NAME, check_env_var_name, quote
+from lakehouse.names import SLUG_REGEX
 
 SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = ("1",)
 """The ``schema_version`` values this code reads; anything else is rejected with this list in the message."""
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
 
@@ -100,7 +100,8 @@ EnvVarName = Annotated[
     StrictStr, StringConstraints(pattern=ENV_VAR_NAME.pattern), AfterValidator(check_env_var_name)
 ]
 """The NAME of an environment variable (``SLACK_WEBHOOK_URL``), never its value (nor an ``AKIA...`` key)."""
-Slug = Annotated[StrictStr, StringConstraints(pattern=SLUG_PATTERN)]
+# Anchored with ^...$: pydantic's Rust regex engine reads $ as the end of the text, like fullmatch.
+Slug = Annotated[StrictStr, StringConstraints(pattern=f"^{SLUG_REGEX}$")]
 """1-63 characters of a-z, 0-9, '_' or '-', starting with a letter or digit (used in paths)."""
 Identifier = Annotated[StrictStr, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 """A lowercase identifier usable as a column name: a-z first, then a-z, 0-9 or '_' (max 63)."""

@@ -44,7 +44,8 @@ from lakehouse.dataplane.validate import (
     read_source,
     schema_diff,
 )
-from lakehouse.dataplane.zones import ZONES, DataRoot, Zone, part_file_name, validate_slug
+from lakehouse.dataplane.zones import ZONES, DataRoot, Zone, part_file_name
+from lakehouse.names import validate_slug
 
 __all__ = [
     "ZONES",

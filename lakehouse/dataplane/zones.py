@@ -8,8 +8,8 @@ Every path the data plane touches is built here, from validated names only::
     <root>/<company>/bronze/_rejects/                  rows the bronze ingest refused
     <root>/<company>/manifests/                        run and dataset manifests
 
-Company and dataset names are slugs (:data:`SLUG_PATTERN`), checked before any path is built, so a
-name can never climb out of its folder. The root is kept addressable as a URI because a later
+Company and dataset names are slugs (:func:`lakehouse.names.validate_slug`), checked before any path
+is built, so a name can never climb out of its folder; the zone names come from :mod:`lakehouse.names`. The root is kept addressable as a URI because a later
 version puts it on object storage; only local paths and ``file://`` URIs are supported for now.
 """
 
@@ -21,17 +21,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Final, Literal, get_args
+from typing import Final
 from urllib.parse import unquote, urlparse
 
-from lakehouse.errors import DataPlaneError, InvalidNameError
+from lakehouse.errors import DataPlaneError
+from lakehouse.names import DATA_ZONES as DATA_ZONES
+from lakehouse.names import ZONES as ZONES
+from lakehouse.names import Zone as Zone
+from lakehouse.names import validate_slug
 
 logger = logging.getLogger(__name__)
 
-Zone = Literal["bronze", "silver", "gold", "manifests"]
-ZONES: Final[tuple[Zone, ...]] = get_args(Zone)
-
-SLUG_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 RUN_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 CONTROL_DIR_NAME: Final = "_control"
@@ -39,24 +39,6 @@ REJECTS_DIR_NAME: Final = "_rejects"
 CATALOG_FILE_NAME: Final = "catalog.duckdb"
 PART_FILE_PREFIX: Final = "part-"
 PART_FILE_SUFFIX: Final = ".parquet"
-
-
-def validate_slug(kind: str, value: str) -> str:
-    """Check that ``value`` is a valid company or dataset name.
-
-    Args:
-        kind: what the name is for (``"company"``, ``"dataset"``), used in the error message.
-        value: the name to check.
-
-    Returns:
-        ``value`` unchanged.
-
-    Raises:
-        InvalidNameError: ``value`` is not 1-63 characters of ``a-z0-9_-`` starting with a letter or digit.
-    """
-    if not isinstance(value, str) or SLUG_PATTERN.fullmatch(value) is None:
-        raise InvalidNameError(kind, str(value))
-    return value
 
 
 def validate_zone(zone: str) -> Zone:

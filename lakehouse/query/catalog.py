@@ -30,7 +30,7 @@ fresh instance instead.) Open it with the plain DuckDB CLI from any folder::
 
     duckdb -readonly data/acme/catalog.duckdb
 
-Schema ``lakehouse`` holds ``lakehouse.dataplane.store`` (what each view reads) and ``lakehouse.catalog_info``.
+Schema ``lakehouse`` holds ``lakehouse.datasets`` (what each view reads) and ``lakehouse.catalog_info``.
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ import pyarrow.parquet as pq
 from lakehouse.dataplane import duck
 from lakehouse.dataplane.atomic import atomic_output
 from lakehouse.dataplane.sql import quote_identifier, quote_literal
-from lakehouse.dataplane.zones import validate_slug
 from lakehouse.errors import DataPlaneError
+from lakehouse.names import DATA_ZONES, validate_slug
 
 logger = logging.getLogger(__name__)
 
-CATALOG_ZONES: tuple[str, ...] = ("bronze", "silver", "gold")
+CATALOG_ZONES: tuple[str, ...] = DATA_ZONES
 METADATA_SCHEMA = "lakehouse"
 CATALOG_FORMAT_VERSION = 1
 DT_COLUMN = "dt"
@@ -113,7 +113,7 @@ def write_catalog(
         catalog_path: the catalog file, e.g. ``data/acme/catalog.duckdb``; its folder is created if missing.
         views: zone (``bronze``, ``silver`` or ``gold``) -> dataset -> the absolute paths of the files of
             the dataset's current version, or a :class:`ViewSource` that also gives the version's ``dt``.
-            A dataset with no files gets no view (it is still listed in ``lakehouse.dataplane.store`` with
+            A dataset with no files gets no view (it is still listed in ``lakehouse.datasets`` with
             ``file_count = 0``). An empty mapping writes a catalog with the schemas only.
         reflects: a fingerprint of the control-plane state the views show (kept in
             ``lakehouse.catalog_info.reflects``; see :func:`catalog_reflects`).

@@ -26,13 +26,13 @@ from __future__ import annotations
 import logging
 import math
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from lakehouse.errors import InvalidArgumentError, InvalidNameError
+from lakehouse.errors import InvalidArgumentError
+from lakehouse.names import validate_slug
 from lakehouse.sample.billing import Billing
 from lakehouse.sample.business import BASE_CUSTOMERS, BASE_JOBS, BusinessSimulation, scaled_count
 from lakehouse.sample.calls import CallSimulation
@@ -50,7 +50,6 @@ DEFAULT_END_DATE = date(2026, 9, 30)
 MAX_DAYS = 3_660
 MAX_SCALE = 50.0
 MAX_COMPANY_YEARS = 50  # scale * days / 365 cap: keeps memory and phone numbers in bounds
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 _INQUIRIES_PER_JOB = 0.3
 _REMINDERS_PER_JOB = 0.05
@@ -87,8 +86,7 @@ class GenerationSummary:
 
 
 def _validate(company: str, days: int, scale: float) -> None:
-    if not isinstance(company, str) or not _SLUG.match(company):
-        raise InvalidNameError("company", str(company))
+    validate_slug("company", company)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise InvalidArgumentError("days", days, f"a whole number from 1 to {MAX_DAYS}")
     if not isinstance(scale, int | float) or not math.isfinite(scale) or not 0 < scale <= MAX_SCALE:

@@ -16,6 +16,7 @@ from lakehouse.dataplane import duck
 from lakehouse.dataplane.schemas import BRONZE_LINEAGE_COLUMNS, RAW_SCHEMAS
 from lakehouse.dataplane.sql import quote_identifier, quote_literal, reader_path
 from lakehouse.errors import IntegrityError
+from lakehouse.names import DATA_ZONES
 
 
 def _files_list(files: Sequence[Path]) -> str:
@@ -48,7 +49,7 @@ def prepare_staging_db(path: Path, views: Mapping[str, Mapping[str, Sequence[Pat
     """
     con = duck.connect(path)
     try:
-        for zone in ("bronze", "silver", "gold"):
+        for zone in DATA_ZONES:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {zone}")
             for dataset, files in sorted(views.get(zone, {}).items()):
                 if not files:
