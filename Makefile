@@ -8,7 +8,7 @@ DAYS ?= 90
 
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test test-reliability lint format bench migrate clean-data
+.PHONY: help demo test test-reliability lint format bench migrate clean-data wheel
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -35,10 +35,11 @@ test: $(VENV)/.dev-installed ## Run the whole test suite (SQLite and PostgreSQL;
 test-reliability: $(VENV)/.dev-installed ## Long reliability suite: kill -9, lost PostgreSQL, concurrency, full disk (30 trials)
 	LAKEHOUSE_RELIABILITY_TRIALS=$${LAKEHOUSE_RELIABILITY_TRIALS:-30} $(BIN)/pytest -q -m reliability tests/reliability
 
-lint: $(VENV)/.dev-installed ## ruff and mypy
+lint: $(VENV)/.dev-installed ## ruff, mypy and the layer contracts (.importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev-installed ## Format the code
 	$(BIN)/ruff format .
@@ -46,6 +47,9 @@ format: $(VENV)/.dev-installed ## Format the code
 
 bench: $(VENV)/.dev-installed ## Run the benchmarks in bench/
 	$(BIN)/python -m bench
+
+wheel: | $(BIN)/python ## Build the wheel into dist/ (migrations, dbt project, queries, config inside)
+	$(BIN)/pip wheel --no-deps --quiet -w dist .
 
 migrate: $(VENV)/.runtime-installed ## Upgrade the control plane (LAKEHOUSE_DATABASE_URL) to head
 	$(BIN)/lakehouse db upgrade

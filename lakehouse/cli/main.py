@@ -8,24 +8,57 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli import build_cmd, config_cmd, data_cmd, db_cmd, events_cmd, extract_cmd, ingest_cmd
+from lakehouse.cli import (
+    build_cmd,
+    config_cmd,
+    data_cmd,
+    db_cmd,
+    dbt_cmd,
+    events_cmd,
+    extract_cmd,
+    ingest_cmd,
+)
 from lakehouse.cli.demo_cmd import demo_command
 from lakehouse.cli.errors import configure_logging
 from lakehouse.cli.generate_cmd import generate_command
 from lakehouse.cli.query_cmd import query_command
+from lakehouse.resources import find_resource
 
 #: The distribution that installs the ``lakehouse`` command (pyproject.toml's project name).
 DISTRIBUTION = "datahound-lakehouse"
 
+
+def _defaults_help() -> str:
+    """The epilog of ``lakehouse --help``: the defaults relative to the working directory, and where
+    the shipped dbt project, queries and default config are (typer keeps its line breaks)."""
+    shipped = find_resource("dbt_project")
+    where = f" in {shipped.parent}" if shipped is not None else ""
+    return "\n".join(
+        [
+            "Defaults (relative paths are relative to the folder the command runs in):",
+            "- data root: ./data (LAKEHOUSE_DATA_ROOT)",
+            "- config: ./config (LAKEHOUSE_CONFIG_DIR); `lakehouse demo` uses the shipped default config "
+            "when ./config does not exist; other commands stop, naming the folder they looked in",
+            "- database: sqlite:///<data root>/_control/lakehouse.db (LAKEHOUSE_DATABASE_URL, "
+            "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/lakehouse)",
+            "- dbt project, saved queries: ./dbt_project, ./queries when they exist, else the copies "
+            f"shipped with the package{where} (LAKEHOUSE_DBT_PROJECT_DIR, LAKEHOUSE_QUERIES_DIR)",
+            "Shell completion: `lakehouse --install-completion` (bash, zsh, fish, PowerShell), "
+            "or `lakehouse --show-completion` to print the script.",
+        ]
+    )
+
+
 app = typer.Typer(
     name="lakehouse",
+    epilog=_defaults_help(),
     help=(
         "DataHound Lakehouse: Parquet zones (bronze/silver/gold) built with DuckDB and dbt, "
         "a control plane in SQLite or PostgreSQL (LAKEHOUSE_DATABASE_URL), and JSON config (LAKEHOUSE_CONFIG_DIR)."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 
@@ -79,6 +112,8 @@ app.command("gc")(data_cmd.gc_command)
 app.command("catalog")(data_cmd.catalog_command)
 app.command("query")(query_command)
 app.command("build")(build_cmd.build_command)
+app.command("dbt", context_settings=dbt_cmd.DBT_CONTEXT)(dbt_cmd.dbt_command)
+app.command("docs")(dbt_cmd.docs_command)
 app.add_typer(events_cmd.events_app, name="events")
 app.command("extract")(extract_cmd.extract_command)
 app.command("demo")(demo_command)
