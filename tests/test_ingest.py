@@ -147,11 +147,11 @@ def test_round_trip_of_a_generated_extract(ingest: BronzeIngest, store: DatasetS
 
         [version] = store.versions(COMPANY, "bronze", name)
         assert version.version_tag == version.produced_by_run_id == run_id
-        assert version.file_path == f"{COMPANY}/manifests/bronze/{name}/{run_id}.json"
+        assert version.manifest_path == f"{COMPANY}/manifests/bronze/{name}/{run_id}.json"
         assert version.row_count == table.num_rows
         assert version.schema_version == "1"
-        manifest = json.loads((store.root.root / version.file_path).read_text())
-        entries = [FileEntry.from_dict(f, version.file_path) for f in manifest["files"]]
+        manifest = json.loads((store.root.root / version.manifest_path).read_text())
+        entries = [FileEntry.from_dict(f, version.manifest_path) for f in manifest["files"]]
         assert version.checksum == manifest["checksum"] == version_checksum(entries)
         assert sum(e.row_count for e in entries) == version.row_count
         for entry in entries:
@@ -171,7 +171,7 @@ def test_round_trip_of_a_generated_extract(ingest: BronzeIngest, store: DatasetS
     assert catalog_counts(store.root.catalog_path(COMPANY)) == {
         f"bronze.{name}": summary.row_counts[name] for name in RAW_SCHEMAS
     }
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
 
 
 def test_discover_sources_shapes(src: Path) -> None:
@@ -225,8 +225,8 @@ def test_crash_in_the_commit_publishes_nothing(
     assert failed.error == {"type": "RuntimeError", "message": "control plane went away"}
     # The ingest removed what it had written (data files and the manifest): nothing is left over.
     assert files_under(store.root.root) == before.files
-    assert store.verify(COMPANY).ok
-    assert store.gc(COMPANY).removed_files == []
+    assert store.maintenance.verify(COMPANY).ok
+    assert store.maintenance.gc(COMPANY).removed_files == []
     # The file was not claimed: it ingests once the control plane is back.
     again = ingest.run(COMPANY, [day2])
     assert again.rows == 1
@@ -258,7 +258,7 @@ def test_crash_while_writing_the_second_file_publishes_nothing(
     assert len(calls) == 1 and not (store.root.root / calls[0]).exists()
     assert _run_of(store, "failed").error["type"] == "OSError"
     assert files_under(store.root.root) == before.files
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
 
 
 def test_leftovers_of_a_failed_run_are_extra_until_gc_removes_them(
@@ -284,14 +284,14 @@ def test_leftovers_of_a_failed_run_are_extra_until_gc_removes_them(
     assert leftover_data == [f"{COMPANY}/bronze/dataset=jobs/dt=2026-09-30/part-{run_id}-00000.parquet"]
     assert leftovers == sorted([*leftover_data, f"{COMPANY}/manifests/bronze/jobs/{run_id}.json"])
 
-    report = store.verify(COMPANY)
+    report = store.maintenance.verify(COMPANY)
     assert [(p.kind, p.path) for p in report.problems] == [("extra", leftover_data[0])]
     assert report.versions_checked == 1
-    gc = store.gc(COMPANY)
+    gc = store.maintenance.gc(COMPANY)
     assert gc.removed_files == leftovers
     assert gc.expired_versions == []
     assert files_under(store.root.root) == before.files
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
     before.assert_unchanged(store)
 
 
@@ -347,13 +347,13 @@ def test_a_killed_ingest_publishes_nothing_and_gc_cleans_up_at_once(
     assert leftovers == (sorted([*data, manifest]) if mode == "kill" else data)
 
     # Its process is gone: at once its files are extra, and gc removes them and marks the run failed.
-    assert [(p.kind, p.path) for p in store.verify(COMPANY).problems] == [("extra", data[0])]
-    report = store.gc(COMPANY)
+    assert [(p.kind, p.path) for p in store.maintenance.verify(COMPANY).problems] == [("extra", data[0])]
+    report = store.maintenance.gc(COMPANY)
     assert report.removed_files == leftovers
     assert report.abandoned_runs == [run.run_id]
     assert (store.dal.get_pipeline_run(run.run_id).error or {})["type"] == "ProcessDied"
     assert files_under(store.root.root) == before.files
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
     before.assert_unchanged(store)
 
 
@@ -373,7 +373,7 @@ def test_a_failing_catalog_refresh_after_the_commit_keeps_the_published_version(
     assert result.run_id is not None
     assert store.dal.get_pipeline_run(result.run_id).status == "success"
     assert _job_ids(store.read_dataset(COMPANY, "bronze", "jobs")) == ["J1", "J2", "J3"]
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok
     # The catalog is stale until the next refresh.
     catalog = store.root.catalog_path(COMPANY)
     assert catalog_counts(catalog) == {"bronze.jobs": 2}
@@ -534,8 +534,8 @@ def test_quarantine_publishes_good_rows_and_keeps_the_rejects(
     assert run.output_manifest["rejected_rows"] == 3
     assert run.output_manifest["rejects_files"] == [rejects]
     # Rejects are kept by gc and are not data files for verify.
-    assert store.verify(COMPANY).ok
-    assert store.gc(COMPANY).removed_files == []
+    assert store.maintenance.verify(COMPANY).ok
+    assert store.maintenance.gc(COMPANY).removed_files == []
 
 
 def test_rejects_of_a_run_that_failed_later_are_removed(
@@ -695,4 +695,4 @@ def test_a_concurrent_ingest_of_the_same_file_is_a_no_op(
     assert run.output_manifest is not None and run.output_manifest["outputs"] == []
     assert _job_ids(store.read_dataset(COMPANY, "bronze", "jobs")) == ["J1", "J2"]
     assert len(store.versions(COMPANY, "bronze", "jobs")) == 1
-    assert store.verify(COMPANY).ok
+    assert store.maintenance.verify(COMPANY).ok

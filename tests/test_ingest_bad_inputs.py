@@ -1,5 +1,6 @@
-"""A corpus of bad extracts (tests/data/bad/ingest/<case>/): `lakehouse ingest` of each one fails with exit
-code 1 and one clear error line, and publishes nothing, on SQLite and PostgreSQL.
+"""A corpus of bad extracts (tests/data/bad/ingest/<case>/): `lakehouse ingest` of each one fails with one
+clear error line and publishes nothing, on SQLite and PostgreSQL. A file whose content is refused
+exits 4 (data refused); a bad path or name (the cases of :data:`PATH_CASES`) exits 1.
 
 Each case folder holds day folders (``YYYY-MM-DD/<dataset>.<ext>``, or a folder that only looks like
 one) and ``expect.txt``, a substring of the expected error. Optionally ``args.txt`` holds extra
@@ -24,6 +25,13 @@ from tests.data_fixtures import COMPANY, REPO, files_under
 CASES = Path(__file__).resolve().parent / "data" / "bad" / "ingest"
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
 runner = CliRunner()
+#: Cases refused for where the file is or what it is named, not for what it holds (exit code 1).
+PATH_CASES = {
+    "bad-file-name",
+    "impossible-date-folder",
+    "symlink-out-of-the-folder",
+    "traversal-dataset-name",
+}
 
 
 @pytest.fixture
@@ -62,6 +70,7 @@ def _prepared(name: str, tmp_path: Path) -> Path:
 
 def test_the_corpus_is_big_enough() -> None:
     assert len(CASE_NAMES) >= 15
+    assert PATH_CASES < set(CASE_NAMES)
     for name in CASE_NAMES:
         assert _lines(CASES / name / "expect.txt"), f"{name}: expect.txt is empty"
 
@@ -75,7 +84,7 @@ def test_a_bad_extract_fails_clearly_and_publishes_nothing(
     [expected] = _lines(case / "expect.txt")
     result = runner.invoke(app, ["ingest", str(case), "-c", COMPANY, *_lines(case / "args.txt")])
 
-    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.exit_code == (1 if name in PATH_CASES else 4), (result.stdout, result.stderr)
     assert "Traceback" not in result.stdout + result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: ")

@@ -151,8 +151,8 @@ def test_two_ingests_sharing_one_identical_file_both_commit_the_rest(
         assert run.output_manifest is not None
         outputs = {o["dataset"]: o for o in run.output_manifest["outputs"]}
         assert set(outputs) == {v["dataset"] for v in result.versions}
-    assert store.verify(COMPANY).ok
-    assert store.gc(COMPANY).removed_files == []
+    assert store.maintenance.verify(COMPANY).ok
+    assert store.maintenance.gc(COMPANY).removed_files == []
     # Every file now counts as ingested.
     again = BronzeIngest(store).run(COMPANY, [*day1, day2[0]])
     assert again.run_id is None and len(again.skipped) == 3
@@ -195,8 +195,8 @@ def test_two_ingests_of_the_same_files_publish_them_once(
     assert {s["reason"] for s in loser.skipped} == {f"ingested concurrently by run {winner.run_id}"}
     assert _job_ids(store) == ["J1", "J2"]
     assert len(store.dal.list_dataset_versions(COMPANY)) == 2
-    assert store.verify(COMPANY).ok
-    assert store.gc(COMPANY).removed_files == []
+    assert store.maintenance.verify(COMPANY).ok
+    assert store.maintenance.gc(COMPANY).removed_files == []
 
 
 def _widgets(src: Path, day: str, rows: list[list[object]]) -> Path:
@@ -225,8 +225,8 @@ def test_two_ingests_creating_one_dataset_with_different_types_fail_one_clearly(
     assert {v.produced_by_run_id for v in store.dal.list_dataset_versions(COMPANY)} == {won.result.run_id}
     [run] = [r for r in store.dal.list_pipeline_runs(COMPANY) if r.status == "failed"]
     assert run.error is not None and run.error["type"] == "SchemaConflictError"
-    assert store.verify(COMPANY).ok
-    assert store.gc(COMPANY).removed_files == []
+    assert store.maintenance.verify(COMPANY).ok
+    assert store.maintenance.gc(COMPANY).removed_files == []
 
 
 def test_an_ingest_after_the_race_is_checked_against_the_registered_schema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,21 +11,40 @@ import typer
 from lakehouse.cli.errors import catch_errors
 from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
-from lakehouse.cli.progress import progress_bar
+from lakehouse.cli.progress import Steps
+from lakehouse.dataplane.csv_io import DEFAULT_DELIMITER, DEFAULT_ENCODING, parse_delimiter, parse_encoding
 from lakehouse.dataplane.ingest import BronzeIngest, IngestResult, OnError
-from lakehouse.errors import DataPlaneError
+from lakehouse.dataplane.validate import parse_header_case
+from lakehouse.errors import InvalidArgumentError, UsageError
 from lakehouse.runtime import open_store
 
 #: Skipped files listed one per line in text output; the rest are counted.
 SKIPPED_SHOWN = 10
 
 
+def _usage_checked(parse: Callable[[str], str]) -> Callable[[str], str]:
+    """An option callback: the value ``parse`` makes of the option's text, or a usage error (exit 2)."""
+
+    def callback(value: str) -> str:
+        try:
+            return parse(value)
+        except InvalidArgumentError as exc:
+            raise typer.BadParameter(
+                f"{exc.value!r} is not a valid {exc.name}: expected {exc.expected}"
+            ) from None
+
+    return callback
+
+
 @catch_errors
 def ingest_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="CSV/JSONL/Parquet files, a YYYY-MM-DD folder, or an extract root.")
+        list[Path],
+        typer.Argument(
+            help="CSV/JSONL/Parquet files (.csv.gz/.jsonl.gz too), a YYYY-MM-DD folder, or an extract root."
+        ),
     ],
-    company: CompanyOpt,
+    company: CompanyOpt = "",  # "": the default_company of config/global.json
     dataset: Annotated[str | None, typer.Option(help="Dataset name (default: each file's name).")] = None,
     dt: Annotated[
         str | None, typer.Option(help="Partition date YYYY-MM-DD (default: the file's folder name).")
@@ -46,20 +66,62 @@ def ingest_command(
             "(refused by default); the resolved path is recorded."
         ),
     ] = False,
+    delimiter: Annotated[
+        str,
+        typer.Option(
+            help="Field separator of the CSV files: one character such as ';' or '|', or tab ('tab' or '\\t').",
+            callback=_usage_checked(parse_delimiter),
+        ),
+    ] = DEFAULT_DELIMITER,
+    encoding: Annotated[
+        str,
+        typer.Option(
+            help="Character set of the CSV and JSONL files: utf-8, utf-16, latin-1, cp1252, iso-8859-15, ... "
+            "(stored in bronze as unicode).",
+            callback=_usage_checked(parse_encoding),
+        ),
+    ] = DEFAULT_ENCODING,
+    header_case: Annotated[
+        str,
+        typer.Option(
+            help="exact: a file's column names must be the schema's; insensitive: they match in any case "
+            "(Customer_ID is customer_id; two that match one column are an error).",
+            callback=_usage_checked(parse_header_case),
+        ),
+    ] = "exact",
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Ingest extract files into the bronze zone as one pipeline run (append-only, idempotent per file)."""
+    """Ingest extract files into the bronze zone as one pipeline run (append-only, idempotent per file).
+
+    .csv.gz, .jsonl.gz and .ndjson.gz files are decompressed (a truncated or damaged one is refused).
+    """
     if on_error not in ("abort", "quarantine"):
-        raise DataPlaneError(f"--on-error must be abort or quarantine, not {on_error!r}")
+        raise UsageError(f"--on-error must be abort or quarantine, not {on_error!r}")
     mode: OnError = "quarantine" if on_error == "quarantine" else "abort"
-    with open_store() as store, progress_bar() as bar:
-        task = bar.add_task("ingest", total=None)
+    with (
+        open_store() as store,
+        Steps(f"ingest {company}", min_interval=1.0, unit="file(s)", quiet_seconds=2.0) as steps,
+    ):
+        started: list[str] = []  # the file being ingested: its line is written once it is done
 
         def report(label: str, done: int, total: int) -> None:
-            bar.update(task, description=label, completed=done, total=total)
+            if started and done > 0:
+                steps.step(started[0], done=done, total=total)
+            steps.working_on(label)
+            started[:] = [label]
 
         result = BronzeIngest(store).run(
-            company, paths, dataset, parse_dt(dt), mode, allow_schema_evolution, report, follow_symlinks
+            company,
+            paths,
+            dataset,
+            parse_dt(dt),
+            mode,
+            allow_schema_evolution,
+            report,
+            follow_symlinks,
+            delimiter=delimiter,
+            encoding=encoding,
+            header_case=parse_header_case(header_case),
         )
         rejects_paths = [str(store.root.resolve(rel)) for rel in result.rejects_files]
         stale = store.stale_catalog(company)

@@ -10,6 +10,15 @@ span lines (transcripts), lines follow from the row order plus the line breaks i
 Both derivations are checked against the file's physical line count; when that does not add up
 (blank lines, which DuckDB skips, malformed rows together with multi-line values, a lone ``\\r``
 line ending), the file is parsed again with Python's :mod:`csv` module, which tracks lines exactly.
+
+How a text extract's bytes are read is the caller's choice: the field separator (:func:`parse_delimiter`),
+the character set (:func:`parse_encoding`) and gzip compression. A source that is not plain UTF-8
+(another character set, or gzip-compressed) is first streamed into a temporary UTF-8 copy
+(:func:`decoded_copy`) that keeps every line break, so every reader here, DuckDB's included, sees
+UTF-8 text whose lines are the source's lines; errors name the source, not the copy. DuckDB's own
+``read_csv(encoding=...)`` knows only utf-8, utf-16 and latin-1, does not check a gzip stream's end
+(a truncated ``.csv.gz`` reads as a few rows, silently, in 1.5.5), and ``read_text`` (JSON Lines
+staging) decodes nothing but UTF-8: hence the copy.
 """
 
 from __future__ import annotations
@@ -17,22 +26,26 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import gzip
 import io
 import logging
+import os
+import tempfile
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final, Literal, cast
 
 import duckdb
 import pyarrow as pa
 
 from lakehouse.dataplane.atomic import atomic_output
 from lakehouse.dataplane.sql import duckdb_message, quote_identifier, quote_literal, reader_path
-from lakehouse.errors import DataPlaneError, SchemaMismatchError
+from lakehouse.errors import DataPlaneError, DataRefusedError, InvalidArgumentError, SchemaMismatchError
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +68,222 @@ STAGE_TABLE_SUFFIXES: Final = (ROWS_SUFFIX, REJECTS_SUFFIX, LINES_SUFFIX)
 
 _CSV_FIELD_LIMIT: Final = 1 << 30
 _READ_CHUNK: Final = 1 << 20
+
+Compression = Literal["none", "gzip"]
+"""How a source file's bytes are compressed: told by its name (``.gz``: gzip)."""
+DEFAULT_DELIMITER: Final = ","
+DEFAULT_ENCODING: Final = "utf-8"
+_DELIMITER_NAMES: Final = {"tab": "\t", "\\t": "\t"}
+_DELIMITER_EXPECTED: Final = (
+    "one character: a punctuation mark such as ',', ';' or '|', or a tab ('tab' or '\\t'); "
+    "not a letter, digit, space, quote or line break"
+)
+#: Python codecs that are no character set of a file (they transform text or refuse everything).
+_NOT_CHARSETS: Final = frozenset(
+    {"charmap", "idna", "punycode", "raw-unicode-escape", "unicode-escape", "undefined", "utf-7"}
+)
+COMMON_ENCODINGS: Final = ("utf-8", "utf-16", "utf-16-le", "utf-16-be", "latin-1", "cp1252", "iso-8859-15")
+"""Character sets named in messages; any other one of Python's codecs is read too (see :func:`parse_encoding`)."""
+
+
+# --- how a text extract is read ----------------------------------------------------------------------
+
+
+def parse_delimiter(value: str) -> str:
+    """The CSV field separator ``value`` names: one character, or ``tab`` / ``\\t`` for a tab.
+
+    Raises:
+        InvalidArgumentError: ``value`` is empty, longer than one character, or a letter, digit,
+            space, quote (``"``) or line break (no CSV could be read with it).
+    """
+    if not isinstance(value, str):
+        raise InvalidArgumentError("delimiter", value, _DELIMITER_EXPECTED)
+    char = _DELIMITER_NAMES.get(value.lower(), value)
+    usable = char == "\t" or (
+        len(char) == 1 and char.isascii() and char.isprintable() and not char.isalnum() and char not in ' "'
+    )
+    if not usable:
+        raise InvalidArgumentError("delimiter", value, _DELIMITER_EXPECTED)
+    return char
+
+
+def parse_encoding(value: str) -> str:
+    """The canonical name of the character set ``value`` names (``latin-1`` -> ``iso8859-1``).
+
+    Any character set of Python's codecs is accepted (``utf-8``, ``utf-16``, ``latin-1``,
+    ``cp1252``, ``iso-8859-15``, ``shift_jis``, ...); ``utf-8-sig`` is ``utf-8`` (a byte order
+    mark is skipped either way).
+
+    Raises:
+        InvalidArgumentError: ``value`` names no character set (or a codec that is not one, such as
+            ``rot13`` or ``unicode-escape``).
+    """
+    try:
+        info = codecs.lookup(value) if isinstance(value, str) and value.strip() else None
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        raise InvalidArgumentError(
+            "encoding",
+            value,
+            f"a character set: {', '.join(COMMON_ENCODINGS)}, or another one of Python's codecs "
+            "(e.g. shift_jis, koi8-r)",
+        )
+    return "utf-8" if info.name == "utf-8-sig" else info.name
+
+
+def needs_decoding(encoding: str, compression: Compression) -> bool:
+    """Whether a source in ``encoding`` (canonical) and ``compression`` is read through a UTF-8 copy."""
+    return compression != "none" or encoding != DEFAULT_ENCODING
+
+
+def _reading_codec(encoding: str) -> str:
+    return "utf-8-sig" if encoding == DEFAULT_ENCODING else encoding
+
+
+def _gzip_problem(path: Path, exc: BaseException) -> DataRefusedError:
+    """The error for a gzip file that cannot be decompressed to its end."""
+    if isinstance(exc, EOFError):
+        reason = "it ends before its compressed stream does (truncated, or damaged)"
+    else:
+        reason = f"its compressed data is damaged ({str(exc) or type(exc).__name__})"
+    return DataRefusedError(
+        f"{path}: not a complete gzip file: {reason}; nothing was ingested: copy or compress the "
+        "extract again"
+    )
+
+
+@contextlib.contextmanager
+def _raw_bytes(path: Path, compression: Compression) -> Iterator[IO[bytes]]:
+    """The bytes of a source, decompressed; an empty ``.gz`` file is refused (no gzip is empty)."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise DataPlaneError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with handle:
+        if compression == "none":
+            yield handle
+            return
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise DataRefusedError(
+                f"{path}: not a complete gzip file: it is empty (0 bytes); nothing was ingested: "
+                "copy or compress the extract again"
+            )
+        with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
+            yield cast(IO[bytes], unzipped)
+
+
+def _read_chunk(path: Path, handle: IO[bytes]) -> bytes:
+    try:
+        return handle.read(_READ_CHUNK)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise _gzip_problem(path, exc) from exc
+    except OSError as exc:
+        raise DataPlaneError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+@contextlib.contextmanager
+def open_text(
+    path: Path, encoding: str = DEFAULT_ENCODING, compression: Compression = "none"
+) -> Iterator[io.TextIOWrapper]:
+    """A text source opened as text, decompressed and decoded, undecodable bytes replaced
+    (``U+FFFD``) and line endings kept as they are: for showing its lines, not for checking them.
+
+    Raises:
+        DataPlaneError: the file cannot be opened, or is an empty gzip file.
+    """
+    with _raw_bytes(path, compression) as raw:
+        text = io.TextIOWrapper(raw, encoding=_reading_codec(encoding), errors="replace", newline="")
+        try:
+            yield text
+        finally:
+            text.detach()
+
+
+def _undecodable(
+    path: Path, encoding: str, compression: Compression, state: tuple[bytes, int], chunk: bytes,
+    exc: UnicodeDecodeError, lines: int, offset: int,
+) -> DataPlaneError:  # fmt: skip
+    """The error for bytes that are not ``encoding`` text, naming the line they are on."""
+    held = state[0] if isinstance(state[0], bytes) else b""
+    cut = max(exc.start - len(held), 0)  # where the bad bytes start in ``chunk``
+    before = codecs.getincrementaldecoder(_reading_codec(encoding))("replace")
+    with contextlib.suppress(Exception):
+        before.setstate(state)
+    line = lines + before.decode(chunk[:cut]).count("\n")
+    bad = (held + chunk)[exc.start : exc.start + 1]
+    where = " of the decompressed text" if compression == "gzip" else ""
+    if encoding == DEFAULT_ENCODING:
+        charset, hint = "UTF-8", _NOT_UTF8_HINT
+    else:
+        charset, hint = encoding, "pass the extract's real encoding with --encoding"
+    return DataRefusedError(
+        f"{path}: line {line}: not {charset} text (byte 0x{bad.hex()} at offset {offset + cut:,}{where}: "
+        f"{exc.reason}): {hint}"
+    )
+
+
+def _nul_found(path: Path, line: int) -> DataRefusedError:
+    return DataRefusedError(
+        f"{path}: line {line}: NUL byte in a text extract (a binary or damaged file, or the wrong "
+        "--encoding?): fix or re-export it"
+    )
+
+
+@contextlib.contextmanager
+def decoded_copy(
+    path: Path,
+    encoding: str = DEFAULT_ENCODING,
+    compression: Compression = "none",
+    scratch_dir: Path | None = None,
+) -> Iterator[Path]:
+    """The source as a plain UTF-8 file: ``path`` itself when it is one, else a temporary copy.
+
+    The copy is streamed (decompressed and transcoded a chunk at a time), keeps every line break
+    (so its line N is the source's line N) and drops a leading byte order mark; it is removed when
+    the block ends. The whole source is read before the block starts: a damaged source is refused
+    before any of it is used.
+
+    Args:
+        path: the source file.
+        encoding: its character set, canonical (see :func:`parse_encoding`).
+        compression: ``gzip`` to decompress it.
+        scratch_dir: the folder of the copy (created if need be); the system's temporary folder
+            when None.
+
+    Raises:
+        DataPlaneError: a gzip source is empty, truncated or damaged; its text is not ``encoding``
+            (the line is named); it holds a NUL character (the line is named); it cannot be read.
+    """
+    if not needs_decoding(encoding, compression):
+        yield path
+        return
+    if scratch_dir is not None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".lh-decoded-", suffix=".txt", dir=scratch_dir)
+    copy = Path(name)
+    try:
+        decoder = codecs.getincrementaldecoder(_reading_codec(encoding))("strict")
+        lines, offset = 1, 0  # the line the next chunk starts on, the offset of its first byte
+        with open(fd, "w", encoding="utf-8", newline="") as out, _raw_bytes(path, compression) as source:
+            while True:
+                chunk = _read_chunk(path, source)
+                state = decoder.getstate()
+                try:
+                    text = decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    raise _undecodable(path, encoding, compression, state, chunk, exc, lines, offset) from exc
+                nul = text.find("\x00")
+                if nul >= 0:
+                    raise _nul_found(path, lines + text.count("\n", 0, nul))
+                lines += text.count("\n")
+                offset += len(chunk)
+                out.write(text)
+                if not chunk:
+                    break
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 def _cell(value: object) -> str:
@@ -138,22 +367,31 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def read_csv_header(path: Path) -> tuple[tuple[str, ...], int]:
+def read_csv_header(
+    path: Path, delimiter: str = DEFAULT_DELIMITER, *, label: Path | None = None
+) -> tuple[tuple[str, ...], int]:
     """Return the header names of a CSV file (surrounding spaces stripped) and how many lines it spans.
+
+    Args:
+        path: the CSV file (UTF-8).
+        delimiter: its field separator (see :func:`parse_delimiter`).
+        label: the path to name in errors (the source ``path`` is a decoded copy of), default ``path``.
 
     Raises:
         SchemaMismatchError: the file is empty, or the header has an empty or repeated name.
         DataPlaneError: the file cannot be read or decoded as UTF-8.
     """
+    shown = label or path
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, strict=True)
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
             record = next(reader, None)
             header_lines = reader.line_num
     except UnicodeDecodeError as exc:
         raise not_utf8(path) from exc
     except (OSError, csv.Error) as exc:
-        raise DataPlaneError(f"cannot read the header of CSV {path}: {exc}") from exc
+        raise DataPlaneError(f"cannot read the header of CSV {shown}: {exc}") from exc
+    path = shown
     if not record:
         raise SchemaMismatchError(
             f"{path}: line 1: no header; a CSV extract must start with its column names"
@@ -174,14 +412,19 @@ def read_csv_header(path: Path) -> tuple[tuple[str, ...], int]:
     return names, header_lines
 
 
-def not_utf8(path: Path) -> DataPlaneError:
+_NOT_UTF8_HINT: Final = "save the extract as UTF-8, or pass its encoding (e.g. --encoding latin-1)"
+
+
+def not_utf8(path: Path) -> DataRefusedError:
     """The error for a text extract that is not UTF-8, naming its first bad byte and that byte's line."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0  # of the chunk in the file
     lines = 1  # the line the chunk starts on
     with open(path, "rb") as handle:
         if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
-            return DataPlaneError(f"{path}: the file is UTF-16 text: save the extract as UTF-8")
+            return DataRefusedError(
+                f"{path}: the file is UTF-16 text: save the extract as UTF-8 or pass --encoding utf-16"
+            )
         handle.seek(0)
         while chunk := handle.read(_READ_CHUNK):
             held = decoder.getstate()[0]  # the start of a character cut by the previous chunk
@@ -192,19 +435,19 @@ def not_utf8(path: Path) -> DataPlaneError:
                 data = held + chunk
                 byte = data[exc.start : exc.start + 1]
                 line = lines + chunk[: max(bad - offset, 0)].count(b"\n")
-                return DataPlaneError(
+                return DataRefusedError(
                     f"{path}: line {line}: not UTF-8 text (byte 0x{byte.hex()} at offset {bad:,}): "
-                    "save the extract as UTF-8"
+                    f"{_NOT_UTF8_HINT}"
                 )
             lines += chunk.count(b"\n")
             offset += len(chunk)
     held = decoder.getstate()[0]
     if held:  # the file ends inside a character
-        return DataPlaneError(
+        return DataRefusedError(
             f"{path}: line {lines}: not UTF-8 text (byte 0x{held[:1].hex()} at offset {offset - len(held):,} "
-            "starts a character the file ends in): save the extract as UTF-8"
+            f"starts a character the file ends in): {_NOT_UTF8_HINT}"
         )
-    return DataPlaneError(f"{path}: not UTF-8 text: save the extract as UTF-8")
+    return DataRefusedError(f"{path}: not UTF-8 text: {_NOT_UTF8_HINT}")
 
 
 def repeated_names(names: Iterable[str]) -> list[str]:
@@ -227,6 +470,16 @@ def count_physical_lines(path: Path) -> int:
     return count
 
 
+def duckdb_message_naming(exc: BaseException, path: Path, shown: Path) -> str:
+    """A DuckDB error's message, naming the source ``shown`` where it names the file read, ``path``."""
+    message = duckdb_message(exc)
+    return (
+        message
+        if path == shown
+        else message.replace(reader_path(path), str(shown)).replace(str(path), str(shown))
+    )
+
+
 def drop_stage(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Drop a staged source (the view ``table`` and the temp tables behind it); missing parts are skipped."""
     con.execute(f"DROP VIEW IF EXISTS {quote_identifier(table)}")
@@ -234,7 +487,14 @@ def drop_stage(con: duckdb.DuckDBPyConnection, table: str) -> None:
         con.execute(f"DROP TABLE IF EXISTS {quote_identifier(table + suffix)}")
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
+def stage_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    delimiter: str = DEFAULT_DELIMITER,
+    *,
+    label: Path | None = None,
+) -> tuple[str, ...]:
     """Stage a CSV extract as temp view ``table``: every value as VARCHAR, with exact line numbers.
 
     The view has :data:`STAGE_LINE`, :data:`STAGE_ERROR`, :data:`STAGE_RAW`, then one VARCHAR
@@ -244,8 +504,10 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[s
 
     Args:
         con: DuckDB connection owning the temp objects.
-        path: the CSV file (UTF-8, comma-separated, ``"`` quotes, header on line 1).
+        path: the CSV file (UTF-8, ``"`` quotes, header on line 1).
         table: name of the temp view to create.
+        delimiter: the field separator (see :func:`parse_delimiter`), a comma by default.
+        label: the path to name in errors (the source ``path`` is a decoded copy of), default ``path``.
 
     Returns:
         The header names, in file order.
@@ -254,17 +516,20 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[s
         SchemaMismatchError: the file has no header or a bad one.
         DataPlaneError: the file cannot be read.
     """
+    shown = label or path
     if not path.is_file():
-        raise DataPlaneError(f"CSV source {path} does not exist or is not a file")
-    header, header_lines = read_csv_header(path)
+        raise DataPlaneError(f"CSV source {shown} does not exist or is not a file")
+    header, header_lines = read_csv_header(path, delimiter, label=label)
     physical = count_physical_lines(path)
     try:
         if header_lines == 1:
             with _insertion_order_preserved(con):
-                if _stage_with_duckdb(con, path, table, header, physical):
+                if _stage_with_duckdb(con, path, table, header, physical, delimiter, shown):
                     return header
-        logger.info("%s: records span lines or blank lines present; tracking lines with the csv module", path)
-        _stage_with_python(con, path, table, header)
+        logger.info(
+            "%s: records span lines or blank lines present; tracking lines with the csv module", shown
+        )
+        _stage_with_python(con, path, table, header, delimiter, shown)
     except BaseException:
         drop_stage(con, table)
         raise
@@ -286,7 +551,13 @@ def _insertion_order_preserved(con: duckdb.DuckDBPyConnection) -> Iterator[None]
 
 
 def _stage_with_duckdb(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, header: tuple[str, ...], physical: int
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    header: tuple[str, ...],
+    physical: int,
+    delimiter: str,
+    shown: Path,
 ) -> bool:
     """Stage through DuckDB's reader; return False when lines cannot be derived from row order.
 
@@ -300,7 +571,7 @@ def _stage_with_duckdb(
     try:
         con.execute(
             f"CREATE TEMP TABLE {rows} AS SELECT * FROM read_csv(?, header = true, "
-            f"delim = ',', quote = '\"', escape = '\"', comment = '', auto_detect = false, "
+            f"delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', comment = '', auto_detect = false, "
             f"columns = {{{columns}}}, ignore_errors = true, store_rejects = true, "
             f"rejects_table = {quote_literal(duck_rejects)}, rejects_scan = {quote_literal(duck_scans)})",
             [reader_path(path)],
@@ -311,7 +582,7 @@ def _stage_with_duckdb(
             f"FROM {quote_identifier(duck_rejects)} GROUP BY line"
         )
     except duckdb.Error as exc:
-        raise DataPlaneError(f"cannot read CSV {path}: {duckdb_message(exc)}") from exc
+        raise DataPlaneError(f"cannot read CSV {shown}: {duckdb_message_naming(exc, path, shown)}") from exc
     finally:
         for name in (duck_rejects, duck_scans):
             con.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
@@ -377,7 +648,12 @@ def _scalar_int(con: duckdb.DuckDBPyConnection, query: str) -> int:
 
 
 def _stage_with_python(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, header: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    header: tuple[str, ...],
+    delimiter: str,
+    shown: Path,
 ) -> None:
     width = len(header)
     lines: list[int] = []
@@ -397,7 +673,7 @@ def _stage_with_python(
     empty: list[str | None] = [None] * width
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, strict=True)
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
             next(reader)
             last_line = reader.line_num
             while True:
@@ -415,13 +691,13 @@ def _stage_with_python(
                     continue  # blank line
                 if len(record) != width:
                     message = f"malformed CSV row: expected {width} fields, found {len(record)}"
-                    add(start, message, _join_record(record), empty)
+                    add(start, message, _join_record(record, delimiter), empty)
                     continue
                 add(start, None, None, [value if value != "" else None for value in record])
     except UnicodeDecodeError as exc:
         raise not_utf8(path) from exc
     except OSError as exc:
-        raise DataPlaneError(f"cannot read CSV {path}: {exc}") from exc
+        raise DataPlaneError(f"cannot read CSV {shown}: {exc}") from exc
     arrays: dict[str, pa.Array] = {
         STAGE_LINE: pa.array(lines, pa.int64()),
         STAGE_ERROR: pa.array(errors, pa.string()),
@@ -439,7 +715,7 @@ def _stage_with_python(
     con.execute(f"CREATE TEMP VIEW {quote_identifier(table)} AS SELECT * FROM {rows}")
 
 
-def _join_record(record: Sequence[str]) -> str:
+def _join_record(record: Sequence[str], delimiter: str = DEFAULT_DELIMITER) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(record)
+    csv.writer(buffer, delimiter=delimiter, lineterminator="").writerow(record)
     return buffer.getvalue()

@@ -19,6 +19,11 @@ it touched, through :class:`lakehouse.dataplane.store.DatasetStore`. The rules t
 * Day folders are named ``YYYY-MM-DD``; one named like that which is no calendar date is an error.
 * A JSON Lines file with no record (empty, or blank lines only) is zero rows; a CSV file needs its
   header line.
+* How files are read is the run's choice (:class:`ReadOptions`: a CSV field separator, a character
+  set, matching header names exactly or ignoring case); gzip compression is told by a ``.gz`` suffix
+  (``jobs.csv.gz``), and a truncated or damaged gzip file is refused. Each file's entry in the run's
+  input manifest records how it was read. A compressed file is claimed by the sha256 of its
+  compressed bytes, like any file.
 """
 
 from __future__ import annotations
@@ -29,16 +34,28 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import duckdb
 
 from lakehouse.dataplane import duck
-from lakehouse.dataplane.csv_io import not_utf8
+from lakehouse.dataplane.csv_io import (
+    DEFAULT_DELIMITER,
+    DEFAULT_ENCODING,
+    Compression,
+    needs_decoding,
+    not_utf8,
+    open_text,
+    parse_delimiter,
+    parse_encoding,
+)
 from lakehouse.dataplane.json_io import is_blank, write_jsonl
+from lakehouse.dataplane.maintenance import WORK_DIR
 from lakehouse.dataplane.manifest import FileEntry, run_manifest
+from lakehouse.dataplane.pipeline_run import PipelineRun
+from lakehouse.dataplane.recovery import recover_runs
 from lakehouse.dataplane.schemas import (
     Column,
     DatasetSchema,
@@ -51,31 +68,61 @@ from lakehouse.dataplane.schemas import (
 from lakehouse.dataplane.sql import quote_identifier
 from lakehouse.dataplane.store import DatasetStore, StagedVersion, version_summary
 from lakehouse.dataplane.validate import (
+    HeaderCase,
     Reject,
     SchemaDiff,
     SourceFormat,
+    SourceRead,
+    detect_compression,
     detect_format,
     infer_schema,
+    is_source_name,
+    parse_header_case,
     read_source,
     schema_diff,
 )
-from lakehouse.dataplane.zones import validate_slug
-from lakehouse.db.types import utcnow
 from lakehouse.errors import (
     AlreadyExistsError,
     DataPlaneError,
+    DataRefusedError,
     RowValidationError,
     SchemaMismatchError,
 )
-from lakehouse.pipeline_run import PipelineRun
-from lakehouse.recovery import recover_runs
+from lakehouse.names import validate_slug
 
 logger = logging.getLogger(__name__)
 
 OnError = Literal["abort", "quarantine"]
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_SUFFIXES = {".csv", ".jsonl", ".ndjson", ".parquet"}
 _CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How an ingest reads its text files, the same for every file of the run.
+
+    Attributes:
+        delimiter: a CSV file's field separator, one character (``,`` by default; ``\\t`` for tab).
+        encoding: a CSV or JSONL file's character set, canonical (``utf-8``, ``iso8859-1``, ...).
+        header_case: ``exact``: a column is the schema column of exactly its name; ``insensitive``:
+            of its name in any case.
+    """
+
+    delimiter: str = DEFAULT_DELIMITER
+    encoding: str = DEFAULT_ENCODING
+    header_case: HeaderCase = "exact"
+
+    @classmethod
+    def parse(
+        cls, delimiter: str = DEFAULT_DELIMITER, encoding: str = DEFAULT_ENCODING, header_case: str = "exact"
+    ) -> ReadOptions:
+        """The options the values given name (``tab`` is a tab, ``latin-1`` is ``iso8859-1``).
+
+        Raises:
+            InvalidArgumentError: a value is not usable (an empty or multi-character delimiter, an
+                unknown encoding, a header case other than exact or insensitive).
+        """
+        return cls(parse_delimiter(delimiter), parse_encoding(encoding), parse_header_case(header_case))
 
 
 class FileIdentity(NamedTuple):
@@ -98,8 +145,10 @@ class SourceFile:
     Attributes:
         path: the file that is read: the target of a symbolic link, resolved.
         symlink: the link it was found as, when it was reached through one.
-        sha256: ``sha256:<hex>`` of its bytes, taken when it was found.
+        sha256: ``sha256:<hex>`` of its bytes (compressed bytes, for a ``.gz`` file), taken when it
+            was found.
         identity: its device, inode, size and mtime then.
+        compression: ``gzip`` for a ``.csv.gz`` / ``.jsonl.gz`` / ``.ndjson.gz`` file.
     """
 
     path: Path
@@ -110,6 +159,7 @@ class SourceFile:
     size_bytes: int = 0
     symlink: Path | None = None
     identity: FileIdentity | None = None
+    compression: Compression = "none"
 
 
 @dataclass
@@ -135,6 +185,34 @@ class _Ingested:
     entry: FileEntry
     rejected_rows: int
     rejects_file: str | None
+    renamed: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How this run reads its files, and the folder of their decoded copies."""
+
+    options: ReadOptions
+    scratch: Path | None = None
+
+    def read(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: SourceFile,
+        schema: DatasetSchema,
+        allow_extra_columns: bool = False,
+    ) -> SourceRead:
+        return read_source(
+            con,
+            source.path,
+            schema,
+            source.fmt,
+            allow_extra_columns=allow_extra_columns,
+            delimiter=self.options.delimiter,
+            encoding=self.options.encoding,
+            header_case=self.options.header_case,
+            scratch_dir=self.scratch,
+        )
 
 
 # --- finding the files -----------------------------------------------------------------------------
@@ -164,7 +242,7 @@ def _candidates(folder: Path) -> list[Path]:
     """The entries of ``folder`` that name data files (dot and underscore names are not data)."""
     found = []
     for p in sorted(folder.iterdir()):
-        if p.suffix.lower() not in _SUFFIXES or p.name.startswith((".", "_")):
+        if not is_source_name(p) or p.name.startswith((".", "_")):
             continue
         if p.is_symlink() and not p.exists():
             raise DataPlaneError(f"{p}: symbolic link to {os.readlink(p)}, which points to nothing")
@@ -232,8 +310,8 @@ def discover_sources(
                 files = [(p, d_day) for d, d_day in days if d_day is not None for p in _candidates(d)]
             if not files:
                 raise DataPlaneError(
-                    f"{given}: no .csv/.jsonl/.parquet files found (expected files, a YYYY-MM-DD folder, "
-                    "or a folder of YYYY-MM-DD folders)"
+                    f"{given}: no .csv/.jsonl/.parquet files (or .csv.gz/.jsonl.gz) found (expected files, "
+                    "a YYYY-MM-DD folder, or a folder of YYYY-MM-DD folders)"
                 )
         for file, folder_day in files:
             day = dt or folder_day
@@ -244,7 +322,11 @@ def discover_sources(
             name = dataset if dataset is not None else file.name.split(".")[0]
             validate_slug("dataset", name)
             path, link = _through_links(file, folder, follow_symlinks)
-            found.append(SourceFile(path, name, day, detect_format(file), symlink=link))
+            found.append(
+                SourceFile(
+                    path, name, day, detect_format(file), symlink=link, compression=detect_compression(file)
+                )
+            )
     return found
 
 
@@ -296,19 +378,23 @@ def _changed(path: Path, before: FileIdentity, after: FileIdentity | None) -> Da
     )
 
 
-def _fingerprinted(source: SourceFile) -> SourceFile:
+def _fingerprinted(source: SourceFile, encoding: str = DEFAULT_ENCODING) -> SourceFile:
     """``source`` with its sha256 and identity.
 
+    A file that is read through a decoded copy (gzip-compressed, or not UTF-8) has its text checked
+    for NUL characters as it is decoded instead (a UTF-16 file has a NUL byte in every ASCII character).
+
     Raises:
-        DataPlaneError: a CSV or JSON Lines file holds a NUL byte (text never does: a binary or
-            damaged file).
+        DataPlaneError: a plain CSV or JSON Lines file holds a NUL byte (text never does: a binary
+            or damaged file).
     """
     found = _fingerprint(source.path)
-    if found.nul_line is not None and source.fmt != "parquet":
+    plain = not needs_decoding(encoding, source.compression)
+    if found.nul_line is not None and source.fmt != "parquet" and plain:
         with open(source.path, "rb") as handle:
             if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: NUL in every ASCII character
                 raise not_utf8(source.path)
-        raise DataPlaneError(
+        raise DataRefusedError(
             f"{source.path}: line {found.nul_line}: NUL byte in a text extract (a binary or damaged "
             "file?): fix or re-export it"
         )
@@ -352,6 +438,10 @@ class BronzeIngest:
         allow_schema_evolution: bool = False,
         progress: Callable[[str, int, int], None] | None = None,
         follow_symlinks: bool = False,
+        *,
+        delimiter: str = DEFAULT_DELIMITER,
+        encoding: str = DEFAULT_ENCODING,
+        header_case: HeaderCase = "exact",
     ) -> IngestResult:
         """Ingest ``paths`` into bronze as one pipeline run.
 
@@ -364,11 +454,22 @@ class BronzeIngest:
             allow_schema_evolution: accept added nullable columns in an undeclared dataset.
             progress: called with ``(label, files done, files in all)`` before each file and the commit.
             follow_symlinks: read symbolic links that lead out of their extract folder.
+            delimiter: the field separator of the CSV files: one character such as ``;`` or ``|``,
+                or ``tab`` (``\\t``); a comma by default.
+            encoding: the character set of the CSV and JSONL files: ``utf-8`` (the default),
+                ``utf-16``, ``latin-1``, ``cp1252`` or another of Python's codecs; values are stored
+                in bronze as unicode. A ``.gz`` file is decompressed whatever its encoding.
+            header_case: ``exact`` (the default): a file's column names must be the schema's;
+                ``insensitive``: they match the schema's names in any case (``Customer_ID`` is
+                ``customer_id``), and two that match one column are an error.
 
         Returns:
-            What was ingested, skipped (with the reason) and published.
+            What was ingested, skipped (with the reason) and published. Each file's entry (and the
+            run's input manifest) records its format, compression and how it was read.
 
         Raises:
+            InvalidArgumentError: ``delimiter``, ``encoding`` or ``header_case`` is not usable
+                (checked before anything is read).
             RowValidationError: a row does not fit the schema and ``on_error`` is abort (nothing published).
             SchemaMismatchError: columns differ from the declared or recorded schema, or use a reserved name.
             SchemaConflictError: a concurrent ingest registered the same schema version of a new
@@ -376,8 +477,10 @@ class BronzeIngest:
             DataPlaneError: a file is missing, unreadable, refused, or changed during the run.
         """
         validate_slug("company", company)
+        options = ReadOptions.parse(delimiter, encoding, header_case)
         recover_runs(self.store, company, command="ingest")  # dead runs failed, a stale catalog refreshed
-        sources = [_fingerprinted(s) for s in discover_sources(paths, dataset, dt, follow_symlinks)]
+        found = discover_sources(paths, dataset, dt, follow_symlinks)
+        sources = [_fingerprinted(s, options.encoding) for s in found]
         result = IngestResult(run_id=None, company=company)
         todo: list[SourceFile] = []
         seen: dict[tuple[str, str], Path] = {}
@@ -385,19 +488,24 @@ class BronzeIngest:
             holder = self.dal.idempotency_claim_of(_scope(company, s.dataset), _claim_key(s))
             twin = seen.get((s.dataset, _claim_key(s)))
             if holder is not None:
-                result.skipped.append(_describe(s) | {"reason": f"already ingested by run {holder}"})
+                result.skipped.append(_describe(s, options) | {"reason": f"already ingested by run {holder}"})
             elif twin is not None:
-                result.skipped.append(_describe(s) | {"reason": f"same content as {twin} in this ingest"})
+                result.skipped.append(
+                    _describe(s, options) | {"reason": f"same content as {twin} in this ingest"}
+                )
             else:
                 seen[(s.dataset, _claim_key(s))] = s.path
                 todo.append(s)
         if not todo:
             return result
 
-        inputs = [_describe(s) for s in todo]
+        inputs = [_describe(s, options) for s in todo]
         with PipelineRun(self.store, company, "ingest") as run:
             run_id = run.start(stage="bronze", inputs={"sources": inputs})
             result.run_id = run_id
+            # decoded copies of the files that are not plain UTF-8 (removed when the run ends)
+            scratch = run.scratch(self.store.root.company_dir(company) / WORK_DIR / run_id)
+            reading = _Reading(options, scratch)
             staged: dict[str, StagedVersion] = {}
             done: dict[str, _Ingested] = {}  # by the staged file's path
             concurrent: list[dict[str, Any]] = []
@@ -408,7 +516,7 @@ class BronzeIngest:
                 if item.rejects_file is not None:
                     self.store.root.resolve(item.rejects_file).unlink(missing_ok=True)
                 concurrent.append(
-                    _describe(item.source) | {"reason": f"ingested concurrently by run {holder}"}
+                    _describe(item.source, options) | {"reason": f"ingested concurrently by run {holder}"}
                 )
 
             with duck.connect() as con:
@@ -418,15 +526,17 @@ class BronzeIngest:
                     version = staged.get(source.dataset)
                     if version is None:
                         version = run.stage(
-                            self._stage_version(con, company, source, run_id, allow_schema_evolution)
+                            self._stage_version(con, company, source, run_id, allow_schema_evolution, reading)
                         )
                         staged[source.dataset] = version
                     elif declared_schema(source.dataset) is None:
                         # Every file of an undeclared dataset is checked against the schema, not just
                         # the first one of the run (a later file may evolve it: added nullable columns).
-                        schema = self._schema_for(con, company, source, allow_schema_evolution, version)
+                        schema = self._schema_for(
+                            con, company, source, allow_schema_evolution, reading, version
+                        )
                         version.schema, version.schema_version = schema_to_json(schema), schema.version
-                    item = self._ingest_file(con, company, source, version, on_error)
+                    item = self._ingest_file(con, company, source, version, on_error, reading)
                     if item.rejects_file is not None:
                         run.remove_unless_committed(self.store.root.resolve(item.rejects_file))
                     done[item.entry.path] = item
@@ -439,7 +549,9 @@ class BronzeIngest:
             }
             records = run.publish(claims=list(claims), claimed_files=claims, on_claim_taken=left_out)
             result.ingested = [
-                _describe(i.source) | {"rows": i.entry.row_count, "rejected": i.rejected_rows}
+                _describe(i.source, options)
+                | {"rows": i.entry.row_count, "rejected": i.rejected_rows}
+                | ({"renamed_columns": dict(i.renamed)} if i.renamed else {})
                 for i in done.values()
             ]
             result.skipped.extend(concurrent)
@@ -467,8 +579,9 @@ class BronzeIngest:
         source: SourceFile,
         run_id: str,
         allow_evolution: bool,
+        reading: _Reading,
     ) -> StagedVersion:
-        schema = self._schema_for(con, company, source, allow_evolution)
+        schema = self._schema_for(con, company, source, allow_evolution, reading)
         return StagedVersion(
             company=company,
             zone="bronze",
@@ -484,10 +597,14 @@ class BronzeIngest:
         company: str,
         source: SourceFile,
         allow_evolution: bool,
+        reading: _Reading,
         staged: StagedVersion | None = None,
     ) -> DatasetSchema:
         """The schema ``source`` is ingested with: declared, else the one of ``staged`` (the version
-        this run is writing) or of the newest version, evolved if allowed, else inferred from it."""
+        this run is writing) or of the newest version, evolved if allowed, else inferred from it.
+
+        With ``header_case`` insensitive, a column inferred from the file is the recorded column of
+        its name in any case (so ``Amount`` in a later file is the recorded ``amount``)."""
         declared = declared_schema(source.dataset)
         if declared is not None:
             return declared
@@ -496,9 +613,22 @@ class BronzeIngest:
         else:
             versions = self.dal.list_dataset_versions(company, source.dataset, "bronze")
             known = versions[-1].schema if versions else None
-        if known is not None and source.fmt == "jsonl" and is_blank(source.path):
+        options = reading.options
+        if (
+            known is not None
+            and source.fmt == "jsonl"
+            and is_blank(source.path, options.encoding, source.compression)
+        ):
             return schema_from_json(known)  # no record: nothing to compare, nothing to evolve
-        inferred = infer_schema(con, source.path, source.fmt, source.dataset)
+        inferred = infer_schema(
+            con,
+            source.path,
+            source.fmt,
+            source.dataset,
+            delimiter=options.delimiter,
+            encoding=options.encoding,
+            scratch_dir=reading.scratch,
+        )
         reserved = reserved_column_problems(inferred.column_names)
         if reserved:
             raise SchemaMismatchError(
@@ -511,7 +641,9 @@ class BronzeIngest:
             )
             return inferred
         recorded = schema_from_json(known)
-        diff = self._type_changes_that_matter(con, source, recorded, schema_diff(recorded, inferred))
+        if options.header_case == "insensitive":
+            inferred = _spelled_as(inferred, recorded)
+        diff = self._type_changes_that_matter(con, source, recorded, schema_diff(recorded, inferred), reading)
         if diff.is_empty:
             return recorded
         if allow_evolution and diff.is_additive_nullable:
@@ -527,7 +659,11 @@ class BronzeIngest:
 
     @staticmethod
     def _type_changes_that_matter(
-        con: duckdb.DuckDBPyConnection, source: SourceFile, recorded: DatasetSchema, diff: SchemaDiff
+        con: duckdb.DuckDBPyConnection,
+        source: SourceFile,
+        recorded: DatasetSchema,
+        diff: SchemaDiff,
+        reading: _Reading,
     ) -> SchemaDiff:
         """Drop the type changes the sniffer imagined: a column whose values all fit the recorded type
         (e.g. only empty values, or ``t``/``f`` in a VARCHAR column) has not changed type."""
@@ -539,7 +675,7 @@ class BronzeIngest:
             version=recorded.version,
             columns=tuple(Column(c.name, c.type, True) for c in recorded.columns if c.name in changed),
         )
-        read = read_source(con, source.path, probe, source.fmt, allow_extra_columns=True)
+        read = reading.read(con, source, probe, allow_extra_columns=True)
         read.drop(con)
         misfits = {r.column for r in read.rejects}
         return replace(diff, type_changed=tuple(t for t in diff.type_changed if t.name in misfits))
@@ -551,9 +687,10 @@ class BronzeIngest:
         source: SourceFile,
         version: StagedVersion,
         on_error: OnError,
+        reading: _Reading,
     ) -> _Ingested:
         schema = schema_from_json(version.schema or {})
-        read = read_source(con, source.path, schema, source.fmt)
+        read = reading.read(con, source, schema)
         rejects_file: str | None = None
         try:
             if read.rejects:
@@ -572,20 +709,24 @@ class BronzeIngest:
                         )
                         + " — fix the file or use --on-error quarantine",
                     )
-                rejects_file = self._quarantine(company, source, version.run_id, read.rejects)
+                rejects_file = self._quarantine(
+                    company, source, version.run_id, read.rejects, reading.options
+                )
             cols = ", ".join(quote_identifier(c) for c in schema.column_names)
             query = (
                 f"SELECT {cols}, ?::VARCHAR AS _ingest_run_id, ?::TIMESTAMPTZ AS _ingested_at, "
                 f"?::VARCHAR AS _source_file, _source_line FROM ({read.relation_sql}) ORDER BY _source_line"
             )
             entry = self.store.write_file(
-                con, version, query, source.dt, params=[version.run_id, utcnow(), str(source.path)]
+                con, version, query, source.dt, params=[version.run_id, datetime.now(UTC), str(source.path)]
             )
         finally:
             read.drop(con)
-        return _Ingested(source, entry, read.rejected_rows, rejects_file)
+        return _Ingested(source, entry, read.rejected_rows, rejects_file, read.renamed_columns)
 
-    def _quarantine(self, company: str, source: SourceFile, run_id: str, rejects: Sequence[Reject]) -> str:
+    def _quarantine(
+        self, company: str, source: SourceFile, run_id: str, rejects: Sequence[Reject], options: ReadOptions
+    ) -> str:
         """Keep the refused rows of ``source``: one JSON line per row, with every problem of the row,
         its raw text and (CSV) the header, so it can be repaired and re-ingested from the lake alone."""
         folder = (
@@ -595,7 +736,7 @@ class BronzeIngest:
         by_line: dict[int, list[Reject]] = {}
         for r in rejects:
             by_line.setdefault(r.line, []).append(r)
-        raw = _raw_lines(source, set(by_line))
+        raw = _raw_lines(source, set(by_line), options)
         rows = [
             {
                 "line": line,
@@ -610,17 +751,18 @@ class BronzeIngest:
         return self.store.root.relative(path)
 
 
-def _raw_lines(source: SourceFile, lines: set[int]) -> dict[int, str]:
+def _raw_lines(source: SourceFile, lines: set[int], options: ReadOptions) -> dict[int, str]:
     """The text of the given physical lines of a CSV/JSONL source (and a CSV's header, line 1).
 
     Kept with each reject so a quarantined row can be repaired and re-ingested from the lake
-    alone. A record that spans several lines (a quoted newline) keeps only its first line.
+    alone. A record that spans several lines (a quoted newline) keeps only its first line. The text
+    is decoded from the file's encoding (and decompressed): it is unicode, as in bronze.
     """
     if source.fmt == "parquet":
         return {}
     wanted = lines | ({1} if source.fmt == "csv" else set())
     found: dict[int, str] = {}
-    with source.path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+    with open_text(source.path, options.encoding, source.compression) as fh:
         for number, text in enumerate(fh, start=1):
             if number in wanted:
                 found[number] = text.rstrip("\r\n")
@@ -638,18 +780,43 @@ def _claim_key(source: SourceFile) -> str:
     return f"{source.dt.isoformat()}/{source.sha256}"
 
 
-def _describe(source: SourceFile) -> dict[str, Any]:
+def _describe(source: SourceFile, options: ReadOptions) -> dict[str, Any]:
+    """A file's entry in the run's input manifest: what it is and how it was read.
+
+    ``compression`` and ``header_case`` are recorded for every file, ``encoding`` for CSV and JSONL
+    files, ``delimiter`` for CSV files: a rerun or an audit can read the file the same way.
+    """
     described: dict[str, Any] = {
         "path": str(source.path),
         "dataset": source.dataset,
         "dt": source.dt.isoformat(),
         "format": source.fmt,
+        "compression": source.compression,
         "size_bytes": source.size_bytes,
         "sha256": source.sha256,
     }
+    if source.fmt == "csv":
+        described["delimiter"] = options.delimiter
+    if source.fmt != "parquet":
+        described["encoding"] = options.encoding
+    described["header_case"] = options.header_case
     if source.symlink is not None:
         described["symlink"] = str(source.symlink)
     return described
 
 
-__all__ = ["AlreadyExistsError", "BronzeIngest", "IngestResult", "SourceFile", "discover_sources"]
+def _spelled_as(inferred: DatasetSchema, recorded: DatasetSchema) -> DatasetSchema:
+    """``inferred`` with each column named as the recorded column of its name in any case."""
+    by_lower = {column.name.lower(): column.name for column in recorded.columns}
+    columns = tuple(replace(c, name=by_lower.get(c.name.lower(), c.name)) for c in inferred.columns)
+    return replace(inferred, columns=columns)
+
+
+__all__ = [
+    "AlreadyExistsError",
+    "BronzeIngest",
+    "IngestResult",
+    "ReadOptions",
+    "SourceFile",
+    "discover_sources",
+]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import zlib
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,16 +29,21 @@ import pyarrow as pa
 
 from lakehouse.dataplane.atomic import atomic_output
 from lakehouse.dataplane.csv_io import (
+    DEFAULT_ENCODING,
     LINES_SUFFIX,
     RESERVED_PREFIX,
     STAGE_ERROR,
     STAGE_LINE,
     STAGE_RAW,
+    Compression,
     drop_stage,
+    duckdb_message_naming,
+    needs_decoding,
     not_utf8,
+    open_text,
     repeated_names,
 )
-from lakehouse.dataplane.sql import duckdb_message, quote_identifier, quote_literal, reader_path
+from lakehouse.dataplane.sql import quote_identifier, quote_literal, reader_path
 from lakehouse.errors import DataPlaneError, SchemaMismatchError
 
 logger = logging.getLogger(__name__)
@@ -183,12 +189,19 @@ def loads_strict(text: str) -> Any:
         ) from None
 
 
-def is_blank(path: Path) -> bool:
+def is_blank(path: Path, encoding: str = DEFAULT_ENCODING, compression: Compression = "none") -> bool:
     """Whether a JSON Lines file holds no record at all: empty, or only blank lines (and a BOM).
 
+    Args:
+        path: the file.
+        encoding: its character set (canonical, see :func:`~lakehouse.dataplane.csv_io.parse_encoding`).
+        compression: ``gzip`` for a ``.jsonl.gz`` file (which is read to its end).
+
     Raises:
-        DataPlaneError: the file cannot be read.
+        DataPlaneError: the file cannot be read, or is a damaged gzip file.
     """
+    if needs_decoding(encoding, compression):
+        return _is_blank_text(path, encoding, compression)
     try:
         with open(path, "rb") as handle:
             first = True
@@ -202,7 +215,26 @@ def is_blank(path: Path) -> bool:
     return True
 
 
-def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
+def _is_blank_text(path: Path, encoding: str, compression: Compression) -> bool:
+    with open_text(path, encoding, compression) as handle:
+        first = True
+        while True:
+            try:
+                text = handle.read(_BLANK_CHUNK)
+            except (EOFError, OSError, zlib.error) as exc:  # a damaged gzip: the reader says how
+                logger.debug("%s: cannot be decompressed: %s", path, exc)
+                return False
+            if not text:
+                return True
+            if first:
+                text, first = text.removeprefix("\ufeff"), False
+            if text.strip():
+                return False
+
+
+def stage_jsonl(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, *, label: Path | None = None
+) -> tuple[str, ...]:
     """Stage a JSON Lines extract as temp view ``table``: every value as VARCHAR, with line numbers.
 
     The view has :data:`~lakehouse.dataplane.csv_io.STAGE_LINE`, ``STAGE_ERROR``, ``STAGE_RAW``, then one
@@ -214,6 +246,7 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple
         con: DuckDB connection owning the temp objects.
         path: the JSONL file (UTF-8).
         table: name of the temp view to create.
+        label: the path to name in errors (the source ``path`` is a decoded copy of), default ``path``.
 
     Returns:
         The keys found, in order of first appearance.
@@ -222,8 +255,9 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple
         SchemaMismatchError: a key uses the reserved prefix ``__lh_``.
         DataPlaneError: the file cannot be read or is not UTF-8.
     """
+    shown = label or path
     if not path.is_file():
-        raise DataPlaneError(f"JSON Lines source {path} does not exist or is not a file")
+        raise DataPlaneError(f"JSON Lines source {shown} does not exist or is not a file")
     lines = quote_identifier(table + LINES_SUFFIX)
     try:
         # Split in SQL so every physical line keeps its number; blank lines are dropped afterwards.
@@ -244,12 +278,12 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple
         reserved = [key for key in keys if key.lower().startswith(RESERVED_PREFIX)]
         if reserved:
             raise SchemaMismatchError(
-                f"{path}: key(s) {', '.join(reserved)} use the reserved prefix {RESERVED_PREFIX!r}"
+                f"{shown}: key(s) {', '.join(reserved)} use the reserved prefix {RESERVED_PREFIX!r}"
             )
         clashing = repeated_names(keys)
         if clashing:
             raise SchemaMismatchError(
-                f"{path}: keys {', '.join(clashing)} differ only by case; column names are case-insensitive"
+                f"{shown}: keys {', '.join(clashing)} differ only by case; column names are case-insensitive"
             )
         _explain_bad_lines(con, lines)
         if keys:
@@ -267,7 +301,9 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple
         drop_stage(con, table)
         if "utf-8" in str(exc).lower() or "unicode" in str(exc).lower():
             raise not_utf8(path) from exc
-        raise DataPlaneError(f"cannot read JSON Lines file {path}: {duckdb_message(exc)}") from exc
+        raise DataPlaneError(
+            f"cannot read JSON Lines file {shown}: {duckdb_message_naming(exc, path, shown)}"
+        ) from exc
     except BaseException:
         drop_stage(con, table)
         raise

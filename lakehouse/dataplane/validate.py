@@ -23,6 +23,12 @@ Text rules, for CSV and JSONL values (and VARCHAR columns of Parquet files):
 
 Parquet columns that are not VARCHAR are converted with DuckDB casts (timestamps with and without
 time zone through UTC; floats to integers only when whole).
+
+How a file is read: a CSV file's field separator (``delimiter``), a CSV or JSONL file's character set
+(``encoding``), gzip compression (told by a ``.gz`` suffix: ``jobs.csv.gz``, ``calls.jsonl.gz``) and how
+the file's column names meet the schema's (``header_case``: ``exact``, or ``insensitive``, where
+``Customer_ID`` is the schema's ``customer_id``). A source that is not plain UTF-8 is read through a
+decoded copy (:func:`lakehouse.dataplane.csv_io.decoded_copy`); errors name the source.
 """
 
 from __future__ import annotations
@@ -39,11 +45,18 @@ from typing import Final, Literal
 import duckdb
 
 from lakehouse.dataplane.csv_io import (
+    DEFAULT_DELIMITER,
+    DEFAULT_ENCODING,
     RESERVED_PREFIX,
     STAGE_ERROR,
     STAGE_LINE,
     STAGE_RAW,
+    Compression,
+    decoded_copy,
     drop_stage,
+    duckdb_message_naming,
+    parse_delimiter,
+    parse_encoding,
     read_csv_header,
     repeated_names,
     stage_csv,
@@ -51,12 +64,15 @@ from lakehouse.dataplane.csv_io import (
 from lakehouse.dataplane.json_io import stage_jsonl
 from lakehouse.dataplane.schemas import Column, DatasetSchema
 from lakehouse.dataplane.sql import duckdb_message, quote_identifier, quote_literal, reader_path
-from lakehouse.dataplane.zones import validate_slug
-from lakehouse.errors import DataPlaneError, SchemaMismatchError
+from lakehouse.errors import DataPlaneError, DataRefusedError, InvalidArgumentError, SchemaMismatchError
+from lakehouse.names import validate_slug
 
 logger = logging.getLogger(__name__)
 
 SourceFormat = Literal["csv", "jsonl", "parquet"]
+HeaderCase = Literal["exact", "insensitive"]
+"""How a file's column names are matched with the schema's: exactly, or ignoring case."""
+HEADER_CASES: Final[tuple[HeaderCase, ...]] = ("exact", "insensitive")
 SOURCE_LINE_COLUMN: Final = "_source_line"
 VALUE_LIMIT: Final = 200
 MAX_COLUMNS: Final = 10_000
@@ -75,6 +91,8 @@ _SUFFIXES: Final[dict[str, SourceFormat]] = {
     ".ndjson": "jsonl",
     ".parquet": "parquet",
 }
+_COMPRESSIONS: Final[dict[str, Compression]] = {".gz": "gzip"}
+_OTHER_DELIMITERS: Final = (";", "\t", "|", ",")
 _TYPE_SYNTAX: Final = re.compile(
     r"[A-Z][A-Z0-9_]*(\(\d{1,2}(,\d{1,2})?\))?|TIMESTAMP WITH TIME ZONE|TIME WITH TIME ZONE"
 )
@@ -144,6 +162,8 @@ class SourceRead:
         rejects: every refused value, ordered by line then column order.
         missing_columns: nullable schema columns absent from the file (filled with NULL).
         extra_columns: file columns not in the schema, ignored (only with ``allow_extra_columns``).
+        renamed_columns: ``(file column, schema column)`` of the columns read under the schema's
+            spelling of their name (``header_case="insensitive"``).
     """
 
     path: Path
@@ -154,6 +174,7 @@ class SourceRead:
     rejects: list[Reject]
     missing_columns: tuple[str, ...]
     extra_columns: tuple[str, ...]
+    renamed_columns: tuple[tuple[str, str], ...] = ()
 
     @property
     def relation_sql(self) -> str:
@@ -342,19 +363,67 @@ def _validate_schema(schema: DatasetSchema) -> None:
 # --- reading a source ------------------------------------------------------------------------------
 
 
+def detect_compression(path: Path) -> Compression:
+    """Return the compression implied by the file suffix: ``gzip`` for ``.gz``, else ``none``."""
+    return _COMPRESSIONS.get(Path(path).suffix.lower(), "none")
+
+
+def _inner_suffix(path: Path) -> str:
+    """The suffix that names the format: ``.csv`` of ``jobs.csv`` and of ``jobs.csv.gz``."""
+    name = Path(path)
+    if detect_compression(name) != "none":
+        name = Path(name.stem)
+    return name.suffix.lower()
+
+
+def is_source_name(path: Path) -> bool:
+    """Whether a file's name is that of a source extract (``.csv``, ``.jsonl``, ``.ndjson``,
+    ``.parquet``, or one of the text ones with ``.gz`` after it; a ``.parquet.gz`` counts, to be
+    refused by :func:`detect_format` rather than passed over)."""
+    return _inner_suffix(path) in _SUFFIXES
+
+
 def detect_format(path: Path) -> SourceFormat:
-    """Return the source format implied by the file suffix (``.csv``, ``.jsonl``/``.ndjson``, ``.parquet``).
+    """Return the source format implied by the file suffix: ``.csv``, ``.jsonl``/``.ndjson`` or
+    ``.parquet``, the text ones optionally gzip-compressed (``.csv.gz``, ``.jsonl.gz``, ``.ndjson.gz``).
 
     Raises:
-        DataPlaneError: the suffix is not one of those.
+        DataPlaneError: the suffix is not one of those (a gzip-compressed Parquet file is refused).
     """
-    fmt = _SUFFIXES.get(Path(path).suffix.lower())
+    fmt = _SUFFIXES.get(_inner_suffix(path))
     if fmt is None:
         raise DataPlaneError(
-            f"cannot tell the format of {path} from its suffix: use .csv, .jsonl, .ndjson or .parquet, "
-            "or pass the format explicitly"
+            f"cannot tell the format of {path} from its suffix: name the file .csv, .jsonl, .ndjson or "
+            ".parquet (.csv.gz, .jsonl.gz or .ndjson.gz when it is gzip-compressed)"
         )
+    if fmt == "parquet":
+        _refuse_compressed_parquet(path)
     return fmt
+
+
+def _refuse_compressed_parquet(path: Path) -> None:
+    if detect_compression(path) != "none":
+        raise DataPlaneError(
+            f"{path}: a gzip-compressed Parquet file is not read (Parquet compresses its own pages): "
+            "decompress it to a .parquet file"
+        )
+
+
+def parse_header_case(value: str) -> HeaderCase:
+    """The header matching mode ``value`` names: ``exact`` or ``insensitive``.
+
+    Raises:
+        InvalidArgumentError: ``value`` is neither.
+    """
+    if value == "insensitive":
+        return "insensitive"
+    if value == "exact":
+        return "exact"
+    raise InvalidArgumentError(
+        "header case",
+        value,
+        "exact (a column's name as in the schema) or insensitive (its name in any case: Customer_ID is customer_id)",
+    )
 
 
 def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
@@ -363,7 +432,7 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, st
             "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [reader_path(path)]
         ).fetchall()
     except duckdb.Error as exc:
-        raise DataPlaneError(f"{path}: not a readable Parquet file ({duckdb_message(exc)})") from exc
+        raise DataRefusedError(f"{path}: not a readable Parquet file ({duckdb_message(exc)})") from exc
     return {str(row[0]): str(row[1]) for row in rows}
 
 
@@ -388,10 +457,70 @@ def check_width(path: Path, columns: int) -> None:
         )
 
 
+def _matched_names(
+    path: Path, schema: DatasetSchema, found: tuple[str, ...], header_case: HeaderCase
+) -> tuple[str, ...]:
+    """The schema column each file column is read as: the name itself (``exact``), or the schema
+    column that name matches ignoring case (``insensitive``); a name no column matches stays as it is.
+
+    Raises:
+        SchemaMismatchError: two file columns match one schema column once case is ignored.
+    """
+    if header_case == "exact":
+        return found
+    by_lower = {column.name.lower(): column.name for column in schema.columns}
+    matched = tuple(by_lower.get(name.lower(), name) for name in found)
+    seen: dict[str, str] = {}
+    for name, target in zip(found, matched, strict=True):
+        other = seen.setdefault(target.lower(), name)
+        if other != name:
+            raise SchemaMismatchError(
+                f"{path}: columns {other!r} and {name!r} both match column {target!r} of dataset "
+                f"{schema.name!r} when case is ignored (header case insensitive): rename one of them "
+                "in the extract"
+            )
+    return matched
+
+
+def _hints(
+    schema: DatasetSchema,
+    found: tuple[str, ...],
+    missing: list[str],
+    extra: tuple[str, ...],
+    delimiter: str | None,
+) -> list[str]:
+    """Likely causes of missing and extra columns: a name in another case, another field separator."""
+    hints = []
+    by_lower = {name.lower(): name for name in missing}
+    cased = [f"{name} / {by_lower[name.lower()]}" for name in extra if name.lower() in by_lower]
+    if cased:
+        hints.append(
+            f"the names {', '.join(cased)} differ only by case: pass --header-case insensitive to match "
+            "names in any case"
+        )
+    if delimiter is not None and len(found) == 1 and len(schema.columns) > 1:
+        other = next((d for d in _OTHER_DELIMITERS if d != delimiter and d in found[0]), None)
+        if other is not None:
+            shown = "tab" if other == "\t" else other
+            hints.append(
+                f"the header is one column holding {other!r}: is the file separated by {other!r} "
+                f"(--delimiter {shown!r})?"
+            )
+    return hints
+
+
 def _header_problems(
-    path: Path, schema: DatasetSchema, found: tuple[str, ...], allow_extra: bool
+    path: Path,
+    schema: DatasetSchema,
+    found: tuple[str, ...],
+    allow_extra: bool,
+    delimiter: str | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Return (missing nullable columns, extra columns); raise when the file cannot be used."""
+    """Return (missing nullable columns, extra columns); raise when the file cannot be used.
+
+    ``found`` are the file's column names as matched with the schema (see :func:`_matched_names`);
+    ``delimiter`` is a CSV file's field separator, for the hint that another one was meant.
+    """
     present = set(found)
     known = set(schema.column_names)
     missing = tuple(name for name in schema.column_names if name not in present)
@@ -404,11 +533,24 @@ def _header_problems(
     if extra and not allow_extra:
         problems.append(f"unknown extra column(s) {', '.join(extra)}")
     if problems:
+        hints = _hints(schema, found, list(missing), extra, delimiter)
         raise SchemaMismatchError(
             f"{path}: {'; '.join(problems)} for dataset {schema.name!r} schema v{schema.version}; "
-            "fix the extract or declare a new schema version"
+            + "".join(f"{hint}; " for hint in hints)
+            + "fix the extract or declare a new schema version"
         )
     return missing, extra
+
+
+def _renamed_source(source: str, found: tuple[str, ...], matched: tuple[str, ...]) -> str:
+    """``source`` with each file column that matched a schema column under another spelling renamed."""
+    if found == matched:
+        return source
+    columns = ", ".join(
+        f"{quote_identifier(name)} AS {quote_identifier(target)}"
+        for name, target in zip(found, matched, strict=True)
+    )
+    return f"(SELECT {STAGE_LINE}, {STAGE_ERROR}, {STAGE_RAW}, {columns} FROM {source})"
 
 
 def read_source(
@@ -418,66 +560,105 @@ def read_source(
     fmt: SourceFormat | None = None,
     *,
     allow_extra_columns: bool = False,
+    delimiter: str = DEFAULT_DELIMITER,
+    encoding: str = DEFAULT_ENCODING,
+    header_case: HeaderCase = "exact",
+    scratch_dir: Path | None = None,
 ) -> SourceRead:
     """Read a source extract, type it against ``schema`` and report every bad value.
 
     Args:
         con: DuckDB connection that will own the temp table of good rows.
-        path: the CSV (with header), JSONL or Parquet file.
+        path: the CSV (with header), JSONL or Parquet file; a ``.csv.gz``, ``.jsonl.gz`` or
+            ``.ndjson.gz`` file is decompressed (and refused when truncated or damaged).
         schema: the dataset schema to check against.
         fmt: the format; guessed from the suffix when None.
         allow_extra_columns: ignore (and list) columns not in the schema instead of refusing the file.
+        delimiter: a CSV file's field separator: one character such as ``;`` or ``|``, or ``tab``
+            (see :func:`~lakehouse.dataplane.csv_io.parse_delimiter`); unused for JSONL and Parquet.
+        encoding: a CSV or JSONL file's character set: ``utf-8`` (the default), ``utf-16``,
+            ``latin-1``, ``cp1252`` or any other of Python's codecs (see
+            :func:`~lakehouse.dataplane.csv_io.parse_encoding`); unused for Parquet.
+        header_case: ``exact``: a file column is the schema column of exactly its name;
+            ``insensitive``: of its name in any case (``Customer_ID`` is read as ``customer_id``).
+        scratch_dir: the folder of the decoded copy of a source that is not plain UTF-8 (see
+            :func:`~lakehouse.dataplane.csv_io.decoded_copy`); the system's temporary folder when None.
 
     Returns:
         The good rows (as a temp table) and the rejects.
 
     Raises:
+        InvalidArgumentError: ``delimiter``, ``encoding`` or ``header_case`` is not a usable value.
         SchemaMismatchError: a non-nullable schema column is absent from the file, the file has
-            columns not in the schema, or the file's header is unusable.
-        DataPlaneError: the file is missing or unreadable.
+            columns not in the schema, two of its columns match one schema column ignoring case
+            (``insensitive``), or the file's header is unusable.
+        DataPlaneError: the file is missing or unreadable, a gzip file is truncated or damaged, or
+            its text is not in ``encoding`` (the line is named).
     """
     path = Path(path)
     fmt = fmt or detect_format(path)
+    separator, charset = parse_delimiter(delimiter), parse_encoding(encoding)
+    matching = parse_header_case(header_case)
+    compression = detect_compression(path)
     if not path.is_file():
         raise DataPlaneError(f"source file {path} does not exist or is not a file")
     _validate_schema(schema)
+    if fmt == "parquet":
+        _refuse_compressed_parquet(path)
+        charset, compression = DEFAULT_ENCODING, "none"
     stage = f"__lh_stage_{uuid.uuid4().hex}"
-    try:
-        if fmt == "csv":
-            header, _ = read_csv_header(path)  # refuse a bad header before reading any row
-            check_width(path, len(header))
-            _header_problems(path, schema, header, allow_extra_columns)
-            found = stage_csv(con, path, stage)
-            source, types = quote_identifier(stage), dict.fromkeys(found, "VARCHAR")
-        elif fmt == "jsonl":
-            found = stage_jsonl(con, path, stage)
-            source, types = quote_identifier(stage), dict.fromkeys(found, "VARCHAR")
-        elif fmt == "parquet":
-            types = _parquet_columns(con, path)
-            found = tuple(types)
-            source = _parquet_source_sql(path)
-        else:
-            raise DataPlaneError(f"unknown source format {fmt!r}: use csv, jsonl or parquet")
-        check_width(path, len(found))
-        reserved = [name for name in found if name.lower().startswith(RESERVED_PREFIX)]
-        if reserved:
-            raise SchemaMismatchError(
-                f"{path}: column(s) {', '.join(reserved)} use the reserved prefix {RESERVED_PREFIX!r}"
-            )
-        missing: tuple[str, ...]
-        extra: tuple[str, ...]
-        if fmt == "jsonl" and not _has_objects(con, source):
-            # No JSON object at all (an empty file, or only bad lines): no key can be missing from
-            # the file as a whole; every line that is there is reported as a row.
-            missing, extra = schema.column_names, ()
-        else:
-            missing, extra = _header_problems(path, schema, found, allow_extra_columns)
-        table = f"lh_source_{uuid.uuid4().hex}"
-        good, rejects = _check_rows(con, source, schema, types, table)
-    finally:
-        drop_stage(con, stage)
+    with decoded_copy(path, charset, compression, scratch_dir) as readable:
+        try:
+            if fmt == "csv":
+                # refuse a bad header before reading any row
+                header, _ = read_csv_header(readable, separator, label=path)
+                check_width(path, len(header))
+                _header_problems(
+                    path,
+                    schema,
+                    _matched_names(path, schema, header, matching),
+                    allow_extra_columns,
+                    separator,
+                )
+                found = stage_csv(con, readable, stage, separator, label=path)
+                source = quote_identifier(stage)
+                file_types = dict.fromkeys(found, "VARCHAR")
+            elif fmt == "jsonl":
+                found = stage_jsonl(con, readable, stage, label=path)
+                source = quote_identifier(stage)
+                file_types = dict.fromkeys(found, "VARCHAR")
+            elif fmt == "parquet":
+                file_types = _parquet_columns(con, path)
+                found = tuple(file_types)
+                source = _parquet_source_sql(path)
+            else:
+                raise DataPlaneError(f"unknown source format {fmt!r}: use csv, jsonl or parquet")
+            check_width(path, len(found))
+            reserved = [name for name in found if name.lower().startswith(RESERVED_PREFIX)]
+            if reserved:
+                raise SchemaMismatchError(
+                    f"{path}: column(s) {', '.join(reserved)} use the reserved prefix {RESERVED_PREFIX!r}"
+                )
+            matched = _matched_names(path, schema, found, matching)
+            source = _renamed_source(source, found, matched)
+            types = {target: file_types[name] for name, target in zip(found, matched, strict=True)}
+            missing: tuple[str, ...]
+            extra: tuple[str, ...]
+            if fmt == "jsonl" and not _has_objects(con, source):
+                # No JSON object at all (an empty file, or only bad lines): no key can be missing from
+                # the file as a whole; every line that is there is reported as a row.
+                missing, extra = schema.column_names, ()
+            else:
+                missing, extra = _header_problems(
+                    path, schema, matched, allow_extra_columns, separator if fmt == "csv" else None
+                )
+            table = f"lh_source_{uuid.uuid4().hex}"
+            good, rejects = _check_rows(con, source, schema, types, table)
+        finally:
+            drop_stage(con, stage)
     logger.info("%s: %d good row(s), %d reject(s)", path, good, len(rejects))
-    return SourceRead(path, fmt, schema, table, good, rejects, missing, extra)
+    renamed = tuple((name, target) for name, target in zip(found, matched, strict=True) if name != target)
+    return SourceRead(path, fmt, schema, table, good, rejects, missing, extra, renamed)
 
 
 def _has_objects(con: duckdb.DuckDBPyConnection, source: str) -> bool:
@@ -593,11 +774,13 @@ def _inferable(type_: str) -> str:
     return canonical
 
 
-def _sniffed_types(con: duckdb.DuckDBPyConnection, path: Path, fmt: SourceFormat) -> list[tuple[str, str]]:
+def _sniffed_types(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: SourceFormat, delimiter: str, shown: Path
+) -> list[tuple[str, str]]:
     if fmt == "csv":
         query = (
-            "DESCRIBE SELECT * FROM read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', "
-            "comment = '', sample_size = -1, ignore_errors = true)"
+            f"DESCRIBE SELECT * FROM read_csv(?, header = true, delim = {quote_literal(delimiter)}, "
+            "quote = '\"', escape = '\"', comment = '', sample_size = -1, ignore_errors = true)"
         )
     elif fmt == "jsonl":
         query = (
@@ -610,12 +793,21 @@ def _sniffed_types(con: duckdb.DuckDBPyConnection, path: Path, fmt: SourceFormat
         return [(str(r[0]), str(r[1])) for r in con.execute(query, [reader_path(path)]).fetchall()]
     except duckdb.Error as exc:
         if fmt == "parquet":
-            raise DataPlaneError(f"{path}: not a readable Parquet file ({duckdb_message(exc)})") from exc
-        raise DataPlaneError(f"cannot infer the schema of {path}: {duckdb_message(exc)}") from exc
+            raise DataRefusedError(f"{path}: not a readable Parquet file ({duckdb_message(exc)})") from exc
+        raise DataPlaneError(
+            f"cannot infer the schema of {shown}: {duckdb_message_naming(exc, path, shown)}"
+        ) from exc
 
 
 def infer_schema(
-    con: duckdb.DuckDBPyConnection, path: Path, fmt: SourceFormat | None, dataset: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: SourceFormat | None,
+    dataset: str,
+    *,
+    delimiter: str = DEFAULT_DELIMITER,
+    encoding: str = DEFAULT_ENCODING,
+    scratch_dir: Path | None = None,
 ) -> DatasetSchema:
     """Infer the schema of an undeclared dataset from a source file.
 
@@ -629,42 +821,53 @@ def infer_schema(
         path: the source file.
         fmt: its format; guessed from the suffix when None.
         dataset: the dataset name (a slug).
+        delimiter: a CSV file's field separator (see :func:`read_source`).
+        encoding: a CSV or JSONL file's character set (see :func:`read_source`).
+        scratch_dir: the folder of a decoded copy (see :func:`read_source`).
 
     Returns:
         The inferred schema, columns in file order.
 
     Raises:
+        InvalidArgumentError: ``delimiter`` or ``encoding`` is not a usable value.
         InvalidNameError: ``dataset`` is not a valid slug.
         SchemaMismatchError: the file has no columns or a bad header.
-        DataPlaneError: the file cannot be read.
+        DataPlaneError: the file cannot be read, a gzip file is truncated or damaged, or its text
+            is not in ``encoding``.
     """
     validate_slug("dataset", dataset)
     path = Path(path)
     fmt = fmt or detect_format(path)
+    separator, charset = parse_delimiter(delimiter), parse_encoding(encoding)
+    compression = detect_compression(path)
     if not path.is_file():
         raise DataPlaneError(f"source file {path} does not exist or is not a file")
-    if fmt == "csv":
-        check_width(path, len(read_csv_header(path)[0]))  # before the sniffer reads every column
-    sniffed = _sniffed_types(con, path, fmt)
-    check_width(path, len(sniffed))
     if fmt == "parquet":
+        _refuse_compressed_parquet(path)
+        sniffed = _sniffed_types(con, path, fmt, separator, path)
+        check_width(path, len(sniffed))
         columns = tuple(Column(name, _inferable(type_), nullable=True) for name, type_ in sniffed)
         return _new_schema(path, dataset, columns)
-    stage = f"__lh_stage_{uuid.uuid4().hex}"
-    try:
-        if fmt == "csv":
-            names = stage_csv(con, path, stage)
-            by_position = len(sniffed) == len(names)
-            guessed = [_inferable(sniffed[i][1]) if by_position else "VARCHAR" for i in range(len(names))]
-        else:
-            names = stage_jsonl(con, path, stage)
-            check_width(path, len(names))
-            by_name = dict(sniffed)
-            guessed = [_inferable(by_name.get(name, "VARCHAR")) for name in names]
-        candidate = tuple(Column(n, t, nullable=True) for n, t in zip(names, guessed, strict=True))
-        failing = _columns_with_bad_values(con, quote_identifier(stage), candidate)
-    finally:
-        drop_stage(con, stage)
+    with decoded_copy(path, charset, compression, scratch_dir) as readable:
+        if fmt == "csv":  # before the sniffer reads every column
+            check_width(path, len(read_csv_header(readable, separator, label=path)[0]))
+        sniffed = _sniffed_types(con, readable, fmt, separator, path)
+        check_width(path, len(sniffed))
+        stage = f"__lh_stage_{uuid.uuid4().hex}"
+        try:
+            if fmt == "csv":
+                names = stage_csv(con, readable, stage, separator, label=path)
+                by_position = len(sniffed) == len(names)
+                guessed = [_inferable(sniffed[i][1]) if by_position else "VARCHAR" for i in range(len(names))]
+            else:
+                names = stage_jsonl(con, readable, stage, label=path)
+                check_width(path, len(names))
+                by_name = dict(sniffed)
+                guessed = [_inferable(by_name.get(name, "VARCHAR")) for name in names]
+            candidate = tuple(Column(n, t, nullable=True) for n, t in zip(names, guessed, strict=True))
+            failing = _columns_with_bad_values(con, quote_identifier(stage), candidate)
+        finally:
+            drop_stage(con, stage)
     if failing:
         logger.info("%s: column(s) %s fall back to VARCHAR", path, ", ".join(sorted(failing)))
     columns = tuple(Column(c.name, "VARCHAR" if c.name in failing else c.type, True) for c in candidate)
