@@ -12,6 +12,7 @@ from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.ingest import BronzeIngest
 from lakehouse.dataplane.store import DatasetStore
 from lakehouse.dataplane.zones import DataRoot
+from lakehouse.runtime import dataset_store
 from lakehouse.sample.generator import generate
 from lakehouse.transform.build import DbtBuild
 
@@ -51,6 +52,6 @@ def make_lakehouse(tmp_path: Path, db_url: str, days: int = 30, scale: float = 0
     shutil.copytree(REPO / "config", config_dir)
     project_dir = tmp_path / "dbt_project"
     shutil.copytree(REPO / "dbt_project", project_dir, ignore=shutil.ignore_patterns("target", "logs"))
-    store = DatasetStore(DataAccessLayer.from_url(db_url), DataRoot.from_uri(str(tmp_path / "data")))
+    store = dataset_store(DataAccessLayer.from_url(db_url), DataRoot.from_uri(str(tmp_path / "data")))
     BronzeIngest(store).run(COMPANY, [extract])
     return Lakehouse(store, extract, config_dir, project_dir)

@@ -16,9 +16,10 @@ import pytest
 
 from lakehouse.dataplane.atomic import sha256_file
 from lakehouse.dataplane.ingest import BronzeIngest
+from lakehouse.dataplane.schemas import schema_from_json
+from lakehouse.db.company_lock import company_lock
 from lakehouse.errors import BuildFailedError, DataPlaneError, LockBusyError, TransformError
 from lakehouse.transform.build import BuildResult
-from lakehouse.transform.build_lock import company_lock
 from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
 
 pytestmark = pytest.mark.slow
@@ -44,6 +45,10 @@ def _latest_rows(extract: Path, dataset: str, key: str) -> dict[str, dict[str, s
                 if row[key] not in best or rank >= best[row[key]][0]:
                     best[row[key]] = (rank, row)
     return {k: v[1] for k, v in best.items()}
+
+
+def gold_columns(lake: Lakehouse, dataset: str) -> list[str]:
+    return list(lake.store.read_dataset(COMPANY, "gold", dataset).column_names)
 
 
 def test_build_publishes_gold_that_matches_an_independent_computation(lake: Lakehouse) -> None:
@@ -107,7 +112,18 @@ def test_build_publishes_gold_that_matches_an_independent_computation(lake: Lake
             assert meta["lakehouse.schema_version"] == output["schema_version"]
     run_results = json.loads(lake.store.root.resolve(manifest["dbt_artifacts"][0]).read_text())
     assert run_results["metadata"]["env"]["LAKEHOUSE_RUN_ID"] == result.run_id
-    assert lake.store.verify(COMPANY).ok
+    assert lake.store.maintenance.verify(COMPANY).ok
+
+    # each version records its schema in one JSON form (dbt models and the extraction alike)
+    c360_version = lake.store.resolve_version(COMPANY, "gold", "customer_360")
+    c360_schema = schema_from_json(c360_version.schema or {})
+    assert (c360_schema.name, c360_schema.version, c360_schema.primary_key) == ("customer_360", "1", None)
+    assert list(c360_schema.column_names) == [c for c in gold_columns(lake, "customer_360") if c != "dt"]
+    assert c360_schema.column("customer_id").type == "VARCHAR"
+    profiles = lake.store.resolve_version(COMPANY, "gold", "customer_profiles")
+    profiles_schema = schema_from_json(profiles.schema or {})
+    assert profiles_schema.primary_key == "customer_id" and profiles_schema.version == "1"
+    assert all(c.nullable and c.enum is None for c in profiles_schema.columns)
 
 
 def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_old_version(lake: Lakehouse) -> None:
@@ -116,17 +132,47 @@ def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_old_version(lake: La
     (lake.project_dir / "tests" / "always_fails.sql").write_text(
         "-- a reconciliation that can never hold\nselect * from {{ ref('revenue_by_month') }}\n"
     )
+    (lake.project_dir / "models" / "gold" / "broken_model.sql").write_text(
+        "select no_such_column from {{ ref('jobs') }}\n"
+    )
     with pytest.raises(BuildFailedError, match="always_fails") as failure:
         lake.builder().run(COMPANY)
-    failed_run = lake.dal.get_pipeline_run(failure.value.run_id)
+    run_id = failure.value.run_id
+    failed_run = lake.dal.get_pipeline_run(run_id)
     assert failed_run.status == "failed"
-    assert any("always_fails" in n for n in (failed_run.error or {})["failed_nodes"])
+    failed_nodes = (failed_run.error or {})["failed_nodes"]
+    assert any("always_fails" in n for n in failed_nodes)
+
+    # the failing nodes' SQL is kept with the run's artifacts, and the error names the kept files
+    kept = lake.store.root.manifests_dir(COMPANY) / "dbt" / run_id / "failed"
+    model_sql = kept / "model.lakehouse.broken_model.sql"
+    test_sql = kept / "test.lakehouse.always_fails.sql"
+    assert "no_such_column" in model_sql.read_text()
+    assert "create" in (kept / "model.lakehouse.broken_model.run.sql").read_text().lower()
+    assert "revenue_by_month" in test_sql.read_text()
+    for path in (model_sql, test_sql):
+        relative = lake.store.root.relative(path)
+        assert f"(compiled SQL: {relative})" in str(failure.value)
+        assert any(relative in n for n in failed_nodes)
+    log = (kept.parent / "dbt.log").read_text()
+    assert str(model_sql) in log.rsplit("lakehouse:", 1)[1]
+    assert not (lake.store.root.company_dir(COMPANY) / "_work" / run_id).exists()
     current = lake.store.resolve_version(COMPANY, "gold", "revenue_by_month")
     assert current.version_tag == first.run_id
     assert lake.store.read_dataset(COMPANY, "gold", "revenue_by_month").equals(before)
     assert first.extraction is not None
     producers = {first.run_id, first.extraction.run_id}  # dbt models, then transcript profiles
     assert all(v.version_tag in producers for v in lake.dal.list_dataset_versions(COMPANY, zone="gold"))
+
+    # a project that does not even compile fails the build too, naming the kept dbt log
+    (lake.project_dir / "models" / "gold" / "broken_model.sql").write_text(
+        "select * from {{ ref('no_such_model') }}\n"
+    )
+    with pytest.raises(BuildFailedError, match="no_such_model") as parse_failure:
+        lake.builder().run(COMPANY)
+    assert parse_failure.value.log is not None
+    assert "no_such_model" in lake.store.root.resolve(parse_failure.value.log).read_text()
+    assert lake.store.resolve_version(COMPANY, "gold", "revenue_by_month").version_tag == first.run_id
 
 
 def test_a_user_added_model_is_built_tested_versioned_and_published(lake: Lakehouse) -> None:
@@ -196,7 +242,7 @@ def test_a_second_build_is_refused_or_waits_while_one_holds_the_lease(lake: Lake
     assert [r.status for r in runs] == ["success", "success"]
     assert runs[0].finished_at is not None and runs[0].finished_at <= runs[1].started_at
     assert len(messages) == 1 and "held by run" in messages[0]
-    assert lake.store.verify(COMPANY).ok
+    assert lake.store.maintenance.verify(COMPANY).ok
 
 
 def test_selective_builds_backfills_and_as_of_checks(lake: Lakehouse, tmp_path: Path) -> None:

@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from dbt.cli.main import dbtRunnerResult
 
+from lakehouse.config import load_config
+from tests.build_fixtures import REPO
 from tests.dbt_fixtures import (
     AS_OF,
     COMPANY,
@@ -435,6 +438,25 @@ def test_changed_parameters_change_the_events(changed_run: DbtRun) -> None:
     assert row["company"] == "beta-co"
     assert row["event_id"] == hashlib.md5(b"beta-co|unsold_estimate|estimate|E1").hexdigest()
     _assert_repo_untouched()
+
+
+def test_event_thresholds_live_only_in_the_config() -> None:
+    """dbt_project.yml has no event rules: the build passes those of config/events/*.json as vars."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    assert "events" not in project["vars"]
+    # the rules these tests pass are the shipped config's (the build passes exactly those)
+    assert load_config(REPO / "config").events_dbt_vars() == DEFAULT_EVENTS
+
+
+def test_without_the_events_var_every_rule_is_disabled(tmp_path: Path, default_run: DbtRun) -> None:
+    run = _build(
+        tmp_path,
+        {"company": COMPANY, "as_of": AS_OF.isoformat()},
+        base=default_run,
+        select=("event_facts",),
+    )
+    assert run.result.success, _not_passed(run)
+    assert query(run.db_path, "select count(*) from gold.event_facts") == [(0,)]
 
 
 def test_an_enabled_rule_without_its_parameter_fails_at_parse(tmp_path: Path) -> None:

@@ -8,12 +8,18 @@
    Parquet files and all of them are committed as dataset versions in ONE control-plane transaction.
    Otherwise the run is marked failed with the failing nodes, nothing is published, and the
    previous versions stay current.
-5. Detected events go to ``events_index``; the dbt artifacts are kept under ``manifests/dbt/<run_id>``.
+5. Detected events go to ``events_index``; the dbt artifacts are kept under ``manifests/dbt/<run_id>``,
+   and a failed build keeps there the compiled SQL of its failing nodes (``failed/<unique_id>.sql``,
+   and what dbt ran, ``failed/<unique_id>.run.sql``): the run's ``_work/`` folder is removed.
+
+The dbt vars of a run (:func:`dbt_vars`) carry the company, the as-of date and the event rules of
+``config/events/*.json``, their only home (``dbt_project.yml`` has no event thresholds).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,11 +31,19 @@ import duckdb
 from lakehouse.config import LakehouseConfig
 from lakehouse.dataplane import duck
 from lakehouse.dataplane.atomic import atomic_write_bytes
+from lakehouse.dataplane.maintenance import WORK_DIR
 from lakehouse.dataplane.manifest import run_manifest
-from lakehouse.dataplane.schemas import RAW_SCHEMAS, reserved_column_problems
+from lakehouse.dataplane.pipeline_run import PipelineRun
+from lakehouse.dataplane.recovery import recover_company
+from lakehouse.dataplane.schemas import (
+    RAW_SCHEMAS,
+    Column,
+    DatasetSchema,
+    reserved_column_problems,
+    schema_to_json,
+)
 from lakehouse.dataplane.sql import quote_identifier
-from lakehouse.dataplane.store import WORK_DIR, DatasetStore, StagedVersion, current_of, version_summary
-from lakehouse.dataplane.zones import validate_slug
+from lakehouse.dataplane.store import DatasetStore, StagedVersion, current_of, version_summary
 from lakehouse.db.records import DatasetVersionRecord
 from lakehouse.errors import (
     BuildFailedError,
@@ -38,8 +52,7 @@ from lakehouse.errors import (
     EmptyVersionError,
     TransformError,
 )
-from lakehouse.pipeline_run import PipelineRun
-from lakehouse.recovery import recover_company
+from lakehouse.names import BUILT_ZONES, validate_slug
 from lakehouse.transform.dbt_runner import (
     DbtInvocation,
     NodeProgress,
@@ -48,12 +61,23 @@ from lakehouse.transform.dbt_runner import (
     run_dbt_build,
 )
 from lakehouse.transform.events import events_from_facts, sync_events
-from lakehouse.transform.profiles import ExtractResult, run_extraction
+from lakehouse.transform.extraction_run import ExtractResult, run_extraction
 from lakehouse.transform.staging_db import prepare_staging_db
 
 logger = logging.getLogger(__name__)
 
 EVENT_FACTS = "event_facts"
+#: Folder of a failed build's kept artifacts (``manifests/dbt/<run_id>/``) with its failing nodes' SQL.
+FAILED_SQL_DIR = "failed"
+
+
+def dbt_vars(config: LakehouseConfig, company: str, as_of: date) -> dict[str, Any]:
+    """The dbt vars of a build (and of the ``lakehouse dbt`` sandbox).
+
+    ``events`` are the rules of ``config/events/*.json`` (:meth:`LakehouseConfig.events_dbt_vars`),
+    their only home: a dbt run without this var has every event rule disabled.
+    """
+    return {"company": company, "as_of": as_of.isoformat(), "events": config.events_dbt_vars()}
 
 
 @dataclass
@@ -219,10 +243,10 @@ class DbtBuild:
         ancestors = [
             m
             for m in list_models(self.project_dir, work / "target", variables, [f"+{s}" for s in select])
-            if m["unique_id"] not in chosen and m["zone"] in ("silver", "gold")
+            if m["unique_id"] not in chosen and m["zone"] in BUILT_ZONES
         ]
         extra: list[str] = []
-        views: dict[str, dict[str, list[Path]]] = {"silver": {}, "gold": {}}
+        views: dict[str, dict[str, list[Path]]] = {zone: {} for zone in BUILT_ZONES}
         read: list[dict[str, Any]] = []
         for model in ancestors:
             versions = [
@@ -272,11 +296,7 @@ class DbtBuild:
             "backfill": backfill,
         }
         work = run.scratch(self.store.root.company_dir(company) / WORK_DIR / run_id)
-        variables = {
-            "company": company,
-            "as_of": chosen.isoformat(),
-            "events": self.config.events_dbt_vars(),
-        }
+        variables = dbt_vars(self.config, company, chosen)
         views: dict[str, dict[str, list[Path]]] = {
             "bronze": self.store.current_views(company, as_of=chosen)["bronze"]
         }
@@ -297,7 +317,10 @@ class DbtBuild:
         invocation = run_dbt_build(
             self.project_dir, db_path, work / "target", variables, run_id, to_build, progress
         )
-        artifacts = self._keep_artifacts(company, run_id, work / "target")
+        failed_sql = (
+            {} if invocation.success else self._keep_failed_sql(company, run_id, work / "target", invocation)
+        )
+        artifacts = self._keep_artifacts(company, run_id, work / "target", failed_sql)
         nodes = [
             {
                 "unique_id": n.unique_id,
@@ -309,7 +332,7 @@ class DbtBuild:
         ]
         if not invocation.success:
             log = next((a for a in artifacts if a.endswith("dbt.log")), None)
-            raise BuildFailedError(run_id, _failures(invocation), log)
+            raise BuildFailedError(run_id, _failures(invocation, failed_sql), log)
         models = published_models(invocation)
         if select and not models:
             raise TransformError(
@@ -381,14 +404,13 @@ class DbtBuild:
                 f"dbt model {model['unique_id']} has reserved column(s): {'; '.join(problems)}; "
                 "rename them in the model (e.g. `as event_dt`)"
             )
-        schema = {
-            "name": model["name"],
-            "version": model["schema_version"],
-            "primary_key": None,
-            "columns": [
-                {"name": c[0], "type": c[1], "nullable": c[2] != "NO", "enum": None} for c in described
-            ],
-        }
+        schema = schema_to_json(
+            DatasetSchema(
+                name=model["name"],
+                version=model["schema_version"],
+                columns=tuple(Column(str(c[0]), str(c[1]), nullable=c[2] != "NO") for c in described),
+            )
+        )
         version = StagedVersion(
             company=company,
             zone=model["zone"],
@@ -404,15 +426,69 @@ class DbtBuild:
         self.store.write_file(con, version, f"SELECT {columns} FROM {relation} ORDER BY ALL", as_of)
         return version
 
-    def _keep_artifacts(self, company: str, run_id: str, target: Path) -> list[str]:
+    def _artifacts_dir(self, company: str, run_id: str) -> Path:
+        """``manifests/dbt/<run_id>/``: the dbt artifacts kept with a run (gc never removes them)."""
+        return self.store.root.manifests_dir(company) / "dbt" / run_id
+
+    def _keep_artifacts(
+        self, company: str, run_id: str, target: Path, failed_sql: dict[str, list[str]] | None = None
+    ) -> list[str]:
+        """Copy dbt's run results, manifest and log next to the run's other kept artifacts.
+
+        The log names files under the run's ``_work/`` folder, which is removed when the run ends: a
+        failed run's log gets a last line naming the kept copies of its failing nodes' SQL.
+        """
         kept = []
-        folder = self.store.root.manifests_dir(company) / "dbt" / run_id
+        folder = self._artifacts_dir(company, run_id)
         for name in ("run_results.json", "manifest.json", "logs/dbt.log"):
             source = target / name
             if source.exists():
+                data = source.read_bytes()
+                if name.endswith("dbt.log") and failed_sql:
+                    lines = [
+                        f"lakehouse: {target.parent} is removed when the run ends; the SQL of the "
+                        "failing node(s) is kept:",
+                        *(
+                            f"  {uid}: {', '.join(str(self.store.root.resolve(p)) for p in paths)}"
+                            for uid, paths in sorted(failed_sql.items())
+                        ),
+                    ]
+                    data += ("\n" + "\n".join(lines) + "\n").encode()
                 kept_path = folder / Path(name).name
-                atomic_write_bytes(kept_path, source.read_bytes(), overwrite=False)
+                atomic_write_bytes(kept_path, data, overwrite=False)
                 kept.append(self.store.root.relative(kept_path))
+        return kept
+
+    def _keep_failed_sql(
+        self, company: str, run_id: str, target: Path, invocation: DbtInvocation
+    ) -> dict[str, list[str]]:
+        """Keep the SQL of each failing node: unique_id -> kept files (relative to the data root).
+
+        ``failed/<unique_id>.sql`` is the compiled SQL (``target/compiled/...``, or the run results'
+        ``compiled_code``); ``failed/<unique_id>.run.sql`` is what dbt ran (``target/run/...``: the
+        DDL around a model, the failure count around a test). A node that failed before it compiled
+        (a Jinja error) has none.
+        """
+        folder = self._artifacts_dir(company, run_id) / FAILED_SQL_DIR
+        nodes = invocation.manifest.get("nodes", {})
+        results = {r.get("unique_id"): r for r in invocation.run_results.get("results", [])}
+        kept: dict[str, list[str]] = {}
+        for failed in invocation.failed:
+            uid = failed.unique_id
+            name = _SAFE_FILE_NAME.sub("_", uid)
+            compiled, ran = _compiled_files(target, nodes.get(uid, {}))
+            code = compiled.read_bytes() if compiled is not None else None
+            if code is None and results.get(uid, {}).get("compiled_code"):
+                code = str(results[uid]["compiled_code"]).encode()
+            files = []
+            for suffix, data in ((".sql", code), (".run.sql", ran.read_bytes() if ran else None)):
+                if data is None:
+                    continue
+                path = folder / f"{name}{suffix}"
+                atomic_write_bytes(path, data, overwrite=False)
+                files.append(self.store.root.relative(path))
+            if files:
+                kept[uid] = files
         return kept
 
 
@@ -428,8 +504,33 @@ def _version_input(v: DatasetVersionRecord) -> dict[str, Any]:
     }
 
 
-def _failures(invocation: DbtInvocation) -> list[str]:
-    failed = [f"{n.unique_id}: {n.status}: {_shorten(n.message)}" for n in invocation.failed]
+_SAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _compiled_files(target: Path, node: dict[str, Any]) -> tuple[Path | None, Path | None]:
+    """A node's compiled SQL under ``target/compiled/`` and what ran under ``target/run/``, if present."""
+    compiled_path = node.get("compiled_path")
+    if not compiled_path:
+        return None, None
+    compiled = Path(compiled_path)
+    if not compiled.is_absolute():  # relative to the project: "<target-path>/compiled/..."
+        parts = compiled.parts
+        compiled = target.joinpath(*parts[parts.index("compiled") :]) if "compiled" in parts else target
+    try:
+        relative = compiled.relative_to(target / "compiled")
+    except ValueError:
+        return (compiled if compiled.is_file() else None), None
+    ran = target / "run" / relative
+    return (compiled if compiled.is_file() else None), (ran if ran.is_file() else None)
+
+
+def _failures(invocation: DbtInvocation, failed_sql: dict[str, list[str]] | None = None) -> list[str]:
+    kept = failed_sql or {}
+    failed = [
+        f"{n.unique_id}: {n.status}: {_shorten(n.message)}"
+        + (f" (compiled SQL: {kept[n.unique_id][0]})" if n.unique_id in kept else "")
+        for n in invocation.failed
+    ]
     if not failed and invocation.error:
         failed = [invocation.error]
     return failed or ["dbt reported failure without a failing node; see the run's dbt log"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.errors import TransformError
+from lakehouse.names import BUILT_ZONES
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,24 @@ def temporary_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+def dbt_env(db_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of every dbt invocation: the DuckDB file ``profiles.yml`` reads, no usage stats."""
+    return {"LAKEHOUSE_DBT_DB_PATH": str(db_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **extra}
+
+
+def exit_code(result: Any) -> int:
+    """The exit code the ``dbt`` command gives for a ``dbtRunnerResult``.
+
+    0 success; 1 a node or test failed (dbt's ``ModelError``); 2 dbt could not run (a usage, parse
+    or internal error: ``UnhandledError``); 130 interrupted (Ctrl-C).
+    """
+    if result.success:
+        return 0
+    if isinstance(result.exception, KeyboardInterrupt):
+        return 130
+    return 1 if result.exception is None else 2
 
 
 def release_dbt_resources() -> None:
@@ -142,11 +161,7 @@ def run_dbt_build(
         # Tests run only when every model they read was selected ("cautious"): a relationships test
         # from an unselected model would otherwise read a table this run never built.
         args += ["--select", *select, "config.materialized:view", "--indirect-selection", "cautious"]
-    env = {
-        "LAKEHOUSE_DBT_DB_PATH": str(db_path),
-        "DBT_ENV_CUSTOM_ENV_LAKEHOUSE_RUN_ID": run_id,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = dbt_env(db_path, DBT_ENV_CUSTOM_ENV_LAKEHOUSE_RUN_ID=run_id)
     with temporary_environ(env):
         # dbt caches DBT_ENV_CUSTOM_ENV_* once per process: drop the cache so this run's id is used.
         reset_metadata_vars()
@@ -179,10 +194,8 @@ def run_dbt_build(
                 failures=r.get("failures"),
             )
         )
-    if not invocation.success and not invocation.nodes and invocation.error is None:
-        raise TransformError(
-            "dbt build failed before running any node; see the dbt log in the run's target folder"
-        )
+    # A build that failed before running any node (a parse error) has no nodes, only ``error``:
+    # the caller keeps the log and reports it.
     return invocation
 
 
@@ -195,7 +208,7 @@ def published_models(invocation: DbtInvocation) -> list[dict[str, Any]]:
             continue
         meta = node.get("config", {}).get("meta", {}) or node.get("meta", {})
         zone = meta.get("zone")
-        if zone not in ("silver", "gold"):
+        if zone not in BUILT_ZONES:
             continue
         models.append(
             {
@@ -233,7 +246,7 @@ def list_models(
         "--select",
         *select,
     ]
-    env = {"LAKEHOUSE_DBT_DB_PATH": str(target_dir / "ls.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = dbt_env(target_dir / "ls.duckdb")
     with temporary_environ(env):
         try:
             result = dbtRunner().invoke(args)

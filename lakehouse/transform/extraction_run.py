@@ -1,4 +1,7 @@
-"""``lakehouse extract``: transcript extraction into gold profile datasets (pipeline ``transcript_pipeline``).
+"""The extraction pipeline run (``lakehouse extract``, pipeline ``transcript_pipeline``).
+
+The matcher itself (fields out of transcript text) is :mod:`lakehouse.transform.extraction`; this
+module runs it as a pipeline run: read, extract, publish gold profile datasets.
 
 Each ``config/extraction/*.json`` reads the current silver version of its source dataset, extracts its
 fields from the text column, and publishes ``gold/dataset=<output_dataset>`` (one row per entity with
@@ -19,10 +22,11 @@ from lakehouse.config import LakehouseConfig
 from lakehouse.config.models import ExtractionConfig
 from lakehouse.dataplane import duck
 from lakehouse.dataplane.manifest import run_manifest
+from lakehouse.dataplane.pipeline_run import PipelineRun
+from lakehouse.dataplane.schemas import Column, DatasetSchema, schema_to_json
 from lakehouse.dataplane.store import DatasetStore, StagedVersion, version_summary
-from lakehouse.dataplane.zones import validate_slug
 from lakehouse.db.records import DatasetVersionRecord
-from lakehouse.pipeline_run import PipelineRun
+from lakehouse.names import validate_slug
 from lakehouse.transform.extraction import build_profiles
 
 logger = logging.getLogger(__name__)
@@ -127,14 +131,14 @@ def _extract_one(
     calls = store.read_dataset(company, "silver", cfg.source.dataset, source.version_tag)
     as_of = _version_as_of(store, source)
     profiles = build_profiles(calls, cfg)
-    schema = {
-        "name": cfg.output_dataset,
-        "version": PROFILE_SCHEMA_VERSION,
-        "primary_key": cfg.source.entity_column,
-        "columns": [
-            {"name": f.name, "type": str(f.type), "nullable": True, "enum": None} for f in profiles.schema
-        ],
-    }
+    schema = schema_to_json(
+        DatasetSchema(
+            name=cfg.output_dataset,
+            version=PROFILE_SCHEMA_VERSION,
+            columns=tuple(Column(f.name, str(f.type), nullable=True) for f in profiles.schema),
+            primary_key=cfg.source.entity_column,
+        )
+    )
     version = StagedVersion(
         company=company,
         zone="gold",
