@@ -1,7 +1,7 @@
 """The one exception hierarchy of the package.
 
 Every error raised on purpose derives from :class:`LakehouseError`, so the CLI can catch one type and
-turn it into a one-line message and exit code 1. Each class stores the fields it is about and builds
+turn it into a one-line message and its exit code (:attr:`LakehouseError.exit_code`). Each class stores the fields it is about and builds
 its message in ``__init__``, naming the file, line, field or id at fault and, where there is one, the
 next step.
 """
@@ -14,11 +14,21 @@ import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+#: Exit codes of the CLI, by kind of failure (a class's ``exit_code``; the README has the table).
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_LOCK_BUSY = 3
+EXIT_DATA_REFUSED = 4
 
 
 class LakehouseError(Exception):
     """Base class of every error the lakehouse raises on purpose."""
+
+    #: The CLI's exit code for this error: 1 a failure, 2 a usage error, 3 a lock held by another
+    #: process, 4 data refused (rows or a schema that do not validate, a build whose dbt tests fail).
+    exit_code: ClassVar[int] = EXIT_FAILURE
 
     def run_error_details(self) -> dict[str, Any]:
         """Fields recorded with the message on a pipeline run this error failed (none by default)."""
@@ -38,6 +48,23 @@ def low_on_space(path: str | os.PathLike[str]) -> bool:
         return shutil.disk_usage(here).free < LOW_SPACE_BYTES
     except OSError:
         return False
+
+
+class UsageError(LakehouseError):
+    """The command line is wrong: flags that contradict each other, a value that names nothing known."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+
+class UnknownNameError(UsageError):
+    """A name on the command line (a company, an event type, a pipeline) that is not known; lists the known ones."""
+
+    def __init__(self, kind: str, value: str, known: Sequence[str], hint: str = "") -> None:
+        self.kind = kind
+        self.value = value
+        self.known = list(known)
+        listed = ", ".join(self.known) if self.known else "none"
+        super().__init__(f"no {kind} {value!r} (known: {listed}){hint}")
 
 
 class DiskFullError(LakehouseError):
@@ -159,6 +186,8 @@ class CommitConflictError(ControlPlaneError):
 
 
 class LockBusyError(ControlPlaneError):
+    exit_code: ClassVar[int] = EXIT_LOCK_BUSY
+
     def __init__(self, name: str, holder: str | None) -> None:
         self.name = name
         self.holder = holder
@@ -185,12 +214,23 @@ class InvalidNameError(DataPlaneError):
         )
 
 
-class SchemaMismatchError(DataPlaneError):
+class DataRefusedError(DataPlaneError):
+    """Data was refused: it does not validate, so nothing of it was published (exit code 4)."""
+
+    exit_code: ClassVar[int] = EXIT_DATA_REFUSED
+
+
+class SchemaMismatchError(DataRefusedError):
     """Data does not match the declared or recorded schema of its dataset."""
 
 
 class SchemaConflictError(SchemaMismatchError):
-    """A run's schema for a dataset differs from the one registered under the same schema version."""
+    """A run's schema for a dataset differs from the one registered under the same schema version.
+
+    A conflict with another run rather than bad data: exit code 1.
+    """
+
+    exit_code: ClassVar[int] = EXIT_FAILURE
 
     def __init__(
         self,
@@ -215,7 +255,7 @@ class SchemaConflictError(SchemaMismatchError):
         )
 
 
-class RowValidationError(DataPlaneError):
+class RowValidationError(DataRefusedError):
     def __init__(self, file: str, line: int | None, column: str | None, reason: str) -> None:
         self.file = file
         self.line = line
@@ -284,6 +324,8 @@ class TransformError(LakehouseError):
 class EmptyVersionError(TransformError):
     """A build would replace a non-empty current dataset with an empty version."""
 
+    exit_code: ClassVar[int] = EXIT_DATA_REFUSED
+
     def __init__(self, dataset: str, as_of: str, current_rows: int, current_as_of: object) -> None:
         self.dataset = dataset
         super().__init__(
@@ -293,6 +335,10 @@ class EmptyVersionError(TransformError):
 
 
 class BuildFailedError(TransformError):
+    """A dbt model or test failed: nothing was published (exit code 4)."""
+
+    exit_code: ClassVar[int] = EXIT_DATA_REFUSED
+
     def __init__(self, run_id: str, failures: Sequence[str], log: str | None = None) -> None:
         self.run_id = run_id
         self.failures = list(failures)

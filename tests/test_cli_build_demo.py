@@ -43,9 +43,12 @@ def lake(tmp_path: Path, db_url: str, settings_env: pytest.MonkeyPatch) -> Itera
 def test_build_cli_reports_the_failing_node_on_one_line(lake: Lakehouse) -> None:
     (lake.project_dir / "tests" / "never_holds.sql").write_text("select 1 as broken\n")
     result = _cli("build", "--company", COMPANY)
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # data refused: a dbt test failed
     assert "Traceback" not in result.stdout + result.stderr
-    [line] = result.stderr.strip().splitlines()
+    # off a terminal, one progress line per dbt node, then the one error line
+    *progress, line = result.stderr.strip().splitlines()
+    assert progress and all(p.startswith(f"build {COMPANY}: ") for p in progress), progress
+    assert any(p.startswith(f"build {COMPANY}: test never_holds fail (") for p in progress), progress
     assert line.startswith("error: build ") and "nothing published" in line
     assert "test.lakehouse.never_holds" in line
     assert result.stdout == ""  # dbt's own log goes to a file kept with the run, not to the terminal
@@ -59,6 +62,7 @@ def test_build_and_events_cli(lake: Lakehouse) -> None:
     built = _cli("build", "--company", COMPANY, "-o", "json")
     assert built.exit_code == 0, built.stderr
     summary = json.loads(built.stdout)
+    assert any(p.startswith(f"build {COMPANY}: model ") for p in built.stderr.splitlines()), built.stderr
     assert any(
         v["zone"] == "gold" and v["dataset"] == "customer_profiles" for v in summary["extraction"]["versions"]
     )

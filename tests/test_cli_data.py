@@ -70,9 +70,9 @@ def ok(*args: str) -> Result:
     return result
 
 
-def one_line_error(result: Result) -> str:
-    """The single ``error:`` line of a failed command (exit 1, no traceback)."""
-    assert result.exit_code == 1, (result.stdout, result.stderr)
+def one_line_error(result: Result, exit_code: int = 1) -> str:
+    """The single ``error:`` line of a failed command (exit 1 unless said, no traceback)."""
+    assert result.exit_code == exit_code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stdout + result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: ")
@@ -125,7 +125,7 @@ def test_an_ingest_whose_catalog_refresh_fails_exits_1_and_the_rerun_refreshes_i
 ) -> None:
     """A full disk during the catalog refresh after the commit: the versions stay published, the
     command says the catalog is behind (exit 1), and the rerun (a no-op) brings it up to date."""
-    import lakehouse.dataplane.store as datasets_module
+    import lakehouse.query.catalog_hook as datasets_module
 
     write_jobs(src, "2026-09-29", ["J1", "J2"])
     ok("ingest", str(src), "-c", COMPANY)
@@ -195,10 +195,12 @@ def test_errors_are_one_line_on_stderr_with_exit_1(src: Path, root: Path) -> Non
         (["-c", COMPANY, "--dataset", "../x"], "error: invalid dataset name '../x'"),
         (["-c", COMPANY, "--dataset", "/etc"], "error: invalid dataset name '/etc'"),
         (["-c", COMPANY, "--dataset", "a b"], "error: invalid dataset name 'a b'"),
-        (["-c", COMPANY, "--on-error", "skip"], "error: --on-error must be abort or quarantine, not 'skip'"),
         (["-c", COMPANY, "--dt", "2026-13-01"], "error: --dt '2026-13-01' is not a date: use YYYY-MM-DD"),
     ]:
         assert one_line_error(cli("ingest", str(good), *args)).startswith(message), args
+    assert one_line_error(cli("ingest", str(good), "-c", COMPANY, "--on-error", "skip"), exit_code=2) == (
+        "error: --on-error must be abort or quarantine, not 'skip'"
+    )
     assert files_under(root) == []
 
     assert one_line_error(cli("ingest", str(src / "nope"), "-c", COMPANY)) == (
@@ -207,7 +209,7 @@ def test_errors_are_one_line_on_stderr_with_exit_1(src: Path, root: Path) -> Non
     bad = write_csv(
         src / "2026-09-30" / "jobs.csv", JOBS_HEADER, [job_row("J2"), job_row("J3", job_total="x")]
     )
-    line = one_line_error(cli("ingest", str(src), "-c", COMPANY))
+    line = one_line_error(cli("ingest", str(src), "-c", COMPANY), exit_code=4)  # data refused
     assert line.startswith(f"error: {bad}, line 3, column 'job_total': bad type: expected DECIMAL(12,2)")
     assert data_files(root) == []
     [run] = as_json(ok("runs", "-c", COMPANY, "-o", "json"))
@@ -217,11 +219,13 @@ def test_errors_are_one_line_on_stderr_with_exit_1(src: Path, root: Path) -> Non
     # read commands check the company name, and a company with nothing published does not verify OK
     for command in ("datasets", "runs", "verify", "gc"):
         assert one_line_error(cli(command, "-c", "../x")).startswith("error: invalid company name '../x'")
-    assert one_line_error(cli("verify", "-c", "nosuch")) == (
-        "error: nothing to verify: company 'nosuch' has no published version (check the name)"
-    )
-    assert one_line_error(cli("query", "-c", "nosuch", "select 1")).startswith(
-        "error: company 'nosuch' has nothing published yet"
+    # an unknown company is a usage error naming the known ones (exit 2), not an empty company
+    for command in (["verify"], ["datasets"], ["runs"], ["gc"], ["catalog"], ["query", "select 1"]):
+        assert one_line_error(cli(*command, "-c", "nosuch"), exit_code=2) == (
+            "error: no company 'nosuch' (known: acme)"
+        ), command
+    assert one_line_error(cli("query", "-c", COMPANY, "select 1")).startswith(
+        "error: company 'acme' has nothing published yet"
     )
 
 
@@ -236,7 +240,7 @@ def test_query_reads_the_catalog_and_refuses_writes(src: Path, root: Path) -> No
             "select dt, count(*) as n from bronze.jobs group by dt order by dt",
             "-c",
             COMPANY,
-            "-f",
+            "-o",
             "json",
         )
     )

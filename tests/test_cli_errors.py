@@ -192,7 +192,7 @@ def test_the_dal_maps_lost_connections_and_a_full_database(
     with pytest.raises(DiskFullError) as info:
         dal.list_pipeline_runs()
     if backend == "sqlite":
-        assert info.value.path == make_url(dal.engine.url).database
+        assert info.value.path == make_url(dal._engine.url).database
     else:
         assert str(info.value).startswith("no space left on the database server at postgresql+psycopg://")
     raised[:] = [sqlite3.OperationalError("database is locked")]  # busy, not lost: left alone

@@ -128,7 +128,7 @@ def test_losing_a_schema_race_exits_1_naming_the_dataset_version_and_run(
             found = real_list(self, *args, **kwargs)  # type: ignore[arg-type]
             calls["n"] += 1
             if calls["n"] == 1:  # right after this run looked: the rival's commit lands
-                with self.session() as s:
+                with self._session() as s:
                     SqlRunRepo(s).register_schema(COMPANY, "bronze", "widgets", "1", schema, rival)
             return found
 

@@ -78,7 +78,7 @@ def _set_query_config(acme: Path, section: dict[str, object]) -> None:
 
 
 def _setting(*args: str) -> str:
-    rows = json.loads(_ok("select current_setting('memory_limit') as m", "-f", "json", *args).stdout)
+    rows = json.loads(_ok("select current_setting('memory_limit') as m", "-o", "json", *args).stdout)
     return str(rows[0]["m"])
 
 
@@ -141,7 +141,7 @@ def test_a_query_over_the_memory_limit_names_the_limit() -> None:
 def test_out_streams_the_whole_result_to_a_file(acme: Path, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / "out" / f"numbers.{fmt}"
 
-    result = _ok("select range as n, 'x' || range as s from range(300000)", "-f", fmt, "--out", str(out))
+    result = _ok("select range as n, 'x' || range as s from range(300000)", "-o", fmt, "--out", str(out))
 
     assert "wrote 300000 row(s)" in result.stdout
     con = duckdb.connect()
@@ -169,7 +169,7 @@ def test_terminal_table_of_a_huge_result_stops_early() -> None:
 
 @pytest.mark.usefixtures("acme")
 def test_views_answer_max_dt_and_internal_errors_are_one_line() -> None:
-    assert json.loads(_ok("select max(dt) as m from silver.jobs", "-f", "json").stdout) == [
+    assert json.loads(_ok("select max(dt) as m from silver.jobs", "-o", "json").stdout) == [
         {"m": "2026-01-01"}
     ]
     if duckdb.__version__ != "1.5.5":

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from lakehouse.cli.errors import catch_errors, err_console
-from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
+from lakehouse.cli.options import FROM_CONFIG, CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
-from lakehouse.cli.progress import DbtNodeReporter, progress_bar
+from lakehouse.cli.progress import DbtNodeReporter, Steps
 from lakehouse.config import load_config
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
@@ -18,7 +18,7 @@ from lakehouse.transform.build import BuildResult, DbtBuild
 
 @catch_errors
 def build_command(
-    company: CompanyOpt,
+    company: CompanyOpt = FROM_CONFIG,
     select: Annotated[
         list[str] | None, typer.Option("--select", "-s", help="dbt node selection (default: all).")
     ] = None,
@@ -50,8 +50,8 @@ def build_command(
     """Build silver and gold with dbt, test them, and publish them only if every test passes."""
     settings = get_settings()
     config = load_config(settings.config_dir)
-    with open_store(settings) as store, progress_bar() as bar:
-        on_node = DbtNodeReporter(bar, bar.add_task("dbt build", total=None))
+    with open_store(settings) as store, Steps(f"build {company}", unit="dbt node(s)") as steps:
+        on_node = DbtNodeReporter(steps)
 
         result = DbtBuild(store, config, settings.dbt_project_dir).run(
             company,

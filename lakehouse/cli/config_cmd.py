@@ -28,7 +28,7 @@ def _group() -> None:
 def validate(
     config_dir: Annotated[
         Path | None,
-        typer.Option("--config-dir", help="Config directory [default: LAKEHOUSE_CONFIG_DIR or ./config]."),
+        typer.Option("--config-dir", help="Config directory (default: LAKEHOUSE_CONFIG_DIR or ./config)."),
     ] = None,
     output: OutputOpt = OutputFormat.text,
 ) -> None:

@@ -8,20 +8,34 @@ from typing import Annotated, Any
 import typer
 
 from lakehouse.cli.errors import catch_errors, err_console
-from lakehouse.cli.options import CompanyOpt, OutputOpt
-from lakehouse.cli.output import OutputFormat, console, emit, print_json, print_run, run_document
+from lakehouse.cli.options import (
+    FROM_CONFIG,
+    KNOWN_PIPELINES,
+    CompanyOpt,
+    OutputOpt,
+    default_company,
+    require_company,
+    require_known,
+)
+from lakehouse.cli.output import OutputFormat, console, emit, note_cut, print_json, print_run, run_document
 from lakehouse.config import load_config
-from lakehouse.dataplane.store import GcReport, current_of
-from lakehouse.dataplane.zones import validate_slug
-from lakehouse.db.liveness import holder_alive
+from lakehouse.dataplane.maintenance import GcReport
+from lakehouse.dataplane.recovery import recover_runs
+from lakehouse.dataplane.store import current_of
 from lakehouse.errors import DataPlaneError
-from lakehouse.recovery import reap_dead_runs, recover_runs
+from lakehouse.names import validate_slug
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
 
 
 @catch_errors
-def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text) -> None:
+def datasets_command(
+    company: CompanyOpt = FROM_CONFIG,
+    limit: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="Show at most N datasets (default: all).")
+    ] = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
     """List the published datasets of a company: current version, its as-of date, row counts.
 
     Silver/gold: the current version is the one with the newest as-of (then the latest commit);
@@ -29,6 +43,7 @@ def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text)
     """
     validate_slug("company", company)
     with open_store() as store:
+        require_company(store.dal, company)
         versions = store.dal.list_dataset_versions(company)
     by_dataset: dict[tuple[str, str], list[Any]] = {}
     for v in versions:
@@ -52,12 +67,15 @@ def datasets_command(company: CompanyOpt, output: OutputOpt = OutputFormat.text)
                 "created_at": current.created_at,
             }
         )
+    total = len(rows)
+    rows = rows if limit is None else rows[:limit]
     emit(
         output,
         f"datasets of {company}",
         rows,
         ["zone", "dataset", "current", "as_of", "schema_version", "versions", "backfills", "rows"],
     )
+    note_cut(len(rows), total, "datasets")
 
 
 def _backfills(versions: list[Any]) -> int:
@@ -81,23 +99,36 @@ runs_app = typer.Typer(
 @catch_errors
 def runs_command(
     ctx: typer.Context,
-    company: Annotated[str | None, typer.Option("--company", "-c", help="Company slug, e.g. acme.")] = None,
-    pipeline: Annotated[
-        str | None, typer.Option(help="Only runs of this pipeline (ingest, dbt_build, ...).")
+    company: Annotated[
+        str | None,
+        typer.Option(
+            "--company",
+            "-c",
+            metavar="SLUG",
+            show_default=False,
+            help="Company slug, e.g. acme (default: default_company of config/global.json).",
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 20,
+    pipeline: Annotated[
+        str | None, typer.Option(help=f"Only runs of this pipeline ({', '.join(KNOWN_PIPELINES)}).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="Show at most N runs.")] = 20,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """List recent pipeline runs, newest first; a run whose process died is marked failed first."""
+    """List recent pipeline runs, newest first; a run whose process died is marked failed first.
+
+    A line on stderr says when --limit cuts the list.
+    """
     if ctx.invoked_subcommand is not None:
         return
     if company is None:
-        raise typer.BadParameter(
-            "a company is needed to list its runs (`runs show RUN_ID` needs none)",
-            param_hint="'--company' / '-c'",
-        )
+        company = default_company()
     validate_slug("company", company)
     with open_store() as store:
+        require_company(store.dal, company)
+        counts = store.dal.count_pipeline_runs(company)
+        require_known("pipeline", pipeline, [*KNOWN_PIPELINES, *(p for _, p in counts)])
+        total = sum(n for (_, p), n in counts.items() if pipeline in (None, p))
         recover_runs(store, company, command="runs")
         runs = store.dal.list_pipeline_runs(company, pipeline, limit)
     rows = [
@@ -122,6 +153,7 @@ def runs_command(
             for r in rows
         ]
     emit(output, f"runs of {company}", rows)
+    note_cut(len(rows), total, "runs")
 
 
 @runs_app.command("show")
@@ -133,28 +165,28 @@ def runs_show_command(
     """Print one run whole: holder, error, inputs, outputs, dataset versions, dbt nodes."""
     with open_store() as store:
         run = store.dal.get_pipeline_run(run_id)
-        if run.status == "running" and run_id in reap_dead_runs(store.dal, run.company, command="runs"):
+        if run.status == "running" and run_id in store.dal.reap_dead_runs(run.company, command="runs"):
             run = store.dal.get_pipeline_run(run_id)
-        versions = [
-            v
-            for v in store.dal.list_dataset_versions(run.company, include_expired=True)
-            if v.produced_by_run_id == run_id
-        ]
+        versions = store.dal.list_dataset_versions(
+            run.company, include_expired=True, produced_by_run_id=run_id
+        )
     if output == OutputFormat.json:
         print_json(run_document(run, versions))
         return
-    print_run(run, versions, holder_alive(run) if run.status == "running" else None)
+    print_run(run, versions, store.dal.run_alive(run) if run.status == "running" else None)
 
 
 @catch_errors
 def verify_command(
-    company: CompanyOpt,
+    company: CompanyOpt = FROM_CONFIG,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Recompute the checksums of the published files; exit 1 naming every missing, extra or altered file."""
+    validate_slug("company", company)
     with open_store() as store:
-        report = store.verify(company, dataset)
+        require_company(store.dal, company)
+        report = store.maintenance.verify(company, dataset)
         if report.versions_checked == 0 and not report.problems:
             what = f"dataset {dataset!r} of company {company!r}" if dataset else f"company {company!r}"
             raise DataPlaneError(f"nothing to verify: {what} has no published version (check the name)")
@@ -187,25 +219,29 @@ def verify_command(
 
 @catch_errors
 def gc_command(
-    company: CompanyOpt,
+    company: CompanyOpt = FROM_CONFIG,
     keep: Annotated[
         int | None,
         typer.Option(
             min=1,
             help="Silver/gold versions to keep per dataset, the current one included "
-            "[default: retention.keep_versions of config/global.json].",
+            "(default: retention.keep_versions of config/global.json).",
         ),
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Only list what would be removed.")] = False,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Remove leftovers of crashed runs and silver/gold versions older than the newest KEEP."""
+    validate_slug("company", company)
     settings = get_settings()
     retention = load_config(settings.config_dir).global_.retention
     if keep is None:
         keep = retention.keep_versions
     with open_store(settings) as store:
-        report = store.gc(company, keep, dry_run, min_age=timedelta(minutes=retention.min_age_minutes))
+        require_company(store.dal, company)
+        report = store.maintenance.gc(
+            company, keep, dry_run, min_age=timedelta(minutes=retention.min_age_minutes)
+        )
         stale = None if dry_run else store.stale_catalog(company)
     _print_gc(report, dry_run, output)
     if stale is not None:
@@ -245,11 +281,15 @@ def _shorten(text: str | None, width: int) -> str:
 
 
 @catch_errors
-def catalog_command(company: CompanyOpt) -> None:
+def catalog_command(company: CompanyOpt = FROM_CONFIG, output: OutputOpt = OutputFormat.text) -> None:
     """Rebuild the company's DuckDB catalog (data/<company>/catalog.duckdb) from what is committed."""
     validate_slug("company", company)
     with open_store() as store:
+        require_company(store.dal, company)
         if not store.dal.list_dataset_versions(company):
             raise DataPlaneError(f"company {company!r} has nothing published yet")
         path = store.refresh_catalog(company)
+    if output == OutputFormat.json:
+        print_json({"company": company, "catalog": str(path)})
+        return
     console.print(f"rebuilt {path}", markup=False)

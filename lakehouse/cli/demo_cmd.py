@@ -15,14 +15,14 @@ from rich.rule import Rule
 
 from lakehouse.cli.errors import catch_errors, err_console
 from lakehouse.cli.output import OutputFormat, console, emit
-from lakehouse.cli.progress import DbtNodeReporter, progress_bar
+from lakehouse.cli.progress import DbtNodeReporter, Steps
 from lakehouse.config import load_config
 from lakehouse.dataplane.ingest import BronzeIngest
-from lakehouse.dataplane.store import DATA_ZONES
-from lakehouse.dataplane.zones import validate_slug
+from lakehouse.dataplane.zones import DATA_ZONES
 from lakehouse.db import migrate
 from lakehouse.db.engine import redact_url
 from lakehouse.errors import DataPlaneError, IntegrityError
+from lakehouse.names import validate_slug
 from lakehouse.query.render import render
 from lakehouse.query.sandbox import run_query
 from lakehouse.query.saved import resolve_query
@@ -40,8 +40,15 @@ def _step(title: str) -> None:
 @catch_errors
 def demo_command(
     company: Annotated[
-        str, typer.Option("--company", "-c", help="Company slug to generate and build.")
-    ] = "acme",
+        str | None,
+        typer.Option(
+            "--company",
+            "-c",
+            metavar="SLUG",
+            show_default=False,
+            help="Company slug to generate and build (default: default_company of config/global.json).",
+        ),
+    ] = None,
     days: Annotated[int, typer.Option(min=1, help="Days of sample data to generate.")] = 90,
     scale: Annotated[
         float, typer.Option(help="Sample volume: 1.0 is ~10,000 customers a year.")
@@ -49,9 +56,18 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="Random seed of the sample data.")] = DEFAULT_SEED,
 ) -> None:
     """Run the main job end to end: sample data -> bronze -> dbt silver/gold -> manifests -> a query."""
-    validate_slug("company", company)
+    if company is not None:
+        validate_slug("company", company)
     settings = get_settings()
-    config = load_config(settings.config_dir)
+    # Without LAKEHOUSE_CONFIG_DIR and ./config (a wheel install run in any folder): the shipped default config.
+    config_dir, shipped = settings.config_dir_or_shipped()
+    config = load_config(config_dir)
+    company = company or config.global_.default_company
+    console.print(
+        f"config: {config_dir}"
+        + (" (the default shipped with the package: no ./config here)" if shipped else ""),
+        markup=False,
+    )
     _step("control plane")
     migrate.upgrade(settings.database_url, "head")
     console.print(f"migrated {redact_url(settings.database_url)} to head", markup=False)
@@ -83,14 +99,11 @@ def demo_command(
             console.print(f"reusing the extracts in {extract}", markup=False)
 
         _step("bronze ingest")
-        with progress_bar() as bar:
-            task = bar.add_task("ingest", total=None)
+        with Steps(f"ingest {company}", min_interval=1.0, unit="file(s)") as steps:
             ingest = BronzeIngest(store).run(
                 company,
                 [extract],
-                progress=lambda label, done, total: bar.update(
-                    task, description=label, completed=done, total=total
-                ),
+                progress=lambda label, done, total: steps.step(label, done=done, total=total),
             )
         if ingest.run_id is None:
             console.print("every extract was ingested before: nothing new (idempotent)", markup=False)
@@ -100,8 +113,8 @@ def demo_command(
             )
 
         _step("dbt build (write-audit-publish), events, transcript profiles")
-        with progress_bar() as bar:
-            on_node = DbtNodeReporter(bar, bar.add_task("dbt build", total=None))
+        with Steps(f"build {company}", unit="dbt node(s)") as steps:
+            on_node = DbtNodeReporter(steps)
 
             build = DbtBuild(store, config, settings.dbt_project_dir).run(company, progress=on_node)
         console.print(
@@ -110,7 +123,7 @@ def demo_command(
         )
 
         _step("verify")
-        report = store.verify(company)
+        report = store.maintenance.verify(company)
         if not report.ok:
             for p in report.problems:
                 err_console.print(str(p), markup=False)

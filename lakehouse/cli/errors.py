@@ -1,6 +1,9 @@
 """One line on stderr per failure: the CLI's error messages, logging and tracebacks.
 
-A failed command prints ``error: <message>`` and exits 1; every log record is one line too
+A failed command prints ``error: <message>`` and exits with the error's code (1 a failure, 2 a usage
+error, 3 a lock held by another process, 4 data refused: see :attr:`LakehouseError.exit_code`);
+under ``--output json`` stdout gets the error as the command's JSON document too,
+``{"error": "<message>", "type": "LockBusyError", "exit_code": 3}``. Every log record is one line too
 (``LEVEL logger: message: <the error, on one line>``). Tracebacks are shown only with ``--verbose``
 or ``--log-level DEBUG`` (``LAKEHOUSE_LOG_LEVEL=DEBUG``). Whatever the error, a full disk reads
 "no space left on <path>" and a lost control plane says so, rather than the JSON, DuckDB or
@@ -13,12 +16,13 @@ codes (``:x:``) in values.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 import typer
@@ -27,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from lakehouse.db.engine import lost_connection_reason, redact_url, sqlite_path
 from lakehouse.errors import (
+    EXIT_FAILURE,
     ConfigError,
     DatabaseUnavailableError,
     DataPlaneError,
@@ -45,6 +50,13 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False
 logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+class JsonPrinted:
+    """Whether the running command has printed its JSON document on stdout (set by ``print_json``):
+    stdout then holds that document alone, and an error after it is said on stderr only."""
+
+    done = False
 
 
 class _Verbosity:
@@ -142,10 +154,17 @@ def describe_failure(exc: BaseException, hint: bool = True) -> str:
 
 
 def catch_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Run a command; on failure print one ``error: <message>`` line (see :func:`describe_failure`), exit 1."""
+    """Run a command; on failure print one ``error: <message>`` line (see :func:`describe_failure`)
+    and exit with the code of :func:`exit_code_of`.
+
+    A command called with ``output`` (or ``fmt``) ``json`` also prints the error as its JSON document
+    on stdout, ``{"error": ..., "type": ..., "exit_code": ...}`` (and ``problems`` for a config error),
+    unless it printed its result document before failing (a catalog left stale after a commit).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        JsonPrinted.done = False
         try:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException, click.exceptions.ClickException):
@@ -153,17 +172,48 @@ def catch_errors(func: Callable[P, R]) -> Callable[P, R]:
         except KeyboardInterrupt:
             err_console.print("interrupted")
             raise typer.Exit(130) from None
-        except ConfigError as exc:
-            _print_traceback(exc)
-            for problem in exc.problems:
-                err_console.print(f"error: {_flat(str(problem))}")
-            raise typer.Exit(1) from None
         except Exception as exc:
             _print_traceback(exc)
-            err_console.print(f"error: {describe_failure(exc)}")
-            raise typer.Exit(1) from None
+            code = exit_code_of(exc)
+            if isinstance(exc, ConfigError):
+                for problem in exc.problems:
+                    err_console.print(f"error: {_flat(str(problem))}")
+            else:
+                err_console.print(f"error: {describe_failure(exc)}")
+            if _json_requested(kwargs) and not JsonPrinted.done:
+                click.echo(json.dumps(error_document(exc), indent=2, sort_keys=True))
+            raise typer.Exit(code) from None
 
     return wrapper
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code of a failure: the error's ``exit_code``; 1 for a full disk, a lost database or
+    an unexpected error."""
+    if (disk_full_from(exc) or _low_space(exc)) is not None or _lost_database(exc) is not None:
+        return EXIT_FAILURE
+    code = getattr(exc, "exit_code", EXIT_FAILURE) if isinstance(exc, LakehouseError) else EXIT_FAILURE
+    return code if isinstance(code, int) else EXIT_FAILURE
+
+
+def error_document(exc: BaseException) -> dict[str, Any]:
+    """A failure as JSON: its one-line message, its type and exit code (and a config error's problems)."""
+    disk = disk_full_from(exc) or _low_space(exc)
+    lost = exc if isinstance(exc, DatabaseUnavailableError) else _lost_database(exc)
+    kind = type(disk if disk is not None else lost if lost is not None else exc).__name__
+    document: dict[str, Any] = {"error": describe_failure(exc), "type": kind, "exit_code": exit_code_of(exc)}
+    if isinstance(exc, ConfigError):
+        document["problems"] = [_flat(str(p)) for p in exc.problems]
+    return document
+
+
+def _json_requested(kwargs: Mapping[str, Any]) -> bool:
+    """Whether the command was asked for JSON output (``--output json``; ``query``'s ``--format json`` too)."""
+    for name in ("output", "fmt"):
+        value = kwargs.get(name)
+        if str(getattr(value, "value", value)) == "json":
+            return True
+    return False
 
 
 def _print_traceback(exc: BaseException) -> None:

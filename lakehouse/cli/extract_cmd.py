@@ -7,18 +7,18 @@ from typing import Annotated
 import typer
 
 from lakehouse.cli.errors import catch_errors, err_console
-from lakehouse.cli.options import CompanyOpt, OutputOpt
+from lakehouse.cli.options import FROM_CONFIG, CompanyOpt, OutputOpt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.config import load_config
-from lakehouse.dataplane.zones import validate_slug
+from lakehouse.names import validate_slug
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
-from lakehouse.transform.profiles import run_extraction
+from lakehouse.transform.extraction_run import run_extraction
 
 
 @catch_errors
 def extract_command(
-    company: CompanyOpt,
+    company: CompanyOpt = FROM_CONFIG,
     wait: Annotated[int, typer.Option(help="Seconds to wait for a build of the company to finish.")] = 0,
     output: OutputOpt = OutputFormat.text,
 ) -> None:

@@ -9,19 +9,19 @@ from typing import Annotated
 import typer
 
 from lakehouse.cli.errors import catch_errors
-from lakehouse.cli.options import OutputOpt
+from lakehouse.cli.options import FROM_CONFIG, CompanyOpt, OutputOpt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
-from lakehouse.cli.progress import progress_bar
+from lakehouse.cli.progress import Steps
 from lakehouse.errors import DataPlaneError
 from lakehouse.sample import DEFAULT_DAYS, DEFAULT_END_DATE, DEFAULT_SCALE, DEFAULT_SEED, generate
 
 
 @catch_errors
 def generate_command(
-    company: Annotated[str, typer.Option("--company", "-c", help="Company slug, e.g. acme.")],
     out: Annotated[
         Path, typer.Option("--out", help="Folder to write into: one YYYY-MM-DD sub-folder per day.")
     ],
+    company: CompanyOpt = FROM_CONFIG,
     days: Annotated[
         int, typer.Option(min=1, help="Number of extract days, ending on --end-date.")
     ] = DEFAULT_DAYS,
@@ -42,7 +42,7 @@ def generate_command(
         typer.Option(
             "--truth-out",
             help="Folder for the ground truth of the planted facts (call_facts.jsonl), outside --out "
-            "[default: <out>.truth beside it].",
+            "(default: <out>.truth beside it).",
         ),
     ] = None,
     output: OutputOpt = OutputFormat.text,
@@ -58,11 +58,10 @@ def generate_command(
         raise DataPlaneError(
             f"--out {out} is not empty: extracts of two runs would mix; choose an empty folder or pass --overwrite"
         )
-    with progress_bar() as bar:
-        task = bar.add_task("writing days", total=days)
+    with Steps(f"generate {company}", total=days, min_interval=1.0, unit="day(s)") as steps:
 
         def on_day(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            steps.step("days written", done=done, total=total)
 
         summary = generate(company, out, days=days, scale=scale, seed=seed, end_date=end_date.date(),
                            on_day_written=on_day, truth_dir=truth_out)  # fmt: skip

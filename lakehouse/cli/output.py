@@ -1,4 +1,10 @@
-"""Renderers for commands that print data: ``--output text|json``."""
+"""Renderers for commands that print data: ``--output text|json``.
+
+JSON keeps numbers as numbers (a DECIMAL is an integer or a double, see
+:func:`lakehouse.query.render.json_decimal`) and dates as ISO 8601 strings. A listing is a JSON
+array of its rows; when ``--limit`` cuts it, a line on stderr says so, whatever the format
+(:func:`note_cut`), so stdout stays the data alone.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from lakehouse.cli.errors import JsonPrinted, err_console
 from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
+from lakehouse.query.render import json_decimal
 
 # Piped output keeps whole values (run ids) instead of rich's 80-column default. Values are printed
 # literally: no rich markup ("[bold]") and no emoji codes (":x:") are interpreted in them.
@@ -37,14 +45,25 @@ class OutputFormat(StrEnum):
 def _default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, Decimal | UUID):
+    if isinstance(value, Decimal):
+        return json_decimal(value)
+    if isinstance(value, UUID):
         return str(value)
     raise TypeError(f"cannot render {type(value).__name__}")
 
 
 def print_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (no rich markup, stable key order)."""
+    JsonPrinted.done = True
     console.print(json.dumps(data, default=_default, indent=2, sort_keys=True), markup=False, emoji=False)
+
+
+def note_cut(shown: int, total: int, what: str) -> None:
+    """Say on stderr that a listing shows ``shown`` of its ``total`` rows (nothing when it shows all)."""
+    if total > shown:
+        err_console.print(
+            f"showing {shown} of {total} {what} (--limit N shows more)", markup=False, emoji=False
+        )
 
 
 def print_rows(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import pyarrow as pa
 import typer
 from pydantic import ValidationError
+from rich.console import Console
 
-from lakehouse.cli.errors import catch_errors, err_console
-from lakehouse.cli.options import parse_dt
+from lakehouse.cli.errors import JsonPrinted, catch_errors, err_console
+from lakehouse.cli.options import FROM_CONFIG, CompanyOpt, parse_dt, require_company
 from lakehouse.cli.output import console
 from lakehouse.config import load_config
 from lakehouse.config.loader import GLOBAL_FILE
 from lakehouse.config.models import QueryConfig
-from lakehouse.dataplane.store import DATA_ZONES
-from lakehouse.dataplane.zones import validate_slug
-from lakehouse.errors import DataPlaneError, InvalidArgumentError, LakehouseError
+from lakehouse.dataplane.zones import DATA_ZONES
+from lakehouse.errors import DataPlaneError, InvalidArgumentError, LakehouseError, UsageError
+from lakehouse.names import validate_slug
 from lakehouse.query.catalog import write_catalog
-from lakehouse.query.render import MAX_TABLE_ROWS, check_output, render
+from lakehouse.query.catalog_hook import catalog_views
+from lakehouse.query.render import EXTENSIONS, FORMATS, MAX_TABLE_ROWS, choose_format, render
 from lakehouse.query.sandbox import parse_params, stream_query
-from lakehouse.query.saved import resolve_query
+from lakehouse.query.saved import optional_parameters, resolve_query
 from lakehouse.runtime import open_store
 from lakehouse.settings import Settings, get_settings
 
@@ -32,16 +38,40 @@ logger = logging.getLogger(__name__)
 @catch_errors
 def query_command(
     query: Annotated[str, typer.Argument(help="SQL text, a saved query name, or queries/NAME.sql.")],
-    company: Annotated[str, typer.Option("--company", "-c", help="Company slug.")],
+    company: CompanyOpt = FROM_CONFIG,
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Bound parameter k=v ($k in the SQL).")
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="Bound parameter k=v ($k in the SQL); each $k needs one unless the saved query's "
+            "header declares it optional.",
+        ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FORMAT",
+            show_default=False,
+            help=f"Output format: {', '.join(FORMATS)} (default: from the extension of --out, else table).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", hidden=True, help="Deprecated: use -o/--output.")
+    ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Write the result to this file, streamed (required for parquet)."),
+        typer.Option(
+            help=f"Write the result to this file, streamed (required for parquet); its extension "
+            f"({', '.join(EXTENSIONS)}) gives the format."
+        ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Return at most this many rows.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=0, metavar="N", help="Return at most N rows (a line on stderr says when it cuts)."),
+    ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -72,7 +102,7 @@ def query_command(
 ) -> None:
     """Run one read-only statement against the company's DuckDB catalog (bronze/silver/gold views)."""
     settings = get_settings()
-    check_output(fmt, out)
+    chosen = choose_format(_requested_format(output, fmt), out)
     limits = _limits(settings, timeout, memory_limit)
     _name, sql = resolve_query(query, settings.queries_dir)
     params = parse_params(param or [])
@@ -80,6 +110,7 @@ def query_command(
     scratch = tempfile.TemporaryDirectory(prefix="lakehouse-query-") if day is not None else None
     with open_store(settings) as store:
         validate_slug("company", company)
+        require_company(store.dal, company)
         if not store.dal.list_dataset_versions(company):
             raise DataPlaneError(
                 f"company {company!r} has nothing published yet: run `lakehouse ingest --company {company} ...` first"
@@ -88,9 +119,9 @@ def query_command(
         if scratch is not None and day is not None:
             # A catalog of its own for this query, with the views as of the date asked for.
             catalog = Path(scratch.name) / "catalog.duckdb"
-            views = store.catalog_views(company, as_of=day)
+            views = catalog_views(store, company, as_of=day)
             write_catalog(catalog, views)
-            missing = _missing_as_of(store.catalog_views(company), views)
+            missing = _missing_as_of(catalog_views(store, company), views)
             newest = max((v.as_of for v in store.dal.list_dataset_versions(company) if v.as_of), default=None)
             if newest is not None and day > newest:
                 err_console.print(
@@ -102,11 +133,23 @@ def query_command(
             store.ensure_catalog(company)  # refreshed if a crash left it behind the control plane
             catalog = store.root.catalog_path(company)
         allowed = [store.root.zone_dir(company, z) for z in DATA_ZONES]
-    if fmt == "table":  # the terminal shows MAX_TABLE_ROWS; one more tells that there are more
-        limit = MAX_TABLE_ROWS + 1 if limit is None else min(limit, MAX_TABLE_ROWS + 1)
+    # One row more than --limit tells whether it cut the result; the terminal shows MAX_TABLE_ROWS,
+    # and one more tells that there are more.
+    fetch = None if limit is None else limit + 1
+    if chosen == "table":
+        fetch = MAX_TABLE_ROWS + 1 if fetch is None else min(fetch, MAX_TABLE_ROWS + 1)
+    optional = optional_parameters(sql)
     try:
-        with stream_query(catalog, sql, params, allowed, limit, limits) as reader:
-            render(reader, fmt, out, console)  # type: ignore[arg-type]
+        with stream_query(catalog, sql, params, allowed, fetch, limits, optional_params=optional) as reader:
+            capped = _Capped(reader, limit)
+            # A JSON document streamed to stdout is the command's output: a failure after its first
+            # bytes is said on stderr only (catch_errors), not appended to it.
+            target = Console(file=_MarkedStdout()) if out is None and chosen != "table" else console
+            render(capped.reader(), chosen, out, target)
+        if capped.cut:
+            err_console.print(
+                f"showing the first {limit} rows (--limit {limit}; the result has more)", markup=False
+            )
     except LakehouseError as exc:
         named = [m for m in missing if m.split(".")[1] in str(exc)]
         if not named:
@@ -118,6 +161,51 @@ def query_command(
     finally:
         if scratch is not None:
             scratch.cleanup()
+
+
+def _requested_format(output: str | None, deprecated: str | None) -> str | None:
+    """``-o/--output``, or the deprecated ``--format/-f``; both given must agree."""
+    if output is not None and deprecated is not None and output != deprecated:
+        raise UsageError(
+            f"-o {output} and --format {deprecated} disagree: give -o alone (--format is deprecated)"
+        )
+    return output if output is not None else deprecated
+
+
+class _MarkedStdout(io.StringIO):
+    """``sys.stdout`` (whatever it is now) that records that the command's output has begun."""
+
+    def write(self, text: str) -> int:
+        JsonPrinted.done = True
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+class _Capped:
+    """The first ``limit`` rows of a reader (all of them for None); ``cut`` tells that it had more."""
+
+    def __init__(self, reader: pa.RecordBatchReader, limit: int | None) -> None:
+        self._source = reader
+        self._limit = limit
+        self.cut = False
+
+    def reader(self) -> pa.RecordBatchReader:
+        if self._limit is None:
+            return self._source
+        return pa.RecordBatchReader.from_batches(self._source.schema, self._batches(self._limit))
+
+    def _batches(self, limit: int) -> Iterator[pa.RecordBatch]:
+        left = limit
+        for batch in self._source:
+            if batch.num_rows > left:
+                self.cut = True
+                if left:
+                    yield batch.slice(0, left)
+                return
+            left -= batch.num_rows
+            yield batch
 
 
 def _missing_as_of(current: dict[str, dict[str, Any]], as_of: dict[str, dict[str, Any]]) -> list[str]:

@@ -10,9 +10,9 @@
 from __future__ import annotations
 
 from lakehouse.query.catalog import ViewSource, write_catalog
-from lakehouse.query.render import FORMATS, OutputFormat, render
+from lakehouse.query.render import FORMATS, OutputFormat, choose_format, json_decimal, render
 from lakehouse.query.sandbox import check_read_only, parse_params, run_query, stream_query
-from lakehouse.query.saved import SavedQuery, list_saved_queries, resolve_query
+from lakehouse.query.saved import SavedQuery, list_saved_queries, optional_parameters, resolve_query
 
 __all__ = [
     "FORMATS",
@@ -20,7 +20,10 @@ __all__ = [
     "SavedQuery",
     "ViewSource",
     "check_read_only",
+    "choose_format",
+    "json_decimal",
     "list_saved_queries",
+    "optional_parameters",
     "parse_params",
     "render",
     "resolve_query",

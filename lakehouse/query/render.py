@@ -7,8 +7,10 @@ atomically: temporary file in the same folder, fsync, rename; a failure leaves t
 ``table`` prints a rich table of at most :data:`MAX_TABLE_ROWS` rows and says how many were left out
 (of a stream it reads one row more than it shows, and says only that more were left out).
 
-JSON is an array of objects, one per line. Dates, times and timestamps are ISO 8601 strings;
-DECIMAL columns of up to 15 digits (money) are numbers, wider ones strings so no digit is lost;
+JSON is an array of objects, one per line (JSON Lines, ``jsonl``: one object per line, no array).
+Dates, times and timestamps are ISO 8601 strings; numbers stay numbers: a DECIMAL value is an integer
+when it is integral, else a double when that keeps every digit (up to 15 significant digits: money,
+and sums of money), else its exact text so no digit is lost (see :func:`json_decimal`);
 NaN and infinities become null; BLOBs are hex strings; LIST, STRUCT and MAP values become JSON
 arrays and objects (in CSV, their JSON text).
 """
@@ -33,12 +35,19 @@ from rich.table import Table
 from rich.text import Text
 
 from lakehouse.dataplane.atomic import atomic_output
-from lakehouse.errors import QueryError
+from lakehouse.errors import QueryError, UsageError
 
 logger = logging.getLogger(__name__)
 
-OutputFormat = Literal["table", "csv", "json", "parquet"]
+OutputFormat = Literal["table", "csv", "json", "jsonl", "parquet"]
 FORMATS: Final[tuple[OutputFormat, ...]] = get_args(OutputFormat)
+#: The format of an ``--out`` file, by its extension.
+EXTENSIONS: Final[dict[str, OutputFormat]] = {
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".parquet": "parquet",
+}
 MAX_TABLE_ROWS: Final = 50
 MAX_CELL_CHARS: Final = 80
 # Every decimal of up to 15 significant digits survives a trip through a double unchanged.
@@ -53,7 +62,7 @@ def render(result: Result, fmt: OutputFormat, out: Path | None, console: Console
 
     Args:
         result: the result, whole (a Table) or streamed (a RecordBatchReader, read once).
-        fmt: ``table`` (terminal only), ``csv``, ``json`` or ``parquet`` (needs ``out``).
+        fmt: ``table`` (terminal only), ``csv``, ``json``, ``jsonl`` or ``parquet`` (needs ``out``).
         out: file to write, or None for the console.
         console: where the terminal table, CSV or JSON text and notes go.
 
@@ -76,8 +85,8 @@ def render(result: Result, fmt: OutputFormat, out: Path | None, console: Console
         with atomic_output(Path(out)) as tmp:
             _write_parquet(counter.schema, counter, tmp)
     else:
-        chunks = (
-            _csv_chunks(counter.schema, counter) if fmt == "csv" else _json_chunks(counter.schema, counter)
+        chunks = {"csv": _csv_chunks, "json": _json_chunks, "jsonl": _jsonl_chunks}[fmt](
+            counter.schema, counter
         )
         if out is None:
             for chunk in chunks:
@@ -101,9 +110,47 @@ def check_output(fmt: str, out: Path | None) -> None:
     if fmt not in FORMATS:
         raise QueryError(f"unknown output format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "table" and out is not None:
-        raise QueryError("the table format is for the terminal: use --format csv, json or parquet with --out")
+        raise QueryError(
+            "the table format is for the terminal: use -o csv, json, jsonl or parquet with --out"
+        )
     if fmt == "parquet" and out is None:
         raise QueryError("the parquet format needs a file: add --out FILE.parquet")
+
+
+def choose_format(output: str | None, out: Path | None) -> OutputFormat:
+    """The format of ``lakehouse query``: ``-o/--output`` if given, else the extension of ``--out``,
+    else ``table``; ``text`` is ``table`` (the other commands' name for the terminal).
+
+    Raises:
+        UsageError: an unknown format; ``-o`` contradicting the extension of ``--out``; an ``--out``
+            whose extension names no format without ``-o``; ``table`` with ``--out``; ``parquet``
+            without it.
+    """
+    by_name: dict[str, OutputFormat] = {f: f for f in FORMATS}
+    by_name["text"] = "table"
+    if output is not None and output not in by_name:
+        raise UsageError(f"unknown output format {output!r}: use -o {', '.join(FORMATS)}")
+    requested = None if output is None else by_name[output]
+    if out is None:
+        if requested == "parquet":
+            raise UsageError("-o parquet needs a file: add --out FILE.parquet")
+        return requested or "table"
+    inferred = EXTENSIONS.get(out.suffix.lower())
+    if requested is None:
+        if inferred is None:
+            raise UsageError(
+                f"cannot tell the format of --out {out}: its extension is none of {', '.join(EXTENSIONS)}; "
+                "rename the file, or give -o csv|json|jsonl|parquet"
+            )
+        return inferred
+    if requested == "table":
+        raise UsageError("-o table is for the terminal: with --out use -o csv, json, jsonl or parquet")
+    if inferred is not None and inferred != requested:
+        raise UsageError(
+            f"-o {requested} contradicts --out {out} (a {out.suffix.lower()} file is {inferred}): "
+            "drop -o, or make the two agree"
+        )
+    return requested
 
 
 def to_rich_table(table: pa.Table, max_rows: int = MAX_TABLE_ROWS) -> Table:
@@ -129,7 +176,7 @@ def row_count_note(total: int, max_rows: int = MAX_TABLE_ROWS, more: bool = Fals
         max_rows: rows shown.
         more: the result has more rows than were read (their number is unknown).
     """
-    hint = "use --format csv, json or parquet (with --out FILE) for all of them"
+    hint = "use -o csv, json or parquet (with --out FILE) for all of them"
     if more:
         return f"showing the first {max_rows} rows (more not shown); {hint}"
     if total > max_rows:
@@ -206,7 +253,7 @@ def _csv_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterato
 
 def _json_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Yield a JSON array of objects, one object per line, a batch at a time."""
-    converters = [_json_converter(field.type, top_level=True) for field in schema]
+    converters = [_json_converter(field.type) for field in schema]
     names = schema.names
     separator = "[\n"
     for batch in batches:
@@ -223,14 +270,46 @@ def _json_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterat
     yield b"[]\n" if separator == "[\n" else b"\n]\n"
 
 
+def _jsonl_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Yield JSON Lines: one object per line, a batch at a time (nothing for no rows)."""
+    converters = [_json_converter(field.type) for field in schema]
+    names = schema.names
+    for batch in batches:
+        columns = [column.to_pylist() for column in batch.columns]
+        lines = [
+            json.dumps(
+                {
+                    name: convert(value)
+                    for name, convert, value in zip(names, converters, values, strict=True)
+                },
+                ensure_ascii=False,
+                allow_nan=False,
+            )
+            + "\n"
+            for values in zip(*columns, strict=True)
+        ]
+        if lines:
+            yield "".join(lines).encode("utf-8")
+
+
+def json_decimal(value: Decimal) -> int | float | str | None:
+    """A DECIMAL as JSON data: an integer when it is integral; else a double when that keeps every
+    digit (up to 15 significant digits); else its exact text, so no digit is lost. NaN is null."""
+    if not value.is_finite():
+        return None
+    if value == value.to_integral_value():
+        return int(value)
+    if len(value.normalize().as_tuple().digits) <= _MAX_EXACT_DECIMAL_DIGITS:
+        return float(value)
+    return str(value)
+
+
 # --- value conversion ------------------------------------------------------------------------------
 
 
-def _json_converter(type_: pa.DataType, top_level: bool = False) -> _Converter:
+def _json_converter(type_: pa.DataType) -> _Converter:
     if pa.types.is_dictionary(type_):
-        return _json_converter(type_.value_type, top_level)
-    if pa.types.is_decimal(type_) and top_level and type_.precision <= _MAX_EXACT_DECIMAL_DIGITS:
-        return _null_safe(lambda v: float(v) if isinstance(v, Decimal) else v)
+        return _json_converter(type_.value_type)
     return _null_safe(_json_value)
 
 
@@ -245,7 +324,7 @@ def _json_value(value: object) -> object:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Decimal):
-        return str(value)
+        return json_decimal(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):

@@ -24,9 +24,13 @@ Two fences, both needed:
 
 Parameters are always bound, never formatted into the SQL: ``$name`` from a mapping, ``?`` from a
 sequence. Values given on the command line stay strings; DuckDB casts a bound string where the context
-fixes the type (``month >= $since``), and an explicit ``cast($since as date)`` always works. A named
-parameter the caller does not give is bound as NULL, so saved queries can make parameters optional
-with ``$since is null or ...`` or ``coalesce(cast($limit as integer), 20)``.
+fixes the type (``month >= $since``), and an explicit ``cast($since as date)`` always works.
+
+A named parameter the caller does not give is an error naming it when the caller says which ones
+are optional (``optional_params``: ``lakehouse query`` passes those its header declares, see
+:func:`lakehouse.query.saved.optional_parameters`); an optional one is bound as NULL, so saved
+queries handle it with ``$since is null or ...`` or ``coalesce(cast($limit as integer), 20)``.
+Without ``optional_params`` (the Python API's default) every missing one is bound as NULL.
 
 A query that runs longer than ``query.timeout_seconds`` (300 s by default) is interrupted, and one
 that needs more than ``query.memory_limit`` (4GB) fails unless DuckDB can spill to disk; both are
@@ -40,7 +44,7 @@ import functools
 import logging
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -106,27 +110,33 @@ def run_query(
     allowed_dirs: Sequence[Path],
     limit: int | None = None,
     limits: QueryConfig | None = None,
+    optional_params: Collection[str] | None = None,
 ) -> pa.Table:
     """Run one read-only statement against a company's catalog and return the whole result.
 
     Args:
         catalog_path: the company's ``catalog.duckdb``.
         sql: one read statement (see :func:`check_read_only`).
-        params: values for ``$name`` parameters (a mapping; missing names are bound as NULL) or for
-            ``?`` parameters (a sequence), or None.
+        params: values for ``$name`` parameters (a mapping, or None for none) or for ``?``
+            parameters (a sequence).
         allowed_dirs: the only folders the query may read, normally the company's zone folders.
         limit: return at most this many rows, or None for all.
         limits: time and memory limits; None for the defaults of :class:`QueryConfig`.
+        optional_params: the ``$name`` parameters that may be left out (bound as NULL); any other
+            one left out is an error naming it. None: every one may be left out.
 
     Returns:
         The result as a pyarrow Table (use :func:`stream_query` for results too big to hold).
 
     Raises:
         QueryRefusedError: the SQL is not read-only, or it tried to read outside ``allowed_dirs``.
-        QueryError: the catalog is missing, the parameters do not fit, the query ran out of time or
-            memory, or DuckDB failed (its message is kept, on one line).
+        QueryError: the catalog is missing, the parameters do not fit (one unknown, or one left out
+            that is not optional), the query ran out of time or memory, or DuckDB failed (its
+            message is kept, on one line).
     """
-    with stream_query(catalog_path, sql, params, allowed_dirs, limit, limits) as reader:
+    with stream_query(
+        catalog_path, sql, params, allowed_dirs, limit, limits, optional_params=optional_params
+    ) as reader:
         table = reader.read_all()
     logger.debug("query returned %d row(s)", table.num_rows)
     return table
@@ -141,6 +151,7 @@ def stream_query(
     limit: int | None = None,
     limits: QueryConfig | None = None,
     batch_rows: int = STREAM_BATCH_ROWS,
+    optional_params: Collection[str] | None = None,
 ) -> Iterator[pa.RecordBatchReader]:
     """Run one read-only statement and yield its result as a stream of record batches.
 
@@ -156,6 +167,7 @@ def stream_query(
         limit: return at most this many rows, or None for all.
         limits: time and memory limits; None for the defaults of :class:`QueryConfig`.
         batch_rows: rows per record batch.
+        optional_params: as for :func:`run_query`.
 
     Yields:
         A pyarrow RecordBatchReader over the result.
@@ -174,7 +186,7 @@ def stream_query(
             apply_limits(con, limits)
             _sandbox(con, allowed_dirs)
             statement = _extract(con, sql)[0]
-            bound = _bind(statement.named_parameters, params)
+            bound = _bind(statement.named_parameters, params, optional_params)
             with Deadline(con, limits.timeout_seconds) as deadline:
                 try:
                     relation = con.sql(sql, params=bound)
@@ -368,7 +380,9 @@ def _sandbox(con: duckdb.DuckDBPyConnection, allowed_dirs: Sequence[Path]) -> No
 
 
 def _bind(
-    names: set[str], params: Mapping[str, object] | Sequence[object] | None
+    names: set[str],
+    params: Mapping[str, object] | Sequence[object] | None,
+    optional: Collection[str] | None = None,
 ) -> dict[str, object] | list[object] | None:
     positional = any(name.isdigit() for name in names)
     takes = ", ".join(f"${n}" for n in sorted(names)) if names and not positional else "none"
@@ -378,6 +392,7 @@ def _bind(
         unknown = sorted(set(params) - names)
         if unknown:
             raise QueryError(f"unknown parameter(s) {', '.join(unknown)}: the query takes {takes}")
+        _check_bound(names, set(params), optional)
         return {name: params.get(name) for name in names}
     if isinstance(params, str | bytes):
         raise QueryError("parameters must be a mapping or a list of values, not a string")
@@ -385,4 +400,18 @@ def _bind(
         return list(params)
     if positional:
         raise QueryError(f"the query has {len(names)} positional parameter(s) (?) but no values were given")
+    _check_bound(names, set(), optional)
     return dict.fromkeys(names) if names else None
+
+
+def _check_bound(names: set[str], given: set[str], optional: Collection[str] | None) -> None:
+    """Refuse ``$name`` parameters left without a value that are not optional (None: all are)."""
+    if optional is None:
+        return
+    unbound = sorted(names - given - set(optional))
+    if unbound:
+        raise QueryError(
+            f"no value for parameter(s) {', '.join(f'${n}' for n in unbound)}: give "
+            + " ".join(f"--param {n}=VALUE" for n in unbound)
+            + " (a saved query declares the parameters it can do without in its header: Params (optional))"
+        )

@@ -9,6 +9,9 @@ A saved query starts with a comment header; its first comment line is the descri
     --   $since  first month to include, e.g. 2024-01-01 (default: every month)
 
 Parameters are ``$name`` placeholders, bound at run time (see :mod:`lakehouse.query.sandbox`).
+``lakehouse query`` refuses to run a query with a parameter left without a value unless the header
+declares it optional (:func:`optional_parameters`): listed under a ``Params (optional)`` heading, or
+on a line of its own that says ``optional`` or gives a ``default``; those are bound as NULL.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 SAVED_QUERY_SUFFIX = ".sql"
 AD_HOC_NAME = "adhoc"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+_PARAMS_HEADING_RE = re.compile(r"^params\b", re.IGNORECASE)
+_PARAM_LINE_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)\b(.*)$")
 
 
 class SavedQuery(BaseModel):
@@ -38,6 +43,9 @@ class SavedQuery(BaseModel):
     path: Path = Field(description="The .sql file.")
     description: str = Field(description="First comment line of the file, '' when there is none.")
     params: tuple[str, ...] = Field(description="Names of the $name parameters the query takes, sorted.")
+    optional: tuple[str, ...] = Field(
+        default=(), description="Those its header declares optional (bound as NULL when not given), sorted."
+    )
 
 
 def list_saved_queries(queries_dir: Path) -> list[SavedQuery]:
@@ -55,7 +63,13 @@ def list_saved_queries(queries_dir: Path) -> list[SavedQuery]:
             continue
         sql = _read(path)
         result.append(
-            SavedQuery(name=path.stem, path=path, description=_description(sql), params=query_parameters(sql))
+            SavedQuery(
+                name=path.stem,
+                path=path,
+                description=_description(sql),
+                params=query_parameters(sql),
+                optional=optional_parameters(sql),
+            )
         )
     return result
 
@@ -96,6 +110,35 @@ def resolve_query(arg: str, queries_dir: Path) -> tuple[str, str]:
             return text, _read(path)
         raise QueryError(_missing_message(text, queries_dir))
     return AD_HOC_NAME, arg
+
+
+def optional_parameters(sql: str) -> tuple[str, ...]:
+    """The ``$name`` parameters the leading comment header of ``sql`` declares optional, sorted.
+
+    A parameter line (``--   $since  first month ...``) declares it optional when it follows a
+    ``Params`` heading that says ``optional`` (``-- Params (optional):``, ``-- Params (all optional):``),
+    or when the line itself says ``optional`` or gives a ``default``. SQL without such a header
+    declares none: each of its parameters needs a value.
+    """
+    optional: set[str] = set()
+    section_optional = False
+    for line in sql.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            break  # the header ends at the first line of SQL
+        comment = stripped.lstrip("-").strip()
+        if _PARAMS_HEADING_RE.match(comment):
+            section_optional = "optional" in comment.lower()
+            continue
+        param = _PARAM_LINE_RE.match(comment)
+        if param is None:
+            continue
+        described = param.group(2).lower()
+        if section_optional or "optional" in described or "default" in described:
+            optional.add(param.group(1))
+    return tuple(sorted(optional))
 
 
 def _read(path: Path) -> str:
