@@ -4,7 +4,7 @@ This is the bottom layer, beside :mod:`lakehouse.errors` and :mod:`lakehouse.ids
 of the package but the errors, so the config plane (its models), the control plane (its ``zone``
 check constraints) and the data plane (its paths) all take the rule from here instead of keeping a
 copy. The one copy that cannot import it, the ``company()`` macro of ``dbt_project/macros/run_vars.sql``,
-is held equal to :data:`SLUG_REGEX` by ``tests/test_one_copy.py``.
+is held equal to :data:`SLUG_REGEX` by ``tests/package/test_one_copy.py``.
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from lakehouse.dal import DataAccessLayer
+from lakehouse.dataplane.ingest import BronzeIngest
 from lakehouse.dataplane.schemas import RAW_SCHEMAS
 from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.dataplane.zones import DataRoot, Zone
@@ -158,3 +160,18 @@ def run_child(code: str, env: Mapping[str, str], timeout: float = 60) -> subproc
         timeout=timeout,
         check=False,
     )
+
+
+# --- fixtures (registered for every test by tests/conftest.py; a module may define its own) --------
+
+
+@pytest.fixture
+def store(dal: DataAccessLayer, root: Path) -> DatasetStore:
+    """A dataset store over the test's data root (``root``) and control plane (each backend)."""
+    return make_store(dal, root)
+
+
+@pytest.fixture
+def ingest(store: DatasetStore) -> BronzeIngest:
+    """The bronze ingest over :func:`store`."""
+    return BronzeIngest(store)

@@ -12,7 +12,7 @@ from lakehouse.cli.main import app
 from lakehouse.db import migrate
 from lakehouse.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 _ENV = (
     "LAKEHOUSE_DATA_ROOT",

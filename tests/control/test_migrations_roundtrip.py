@@ -451,7 +451,7 @@ def _coverage_problems(content: Content) -> list[str]:
         rows = list(by_key.values())
         if len(rows) < 2:
             problems.append(
-                f"add realistic rows for table {name} (at least two) to _fill in tests/test_migrations_roundtrip.py"
+                f"add realistic rows for table {name} (at least two) to _fill in tests/control/test_migrations_roundtrip.py"
             )
             continue
         for column in rows[0]:
@@ -459,7 +459,7 @@ def _coverage_problems(content: Content) -> list[str]:
             if len(values) < 2 or values == {"None"}:
                 problems.append(
                     f"give column {name}.{column} at least two different values, one not NULL, in _fill "
-                    "(tests/test_migrations_roundtrip.py): a lossy downgrade of a one-valued column goes unnoticed"
+                    "(tests/control/test_migrations_roundtrip.py): a lossy downgrade of a one-valued column goes unnoticed"
                 )
     return problems
 

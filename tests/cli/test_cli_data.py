@@ -5,25 +5,21 @@ driven through the settings of the environment, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pytest
-from typer.testing import CliRunner, Result
 
 import lakehouse
-from lakehouse.cli.main import app
 from lakehouse.dal import DataAccessLayer
 from lakehouse.errors import InvalidNameError
 from lakehouse.settings import get_settings
+from tests.cli_fixtures import as_json, cli, ok, one_line_error
 from tests.data_fixtures import (
     COMPANY,
     JOBS_HEADER,
-    REPO,
     data_files,
     files_under,
     flip_byte,
@@ -33,54 +29,6 @@ from tests.data_fixtures import (
     write_csv,
     write_jobs,
 )
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    return tmp_path / "extract"
-
-
-@pytest.fixture
-def env(db_url: str, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("LAKEHOUSE_DATABASE_URL", db_url)
-    monkeypatch.setenv("LAKEHOUSE_DATA_ROOT", str(root))
-    monkeypatch.setenv("LAKEHOUSE_QUERIES_DIR", str(tmp_path / "queries"))
-    config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
-    monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(config))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def cli(*args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def ok(*args: str) -> Result:
-    result = cli(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
-
-
-def one_line_error(result: Result, exit_code: int = 1) -> str:
-    """The single ``error:`` line of a failed command (exit 1 unless said, no traceback)."""
-    assert result.exit_code == exit_code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    [line] = result.stderr.strip().splitlines()
-    assert line.startswith("error: ")
-    return line
-
-
-def as_json(result: Result) -> Any:
-    return json.loads(result.stdout)
 
 
 def _two_days(src: Path) -> list[Path]:

@@ -11,7 +11,6 @@ line, relative to the case), each pointing at a file outside the case folder.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,9 @@ from typer.testing import CliRunner
 
 from lakehouse.cli.main import app
 from lakehouse.dal import DataAccessLayer
-from lakehouse.settings import get_settings
-from tests.data_fixtures import COMPANY, REPO, files_under
+from tests.data_fixtures import COMPANY, files_under
 
-CASES = Path(__file__).resolve().parent / "data" / "bad" / "ingest"
+CASES = Path(__file__).resolve().parents[1] / "data" / "bad" / "ingest"
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
 runner = CliRunner()
 #: Cases refused for where the file is or what it is named, not for what it holds (exit code 1).
@@ -32,23 +30,6 @@ PATH_CASES = {
     "symlink-out-of-the-folder",
     "traversal-dataset-name",
 }
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def env(db_url: str, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("LAKEHOUSE_DATABASE_URL", db_url)
-    monkeypatch.setenv("LAKEHOUSE_DATA_ROOT", str(root))
-    config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
-    monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(config))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _lines(path: Path) -> list[str]:

@@ -15,10 +15,10 @@ import pytest
 
 from lakehouse.dal import DataAccessLayer
 from lakehouse.settings import get_settings
+from tests.cli_fixtures import cli, one_line_error
 from tests.data_fixtures import COMPANY, files_under, make_store, publish_table
-from tests.test_cli_data import cli, env, one_line_error, root  # noqa: F401  (fixtures)
 
-CORPUS = Path(__file__).parent / "data" / "bad" / "query"
+CORPUS = Path(__file__).parents[1] / "data" / "bad" / "query"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 OUTSIDE = [
     Path("/tmp/lakehouse-bad-query-copy.csv"),

@@ -17,7 +17,7 @@ from lakehouse.query.catalog import write_catalog
 from lakehouse.query.sandbox import check_read_only, parse_params, run_query
 from lakehouse.query.saved import list_saved_queries, resolve_query
 
-REPO_QUERIES = Path(__file__).resolve().parent.parent / "queries"
+REPO_QUERIES = Path(__file__).resolve().parents[2] / "queries"
 
 
 @functools.cache

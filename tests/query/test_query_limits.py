@@ -19,7 +19,7 @@ from lakehouse.query.catalog import write_catalog
 from lakehouse.query.limits import error_message
 from lakehouse.query.sandbox import run_query, stream_query
 
-REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 CROSS_JOIN = "select count(*) as n from range(1000000000) a, range(1000000000) b"
 
 

@@ -20,7 +20,7 @@ from lakehouse.transform.extraction import (
     extract_table,
 )
 
-SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "config" / "extraction" / "call_transcripts.json"
+SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "extraction" / "call_transcripts.json"
 
 
 def _config(*fields: dict[str, Any]) -> ExtractionConfig:

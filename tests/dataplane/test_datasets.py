@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 import pytest
 
 import lakehouse.query.catalog_hook as datasets_mod
-from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.maintenance import Maintenance, VerifyProblem
 from lakehouse.dataplane.manifest import FileEntry, version_checksum
 from lakehouse.dataplane.store import DatasetStore, StagedVersion
@@ -34,7 +33,6 @@ from tests.data_fixtures import (
     data_files,
     files_under,
     flip_byte,
-    make_store,
     publish_many,
     publish_table,
 )
@@ -42,16 +40,6 @@ from tests.recovery_fixtures import kill_holder
 
 #: gc's grace period off: these tests expire versions replaced moments ago.
 NO_GRACE = timedelta(0)
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def store(dal: DataAccessLayer, root: Path) -> DatasetStore:
-    return make_store(dal, root)
 
 
 def _customers(n: int, tag: str) -> pa.Table:

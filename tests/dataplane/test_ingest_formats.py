@@ -18,7 +18,6 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from lakehouse.cli.main import app
-from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.ingest import BronzeIngest, ReadOptions
 from lakehouse.dataplane.schemas import RAW_SCHEMAS
 from lakehouse.dataplane.store import DatasetStore
@@ -32,7 +31,7 @@ from lakehouse.errors import (
 )
 from lakehouse.sample.generator import generate
 from lakehouse.settings import get_settings
-from tests.data_fixtures import COMPANY, JOBS_HEADER, REPO, data_files, files_under, job_row, make_store
+from tests.data_fixtures import COMPANY, JOBS_HEADER, REPO, data_files, files_under, job_row
 
 runner = CliRunner()
 DAY = "2026-09-30"
@@ -41,26 +40,6 @@ LINEAGE = ("_ingest_run_id", "_ingested_at", "_source_file")
 
 
 # --- fixtures and helpers --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    return tmp_path / "extract"
-
-
-@pytest.fixture
-def store(dal: DataAccessLayer, root: Path) -> DatasetStore:
-    return make_store(dal, root)
-
-
-@pytest.fixture
-def ingest(store: DatasetStore) -> BronzeIngest:
-    return BronzeIngest(store)
 
 
 @pytest.fixture

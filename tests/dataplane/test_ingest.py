@@ -37,31 +37,10 @@ from tests.data_fixtures import (
     data_files,
     files_under,
     job_row,
-    make_store,
     run_child,
     write_csv,
     write_jobs,
 )
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    return tmp_path / "extract"
-
-
-@pytest.fixture
-def store(dal: DataAccessLayer, root: Path) -> DatasetStore:
-    return make_store(dal, root)
-
-
-@pytest.fixture
-def ingest(store: DatasetStore) -> BronzeIngest:
-    return BronzeIngest(store)
 
 
 def _sha(path: Path) -> str:

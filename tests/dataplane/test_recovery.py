@@ -33,7 +33,7 @@ from lakehouse.db.records import PipelineRunRecord
 from lakehouse.db.types import utcnow
 from lakehouse.errors import DatabaseUnavailableError
 from lakehouse.settings import get_settings
-from tests.data_fixtures import COMPANY, REPO, files_under, make_store, publish_table
+from tests.data_fixtures import COMPANY, REPO, files_under, publish_table
 from tests.recovery_fixtures import dead_pid, kill_holder, set_holder
 
 runner = CliRunner()
@@ -186,16 +186,6 @@ def test_a_live_run_presumed_dead_elsewhere_says_so(
 
 
 # --- leftovers of dead runs go with the next gc or build, at once ----------------------------------
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def store(dal: DataAccessLayer, root: Path) -> DatasetStore:
-    return make_store(dal, root)
 
 
 def _stage_leftovers(store: DatasetStore, root: Path) -> tuple[str, list[str]]:

@@ -32,7 +32,7 @@ from lakehouse.config.secrets import (
 )
 from lakehouse.errors import ConfigError, ConfigProblem
 
-SHIPPED = Path(__file__).resolve().parents[1] / "config"
+SHIPPED = Path(__file__).resolve().parents[2] / "config"
 
 # Credential-looking strings are built at run time so that no literal one sits in the repository.
 SLACK_TOKEN = "xo" + "xb-" + "1234567890-" + "abcDEF" * 3

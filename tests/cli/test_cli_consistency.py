@@ -56,11 +56,6 @@ EVENT_TYPES = "lapsed_customer, missed_call, overdue_invoice, unsold_estimate"
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     return tmp_path / "config"
 

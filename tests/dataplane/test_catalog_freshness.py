@@ -16,8 +16,8 @@ import pytest
 from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.settings import get_settings
+from tests.cli_fixtures import as_json, cli, ok, one_line_error
 from tests.data_fixtures import COMPANY, make_store
-from tests.test_cli_data import as_json, cli, env, ok, one_line_error, root  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("env")
 

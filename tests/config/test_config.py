@@ -34,7 +34,7 @@ from lakehouse.config import (
 from lakehouse.config.secrets import credential_kind, format_location, is_env_reference_key, is_secret_key
 from lakehouse.errors import ConfigError, ConfigProblem, SettingsError
 
-SHIPPED = Path(__file__).resolve().parents[1] / "config"
+SHIPPED = Path(__file__).resolve().parents[2] / "config"
 
 # Credential-looking strings are built at run time so that no literal one sits in the repository.
 OPENAI_KEY = "sk-" + "a1B2" * 6

@@ -27,7 +27,7 @@ import pytest
 # One worker builds and installs the wheel once for the module (make test runs --dist loadgroup).
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.xdist_group("wheel")]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FULL_INSTALL = os.environ.get("LAKEHOUSE_WHEEL_TEST_FULL_INSTALL", "").lower() in {"1", "true", "yes"}
 TIMEOUT = 900
 

@@ -24,7 +24,7 @@ from lakehouse.dal import DataAccessLayer
 from lakehouse.settings import get_settings
 from tests.data_fixtures import make_store, publish_table
 
-REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 CROSS_JOIN = "select count(*) as n from range(1000000000) a, range(1000000000) b"
 runner = CliRunner()
 

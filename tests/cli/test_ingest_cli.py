@@ -4,54 +4,21 @@ through the CLI as a user runs it, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from lakehouse.cli.main import app
+import tests.cli_fixtures as cli_fixtures
 from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.schemas import RAW_SCHEMAS
 from lakehouse.db.repos.run_repo import SqlRunRepo
 from lakehouse.sample.generator import generate
-from lakehouse.settings import get_settings
-from tests.data_fixtures import COMPANY, REPO, data_files, files_under, write_csv
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def env(db_url: str, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("LAKEHOUSE_DATABASE_URL", db_url)
-    monkeypatch.setenv("LAKEHOUSE_DATA_ROOT", str(root))
-    config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
-    monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(config))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def ok(*args: str) -> Result:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
+from tests.cli_fixtures import cli, ok
+from tests.data_fixtures import COMPANY, data_files, files_under, write_csv
 
 
 def one_line_error(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 1, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    [line] = result.stderr.strip().splitlines()
-    assert line.startswith("error: ")
-    return line
+    return cli_fixtures.one_line_error(cli(*args))
 
 
 @pytest.mark.usefixtures("env")

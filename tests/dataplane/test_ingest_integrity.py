@@ -40,26 +40,6 @@ from tests.data_fixtures import (
 CUSTOMERS_HEADER = RAW_SCHEMAS["customers"].column_names
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    return tmp_path / "extract"
-
-
-@pytest.fixture
-def store(dal: DataAccessLayer, root: Path) -> DatasetStore:
-    return make_store(dal, root)
-
-
-@pytest.fixture
-def ingest(store: DatasetStore) -> BronzeIngest:
-    return BronzeIngest(store)
-
-
 def _job_ids(store: DatasetStore) -> list[str]:
     return sorted(store.read_dataset(COMPANY, "bronze", "jobs").column("job_id").to_pylist())
 

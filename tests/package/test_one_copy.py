@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lakehouse import names
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "lakehouse"
 RUN_VARS_MACRO = REPO / "dbt_project" / "macros" / "run_vars.sql"
 #: The dbt folders written by hand (not target/ or dbt_packages/).

@@ -14,9 +14,9 @@ from lakehouse.cli.config_cmd import app
 from lakehouse.config.secrets import credential_spans
 from lakehouse.settings import get_settings
 
-SHIPPED = Path(__file__).resolve().parents[1] / "config"
+SHIPPED = Path(__file__).resolve().parents[2] / "config"
 
-BAD_CASES = Path(__file__).resolve().parent / "data" / "bad" / "config"
+BAD_CASES = Path(__file__).resolve().parents[1] / "data" / "bad" / "config"
 """Invalid config directories, one per folder; each has an ``expect.txt`` holding part of the error."""
 
 # The secret each bad case plants. The fake tokens use prefixes the no-credentials hook lets through

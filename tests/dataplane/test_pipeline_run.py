@@ -9,22 +9,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.manifest import run_manifest
 from lakehouse.dataplane.pipeline_run import PipelineRun
 from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.errors import BuildFailedError, LockBusyError
-from tests.data_fixtures import COMPANY, files_under, make_store
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def store(dal: DataAccessLayer, root: Path) -> DatasetStore:
-    return make_store(dal, root)
+from tests.data_fixtures import COMPANY, files_under
 
 
 def _stage(store: DatasetStore, run: PipelineRun, dataset: str = "customers") -> StagedVersion:

@@ -1,0 +1,1 @@
+"""The command line, driven through the settings of the environment."""

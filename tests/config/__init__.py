@@ -1,0 +1,1 @@
+"""Config plane: models, loader, secrets."""

@@ -1,0 +1,1 @@
+"""Control plane: the DAL façade, repositories, migrations, locks."""

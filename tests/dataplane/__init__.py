@@ -1,0 +1,1 @@
+"""Data plane: the store, ingest, formats, maintenance, the run lifecycle, recovery."""

@@ -1,0 +1,1 @@
+"""The analyst layer: the catalog, the query sandbox, saved queries, rendering."""

@@ -1,0 +1,1 @@
+"""Transform plane: dbt builds, the dbt sandboxes, events, transcript extraction."""
