@@ -304,8 +304,17 @@ class QueryError(DataPlaneError):
     """An analyst query failed to run."""
 
 
+class QueryParameterError(QueryError):
+    """The parameters given do not fit the query's (unknown, missing, of the wrong kind): a usage error."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+
 class InvalidArgumentError(DataPlaneError):
-    """A numeric or date argument (e.g. of the sample-data generator) is outside its allowed range."""
+    """A numeric or date argument (e.g. of the sample-data generator) is outside its allowed range:
+    a usage error (exit code 2)."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
 
     def __init__(self, name: str, value: object, expected: str) -> None:
         self.name = name

@@ -4,10 +4,9 @@
 ``<data_root>/_control/lakehouse.db``. A PostgreSQL URL looks like
 ``postgresql+psycopg://postgres@127.0.0.1:5432/lakehouse``.
 ``LAKEHOUSE_DATA_ROOT`` — root of the Parquet zones (default ``./data``).
-``LAKEHOUSE_CONFIG_DIR`` — the JSON config plane (default ``./config``; only ``lakehouse demo`` falls
-back to the default config shipped with the package when that folder does not exist).
-``LAKEHOUSE_DBT_PROJECT_DIR`` — the dbt project; ``LAKEHOUSE_QUERIES_DIR`` — the saved queries. Unset,
-each defaults to ``./dbt_project`` / ``./queries`` when that folder exists in the working directory,
+``LAKEHOUSE_CONFIG_DIR`` — the JSON config plane; ``LAKEHOUSE_DBT_PROJECT_DIR`` — the dbt project;
+``LAKEHOUSE_QUERIES_DIR`` — the saved queries. Unset, each defaults to ``./config`` /
+``./dbt_project`` / ``./queries`` when that folder exists in the working directory,
 else to the copy shipped with the package (:mod:`lakehouse.resources`: the repository's folder in a
 source checkout, ``lakehouse/_bundled/`` in an installed wheel).
 
@@ -29,6 +28,7 @@ from lakehouse import resources
 #: The folder names looked for in the working directory before the shipped copies are used.
 LOCAL_DBT_PROJECT_DIR = Path("dbt_project")
 LOCAL_QUERIES_DIR = Path("queries")
+LOCAL_CONFIG_DIR = Path("config")
 
 
 def _local_or_shipped(local: Path, name: resources.ResourceName) -> Path:
@@ -46,6 +46,11 @@ def default_dbt_project_dir() -> Path:
     return _local_or_shipped(LOCAL_DBT_PROJECT_DIR, "dbt_project")
 
 
+def default_config_dir() -> Path:
+    """``./config`` if it exists, else the default config shipped with the package."""
+    return _local_or_shipped(LOCAL_CONFIG_DIR, "config")
+
+
 def default_queries_dir() -> Path:
     """``./queries`` if it exists, else the saved queries shipped with the package."""
     return _local_or_shipped(LOCAL_QUERIES_DIR, "queries")
@@ -59,7 +64,10 @@ class Settings(BaseSettings):
     data_root: Path = Field(
         default=Path("data"), description="Root folder (or file:// URI) of the Parquet zones."
     )
-    config_dir: Path = Field(default=Path("config"), description="Folder of the JSON config plane.")
+    config_dir: Path = Field(
+        default_factory=default_config_dir,
+        description="Folder of the JSON config plane (default ./config if it exists, else the shipped one).",
+    )
     database_url: str = Field(default="", description="SQLAlchemy URL of the control-plane database.")
     queries_dir: Path = Field(
         default_factory=default_queries_dir,
@@ -78,17 +86,10 @@ class Settings(BaseSettings):
         return self
 
     def config_dir_or_shipped(self) -> tuple[Path, bool]:
-        """The config folder of what publishes nothing of its own config, and whether it is the
-        shipped default config: ``lakehouse demo``, the ``dbt``/``docs`` sandboxes, and the
-        ``default_company`` a command falls back to.
-
-        ``config_dir``, unless it was not set (no ``LAKEHOUSE_CONFIG_DIR``) and ``./config`` does not
-        exist: then the default config shipped with the package. Other commands use ``config_dir`` only.
-        """
-        if "config_dir" in self.model_fields_set or self.config_dir.is_dir():
-            return self.config_dir, False
-        shipped = resources.find_resource("config")
-        return (shipped, True) if shipped is not None else (self.config_dir, False)
+        """The config folder, and whether it is the default config shipped with the package (unset
+        ``LAKEHOUSE_CONFIG_DIR`` and no ``./config``): ``demo`` and the ``dbt``/``docs`` sandboxes say so."""
+        shipped = "config_dir" not in self.model_fields_set and self.config_dir != LOCAL_CONFIG_DIR
+        return self.config_dir, shipped
 
 
 @lru_cache(maxsize=1)

@@ -28,7 +28,10 @@ def _group() -> None:
 def validate(
     config_dir: Annotated[
         Path | None,
-        typer.Option("--config-dir", help="Config directory (default: LAKEHOUSE_CONFIG_DIR or ./config)."),
+        typer.Option(
+            "--config-dir",
+            help="Config directory (default: LAKEHOUSE_CONFIG_DIR, else ./config, else the shipped default).",
+        ),
     ] = None,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
@@ -42,7 +45,7 @@ def validate(
         for problem in problems:
             typer.echo(str(problem))
     else:
-        typer.echo(f"OK: {file_count} files valid")
+        typer.echo(f"OK: {file_count} files valid in {directory}")
     if problems:
         raise typer.Exit(code=1)
 

@@ -11,6 +11,7 @@ from lakehouse.cli.errors import catch_errors, err_console
 from lakehouse.cli.options import FROM_CONFIG, CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, print_json
 from lakehouse.config import load_config
+from lakehouse.errors import UsageError
 from lakehouse.runtime import open_store
 from lakehouse.settings import Settings, get_settings
 from lakehouse.transform.dbt_dev import (
@@ -63,6 +64,8 @@ def dbt_command(
     dbt_args = list(args or [])
     if print_env and dbt_args:
         raise typer.BadParameter("--print-env runs nothing: drop the dbt arguments", param_hint="--print-env")
+    if not dbt_args and not print_env:
+        raise UsageError("give a dbt command after --, e.g. lakehouse dbt -- ls (or --print-env)")
     check_dbt_args(dbt_args)
     settings = get_settings()
     config = load_config(sandbox_config_dir(settings))

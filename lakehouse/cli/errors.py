@@ -20,7 +20,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -28,10 +28,12 @@ import click
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from typer.core import TyperGroup
 
 from lakehouse.db.engine import lost_connection_reason, redact_url, sqlite_path
 from lakehouse.errors import (
     EXIT_FAILURE,
+    EXIT_USAGE,
     ConfigError,
     DatabaseUnavailableError,
     DataPlaneError,
@@ -272,3 +274,53 @@ def _database_url() -> str | None:
         return redact_url(get_settings().database_url)
     except Exception:  # the settings themselves may be what failed
         return None
+
+
+class OneLineUsageErrors(TyperGroup):
+    """The root command group: a usage error (a bad option value, an unknown option) is one
+    ``error: ...`` line on stderr and exit code 2, like every other failure, and a JSON document on
+    stdout under ``-o json`` — not click's boxed panel."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.Abort:
+            err_console.print("error: aborted")
+            sys.exit(EXIT_FAILURE)
+        except typer.TyperException as exc:  # typer's (vendored click's) usage errors
+            if (
+                type(exc).__name__ == "NoArgsIsHelpError"
+            ):  # `lakehouse db`: the group's help, as typer shows it
+                return super().main(argv, prog_name, complete_var, True, windows_expand_args, **extra)
+            format_message = getattr(exc, "format_message", None)
+            message = _flat(format_message() if callable(format_message) else str(exc))
+            code = getattr(exc, "exit_code", EXIT_USAGE)
+            where = getattr(getattr(exc, "ctx", None), "command_path", None)
+            hint = f" (see `{where} --help`)" if where else ""
+            err_console.print(f"error: {message}{hint}", markup=False)
+            if _json_in(argv):
+                document = {"error": message + hint, "type": "UsageError", "exit_code": code}
+                click.echo(json.dumps(document, indent=2, sort_keys=True))
+            sys.exit(code)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _json_in(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON output (``-o json``, ``--output json``, ``--output=json``)."""
+    for i, arg in enumerate(argv):
+        if arg in ("-o", "--output", "-f", "--format") and i + 1 < len(argv) and argv[i + 1] == "json":
+            return True
+        if arg in ("--output=json", "--format=json", "-ojson"):
+            return True
+    return False

@@ -19,7 +19,7 @@ from lakehouse.cli import (
     ingest_cmd,
 )
 from lakehouse.cli.demo_cmd import demo_command
-from lakehouse.cli.errors import configure_logging
+from lakehouse.cli.errors import OneLineUsageErrors, configure_logging
 from lakehouse.cli.generate_cmd import generate_command
 from lakehouse.cli.query_cmd import query_command
 from lakehouse.resources import find_resource
@@ -37,8 +37,8 @@ def _defaults_help() -> str:
         [
             "Defaults (relative paths are relative to the folder the command runs in):",
             "- data root: ./data (LAKEHOUSE_DATA_ROOT)",
-            "- config: ./config (LAKEHOUSE_CONFIG_DIR); `lakehouse demo` uses the shipped default config "
-            "when ./config does not exist; other commands stop, naming the folder they looked in",
+            "- config: ./config when it exists, else the default config shipped with the package "
+            "(LAKEHOUSE_CONFIG_DIR; a folder it names that does not exist is an error naming it)",
             "- database: sqlite:///<data root>/_control/lakehouse.db (LAKEHOUSE_DATABASE_URL, "
             "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/lakehouse)",
             "- dbt project, saved queries: ./dbt_project, ./queries when they exist, else the copies "
@@ -51,6 +51,7 @@ def _defaults_help() -> str:
 
 app = typer.Typer(
     name="lakehouse",
+    cls=OneLineUsageErrors,
     epilog=_defaults_help(),
     help=(
         "DataHound Lakehouse: Parquet zones (bronze/silver/gold) built with DuckDB and dbt, "

@@ -19,7 +19,7 @@ import typer
 from lakehouse.cli.errors import describe_failure
 from lakehouse.cli.output import OutputFormat
 from lakehouse.config import load_config
-from lakehouse.errors import DataPlaneError, UnknownNameError
+from lakehouse.errors import DataPlaneError, UnknownNameError, UsageError
 from lakehouse.settings import get_settings
 
 if TYPE_CHECKING:
@@ -108,4 +108,4 @@ def parse_dt(value: str | None, option: str = "--dt") -> date | None:
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
-        raise DataPlaneError(f"{option} {value!r} is not a date: use YYYY-MM-DD") from None
+        raise UsageError(f"{option} {value!r} is not a date: use YYYY-MM-DD") from None

@@ -103,6 +103,8 @@ def query_command(
     """Run one read-only statement against the company's DuckDB catalog (bronze/silver/gold views)."""
     settings = get_settings()
     chosen = choose_format(_requested_format(output, fmt), out)
+    if out is not None:
+        _check_writable(out)
     limits = _limits(settings, timeout, memory_limit)
     _name, sql = resolve_query(query, settings.queries_dir)
     params = parse_params(param or [])
@@ -236,3 +238,13 @@ def _limits(settings: Settings, timeout: float | None, memory_limit: str | None)
             "memory_limit": ("--memory-limit", "a size such as 4GB or 512MiB"),
         }.get(field, (field, "a valid value"))
         raise InvalidArgumentError(flag, overrides.get(field), expected) from None
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an ``--out`` that cannot be a file before the query runs: a folder, or a path below a
+    file (missing folders are created)."""
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder: give a file name, e.g. {out / 'result.csv'}")
+    existing = next(p for p in out.absolute().parents if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: {existing} is a file, not a folder")

@@ -115,7 +115,7 @@ def _load(config_dir: Path) -> tuple[LakehouseConfig | None, list[ConfigProblem]
 def _load_checked(config_dir: Path, secrets: set[str]) -> tuple[LakehouseConfig | None, list[ConfigProblem]]:
     """Load a directory; its problems may still quote secrets, which are added to ``secrets``."""
     if not config_dir.is_dir():
-        message = "config directory not found; set LAKEHOUSE_CONFIG_DIR (or run from the repository root)"
+        message = "config directory not found; set LAKEHOUSE_CONFIG_DIR to your config folder (or unset it for ./config, else the shipped default)"
         return None, [ConfigProblem(str(config_dir.absolute()), "", message)]
     problems: list[ConfigProblem] = []
 

@@ -54,7 +54,7 @@ import pyarrow as pa
 from lakehouse.config.models import QueryConfig
 from lakehouse.dataplane import duck
 from lakehouse.dataplane.sql import quote_literal
-from lakehouse.errors import QueryError, QueryRefusedError
+from lakehouse.errors import QueryError, QueryParameterError, QueryRefusedError
 from lakehouse.query.limits import Deadline, apply_limits, error_message, query_error
 
 logger = logging.getLogger(__name__)
@@ -388,18 +388,22 @@ def _bind(
     takes = ", ".join(f"${n}" for n in sorted(names)) if names and not positional else "none"
     if isinstance(params, Mapping):
         if positional:
-            raise QueryError("the query has positional parameters (? or $1); give the values as a list")
+            raise QueryParameterError(
+                "the query has positional parameters (? or $1); give the values as a list"
+            )
         unknown = sorted(set(params) - names)
         if unknown:
-            raise QueryError(f"unknown parameter(s) {', '.join(unknown)}: the query takes {takes}")
+            raise QueryParameterError(f"unknown parameter(s) {', '.join(unknown)}: the query takes {takes}")
         _check_bound(names, set(params), optional)
         return {name: params.get(name) for name in names}
     if isinstance(params, str | bytes):
-        raise QueryError("parameters must be a mapping or a list of values, not a string")
+        raise QueryParameterError("parameters must be a mapping or a list of values, not a string")
     if params is not None:
         return list(params)
     if positional:
-        raise QueryError(f"the query has {len(names)} positional parameter(s) (?) but no values were given")
+        raise QueryParameterError(
+            f"the query has {len(names)} positional parameter(s) (?) but no values were given"
+        )
     _check_bound(names, set(), optional)
     return dict.fromkeys(names) if names else None
 
@@ -410,7 +414,7 @@ def _check_bound(names: set[str], given: set[str], optional: Collection[str] | N
         return
     unbound = sorted(names - given - set(optional))
     if unbound:
-        raise QueryError(
+        raise QueryParameterError(
             f"no value for parameter(s) {', '.join(f'${n}' for n in unbound)}: give "
             + " ".join(f"--param {n}=VALUE" for n in unbound)
             + " (a saved query declares the parameters it can do without in its header: Params (optional))"

@@ -297,7 +297,7 @@ def test_company_defaults_to_the_default_company_of_the_config(
 
 @pytest.mark.usefixtures("published")
 def test_an_unbound_parameter_is_an_error_naming_it(tmp_path: Path) -> None:
-    line = error_line(cli("query", "-c", COMPANY, "select $since as s, $unit as u", "-p", "unit=x"), 1)
+    line = error_line(cli("query", "-c", COMPANY, "select $since as s, $unit as u", "-p", "unit=x"), 2)
     assert line.startswith("error: no value for parameter(s) $since: give --param since=VALUE")
     rows = json.loads(ok("query", "-c", COMPANY, "select $n as n", "-p", "n=7", "-o", "json").stdout)
     assert rows == [{"n": "7"}]
@@ -308,7 +308,7 @@ def test_an_unbound_parameter_is_an_error_naming_it(tmp_path: Path) -> None:
         "select job_id from silver.jobs where ($job is null or job_id = $job) and total >= cast($min_total as double)"
         " order by job_id\n"
     )
-    line = error_line(cli("query", "-c", COMPANY, "jobs_since"), 1)
+    line = error_line(cli("query", "-c", COMPANY, "jobs_since"), 2)
     assert line.startswith("error: no value for parameter(s) $min_total:")
     rows = json.loads(ok("query", "-c", COMPANY, "jobs_since", "-p", "min_total=0", "-o", "json").stdout)
     assert rows == [{"job_id": "j1"}, {"job_id": "j2"}]

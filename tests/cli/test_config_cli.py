@@ -58,7 +58,7 @@ def _break_two_files(cfg_dir: Path) -> None:
 def test_validate_ok(cfg_dir: Path) -> None:
     result = runner.invoke(app, ["validate", "--config-dir", str(cfg_dir)])
     assert result.exit_code == 0, result.output
-    assert result.output == "OK: 6 files valid\n"
+    assert result.output == f"OK: 6 files valid in {cfg_dir}\n"
 
 
 def test_validate_prints_every_problem_and_exits_1(cfg_dir: Path) -> None:
@@ -101,7 +101,7 @@ def test_validate_defaults_to_the_settings_config_dir(
     monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(cfg_dir))
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 0, result.output
-    assert result.output == "OK: 5 files valid\n"
+    assert result.output == f"OK: 5 files valid in {cfg_dir}\n"
 
 
 def test_validate_rejects_an_unknown_output_format(cfg_dir: Path) -> None:

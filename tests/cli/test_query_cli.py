@@ -63,9 +63,9 @@ def _ok(*args: str) -> Result:
     return result
 
 
-def _error(*args: str) -> str:
+def _error(*args: str, exit_code: int = 1) -> str:
     result = _query(*args)
-    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.exit_code == exit_code, (result.stdout, result.stderr)
     [line] = result.stderr.strip().splitlines()
     return line
 
@@ -126,8 +126,8 @@ def test_defaults_apply_without_a_global_json(
         ("--timeout", "-1", "error: invalid --timeout -1.0: expected 0 or more seconds"),
     ],
 )
-def test_invalid_limits_are_one_line_errors(flag: str, value: str, message: str) -> None:
-    assert _error("select 1", flag, value) == message
+def test_invalid_limits_are_one_line_usage_errors(flag: str, value: str, message: str) -> None:
+    assert _error("select 1", flag, value, exit_code=2) == message
 
 
 @pytest.mark.usefixtures("acme")
@@ -181,3 +181,18 @@ def test_views_answer_max_dt_and_internal_errors_are_one_line() -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: query failed: INTERNAL Error: Attempted to access index")
     assert len(result.stderr) < 400 and result.stderr.count("\n") == 1
+
+
+@pytest.mark.usefixtures("acme")
+def test_an_out_that_cannot_be_a_file_is_refused_before_the_query_runs(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    assert _error("select 1", "--out", str(folder), "-o", "csv", exit_code=2) == (
+        f"error: --out {folder} is a folder: give a file name, e.g. {folder / 'result.csv'}"
+    )
+    (tmp_path / "a_file").write_text("x")
+    under_file = tmp_path / "a_file" / "r.csv"
+    assert _error("select 1", "--out", str(under_file), exit_code=2) == (
+        f"error: --out {under_file}: {under_file.parent} is a file, not a folder"
+    )
+    assert sorted(p.name for p in folder.iterdir()) == []  # nothing written, no temporary file

@@ -511,7 +511,7 @@ def test_missing_files_and_directories(tmp_path: Path, cfg_dir: Path) -> None:
     assert [(p.file, p.message) for p in validate_config_dir(tmp_path / "absent")] == [
         (
             str(tmp_path / "absent"),
-            "config directory not found; set LAKEHOUSE_CONFIG_DIR (or run from the repository root)",
+            "config directory not found; set LAKEHOUSE_CONFIG_DIR to your config folder (or unset it for ./config, else the shipped default)",
         )
     ]
     (cfg_dir / "global.json").unlink()

@@ -78,11 +78,13 @@ def test_a_missing_resource_names_every_place_looked_in(
     assert str(tmp_path / "_bundled" / "migrations") in str(info.value)
 
 
-def test_settings_default_to_the_shipped_project_and_queries_outside_a_project(empty_cwd: Path) -> None:
+def test_settings_default_to_the_shipped_project_queries_and_config_outside_a_project(
+    empty_cwd: Path,
+) -> None:
     settings = Settings()
     assert settings.dbt_project_dir == REPO / "dbt_project"
     assert settings.queries_dir == REPO / "queries"
-    assert settings.config_dir == Path("config")
+    assert settings.config_dir == REPO / "config"
     assert settings.data_root == Path("data")
     assert settings.database_url == f"sqlite:///{empty_cwd / 'data' / '_control' / 'lakehouse.db'}"
 
@@ -90,9 +92,11 @@ def test_settings_default_to_the_shipped_project_and_queries_outside_a_project(e
 def test_settings_prefer_the_folders_of_the_working_directory(empty_cwd: Path) -> None:
     (empty_cwd / "dbt_project").mkdir()
     (empty_cwd / "queries").mkdir()
+    (empty_cwd / "config").mkdir()
     settings = Settings()
     assert settings.dbt_project_dir == Path("dbt_project")
     assert settings.queries_dir == Path("queries")
+    assert settings.config_dir == Path("config")
 
 
 def test_settings_from_the_environment_win(
@@ -106,9 +110,10 @@ def test_settings_from_the_environment_win(
     assert settings.queries_dir == tmp_path / "q"
 
 
-def test_demo_config_falls_back_to_the_shipped_one_only_when_unset_and_absent(
+def test_config_falls_back_to_the_shipped_one_only_when_unset_and_absent(
     empty_cwd: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert Settings().config_dir == REPO / "config"
     assert Settings().config_dir_or_shipped() == (REPO / "config", True)
     (empty_cwd / "config").mkdir()
     assert Settings().config_dir_or_shipped() == (Path("config"), False)
@@ -122,7 +127,7 @@ def test_root_help_shows_the_defaults_and_shell_completion() -> None:
     assert result.exit_code == 0, result.output
     for text in (
         "./data (LAKEHOUSE_DATA_ROOT)",
-        "./config (LAKEHOUSE_CONFIG_DIR)",
+        "./config when it exists, else the default config shipped with the package",
         "sqlite:///<data root>/_control/lakehouse.db (LAKEHOUSE_DATABASE_URL",
         "LAKEHOUSE_DBT_PROJECT_DIR, LAKEHOUSE_QUERIES_DIR",
         "--install-completion",

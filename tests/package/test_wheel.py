@@ -146,10 +146,18 @@ def test_demo_runs_from_an_empty_folder(installed: Installed, tmp_path: Path) ->
     help_text = _run([lakehouse, "--help"], cwd=work, env=env).stdout
     assert "LAKEHOUSE_DATA_ROOT" in help_text and str(bundled) in help_text
 
-    # A command that needs config and finds none names the folder it looked in and the variable.
-    build = _run([lakehouse, "build", "--company", "acme"], cwd=work, env=env, check=False)
-    assert build.returncode == 1
-    assert str(work / "config") in build.stderr and "LAKEHOUSE_CONFIG_DIR" in build.stderr
+    # Without ./config every command uses the shipped default config, and says which it read.
+    validate = _run([lakehouse, "config", "validate"], cwd=work, env=env)
+    assert validate.stdout.strip().endswith(f"files valid in {bundled / 'config'}")
+    # A config folder named that does not exist is an error naming it and the variable.
+    missing = _run(
+        [lakehouse, "build", "--company", "acme"],
+        cwd=work,
+        env={**env, "LAKEHOUSE_CONFIG_DIR": str(work / "mine")},
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert str(work / "mine") in missing.stderr and "LAKEHOUSE_CONFIG_DIR" in missing.stderr
 
     started = time.monotonic()
     demo = _run([lakehouse, "demo", "--days", "7"], cwd=work, env=env)
@@ -159,6 +167,13 @@ def test_demo_runs_from_an_empty_folder(installed: Installed, tmp_path: Path) ->
     assert "datasets published" in out
     assert "revenue by month since" in out
     assert "invoiced_total" in out and "collected_share" in out  # the query's table printed
+
+    # dbt's own tools from the wheel, on the demo's data.
+    models = _run([lakehouse, "dbt", "--", "ls", "--resource-type", "model"], cwd=work, env=env).stdout
+    assert "lakehouse.gold.customer_360" in models or "customer_360" in models
+    docs = _run([lakehouse, "docs"], cwd=work, env=env)
+    site = tmp_path / "data" / "acme" / "_dev" / "docs" / "target"
+    assert (site / "index.html").is_file() and str(site) in docs.stdout + docs.stderr
 
     assert list(work.iterdir()) == []  # nothing written into the working directory
     assert (tmp_path / "data" / "_control" / "lakehouse.db").is_file()

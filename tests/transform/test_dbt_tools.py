@@ -97,6 +97,11 @@ def test_dbt_runs_any_command_in_a_sandbox_with_dbt_exit_codes(lake: Lakehouse) 
     usage = _cli("dbt", "-c", COMPANY, "--", "build", "--no-such-flag")
     assert usage.exit_code == 2
     assert "error: dbt: No such option" in usage.stderr
+    bare = _cli("dbt", "-c", COMPANY)
+    assert bare.exit_code == 2
+    assert (
+        bare.stderr.strip() == "error: give a dbt command after --, e.g. lakehouse dbt -- ls (or --print-env)"
+    )
 
     # the sandbox sets where dbt reads and writes
     refused = _cli("dbt", "-c", COMPANY, "--", "build", "--target-path", str(lake.project_dir / "target"))
