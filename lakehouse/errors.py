@@ -56,6 +56,15 @@ class UsageError(LakehouseError):
     exit_code: ClassVar[int] = EXIT_USAGE
 
 
+class ScheduleError(UsageError):
+    """A task's schedule is not one the scheduler can run; names the field and what it expects."""
+
+    def __init__(self, field: str, value: str, expected: str) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(f"{field} {value!r}: expected {expected}")
+
+
 class UnknownNameError(UsageError):
     """A name on the command line (a company, an event type, a pipeline) that is not known; lists the known ones."""
 

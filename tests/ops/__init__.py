@@ -1,0 +1,1 @@
+"""Operations plane: schedules (next, the scheduler worker, review gates and notifications)."""
