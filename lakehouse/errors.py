@@ -65,6 +65,14 @@ class ScheduleError(UsageError):
         super().__init__(f"{field} {value!r}: expected {expected}")
 
 
+class TaskConfigError(UsageError):
+    """A scheduled task's type or arguments are refused when it is added; names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}")
+
+
 class UnknownNameError(UsageError):
     """A name on the command line (a company, an event type, a pipeline) that is not known; lists the known ones."""
 
