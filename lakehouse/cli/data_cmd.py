@@ -12,6 +12,7 @@ from lakehouse.cli.options import (
     FROM_CONFIG,
     KNOWN_PIPELINES,
     CompanyOpt,
+    OptionalCompanyOpt,
     OutputOpt,
     default_company,
     require_company,
@@ -99,16 +100,7 @@ runs_app = typer.Typer(
 @catch_errors
 def runs_command(
     ctx: typer.Context,
-    company: Annotated[
-        str | None,
-        typer.Option(
-            "--company",
-            "-c",
-            metavar="SLUG",
-            show_default=False,
-            help="Company slug, e.g. acme (default: default_company of config/global.json).",
-        ),
-    ] = None,
+    company: OptionalCompanyOpt = None,
     pipeline: Annotated[
         str | None, typer.Option(help=f"Only runs of this pipeline ({', '.join(KNOWN_PIPELINES)}).")
     ] = None,

@@ -14,8 +14,9 @@ import typer
 from rich.rule import Rule
 
 from lakehouse.cli.errors import catch_errors, err_console
+from lakehouse.cli.options import OptionalCompanyOpt
 from lakehouse.cli.output import OutputFormat, console, emit
-from lakehouse.cli.progress import DbtNodeReporter, Steps
+from lakehouse.cli.progress import DbtNodeReporter, IngestReporter, Steps
 from lakehouse.config import load_config
 from lakehouse.dataplane.ingest import BronzeIngest
 from lakehouse.dataplane.zones import DATA_ZONES
@@ -39,16 +40,7 @@ def _step(title: str) -> None:
 
 @catch_errors
 def demo_command(
-    company: Annotated[
-        str | None,
-        typer.Option(
-            "--company",
-            "-c",
-            metavar="SLUG",
-            show_default=False,
-            help="Company slug to generate and build (default: default_company of config/global.json).",
-        ),
-    ] = None,
+    company: OptionalCompanyOpt = None,
     days: Annotated[int, typer.Option(min=1, help="Days of sample data to generate.")] = 90,
     scale: Annotated[
         float, typer.Option(help="Sample volume: 1.0 is ~10,000 customers a year.")
@@ -103,7 +95,7 @@ def demo_command(
             ingest = BronzeIngest(store).run(
                 company,
                 [extract],
-                progress=lambda label, done, total: steps.step(label, done=done, total=total),
+                progress=IngestReporter(steps),
             )
         if ingest.run_id is None:
             console.print("every extract was ingested before: nothing new (idempotent)", markup=False)

@@ -11,7 +11,7 @@ import typer
 from lakehouse.cli.errors import catch_errors
 from lakehouse.cli.options import CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
-from lakehouse.cli.progress import Steps
+from lakehouse.cli.progress import IngestReporter, Steps
 from lakehouse.dataplane.csv_io import DEFAULT_DELIMITER, DEFAULT_ENCODING, parse_delimiter, parse_encoding
 from lakehouse.dataplane.ingest import BronzeIngest, IngestResult, OnError
 from lakehouse.dataplane.validate import parse_header_case
@@ -102,14 +102,6 @@ def ingest_command(
         open_store() as store,
         Steps(f"ingest {company}", min_interval=1.0, unit="file(s)", quiet_seconds=2.0) as steps,
     ):
-        started: list[str] = []  # the file being ingested: its line is written once it is done
-
-        def report(label: str, done: int, total: int) -> None:
-            if started and done > 0:
-                steps.step(started[0], done=done, total=total)
-            steps.working_on(label)
-            started[:] = [label]
-
         result = BronzeIngest(store).run(
             company,
             paths,
@@ -117,7 +109,7 @@ def ingest_command(
             parse_dt(dt),
             mode,
             allow_schema_evolution,
-            report,
+            IngestReporter(steps),
             follow_symlinks,
             delimiter=delimiter,
             encoding=encoding,

@@ -51,6 +51,7 @@ def _company_or_default(value: str | None) -> str:
     return value or default_company()
 
 
+_COMPANY_HELP = "Company slug, e.g. acme (default: default_company of config/global.json)."
 CompanyOpt = Annotated[
     str,
     typer.Option(
@@ -59,8 +60,13 @@ CompanyOpt = Annotated[
         metavar="SLUG",
         show_default=False,
         callback=_company_or_default,
-        help="Company slug, e.g. acme (default: default_company of config/global.json).",
+        help=_COMPANY_HELP,
     ),
+]
+#: ``--company`` left None when not given, for a command that resolves the default itself (later, or
+#: from the config it loads).
+OptionalCompanyOpt = Annotated[
+    str | None, typer.Option("--company", "-c", metavar="SLUG", show_default=False, help=_COMPANY_HELP)
 ]
 OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format: text or json.")]
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, metavar="N", help="Show at most N rows.")]

@@ -149,3 +149,20 @@ class DbtNodeReporter:
         began = self._started.pop(unique_id, None)
         seconds = None if began is None else time.monotonic() - began
         self._steps.step(f"{kind} {name} {_STATUS_WORDS.get(status, status)}", seconds)
+
+
+class IngestReporter:
+    """The ingest's progress (``BronzeIngest.run``'s ``progress``, called before each file with the
+    files done so far, and once more before the commit) on :class:`Steps`: the file being read on the
+    bar, and one line per file once it is done (with how long it took) off a terminal."""
+
+    def __init__(self, steps: Steps) -> None:
+        self._steps = steps
+        self._current: tuple[str, float] | None = None
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if self._current is not None and done > 0:
+            finished, began = self._current
+            self._steps.step(finished, time.monotonic() - began, done=done, total=total)
+        self._steps.working_on(label)
+        self._current = (label, time.monotonic())

@@ -25,7 +25,7 @@ import lakehouse.cli.progress as progress
 from lakehouse.cli.errors import catch_errors, exit_code_of
 from lakehouse.cli.main import app
 from lakehouse.cli.output import print_json
-from lakehouse.cli.progress import DbtNodeReporter, Steps
+from lakehouse.cli.progress import DbtNodeReporter, IngestReporter, Steps
 from lakehouse.dal import DataAccessLayer
 from lakehouse.db.records import DetectedEvent
 from lakehouse.errors import (
@@ -436,6 +436,21 @@ def test_steps_lines_are_throttled_but_the_last_is_always_shown(capsys: pytest.C
         "ingest acme: file 1 [1/100]",
         "ingest acme: file 100 [100/100]",
     ]
+
+
+def test_an_ingest_file_gets_its_line_once_it_is_done(capsys: pytest.CaptureFixture[str]) -> None:
+    with Steps("ingest acme", bars=False, unit="file(s)") as steps:
+        report = IngestReporter(steps)
+        report("jobs 2026-09-29 (jobs.csv)", 0, 2)  # before the first file: nothing is done yet
+        report("jobs 2026-09-30 (jobs.csv)", 1, 2)
+        report("publishing", 2, 2)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.rsplit(" (", 1)[0] for line in lines[:2]] == [
+        "ingest acme: jobs 2026-09-29 (jobs.csv)",
+        "ingest acme: jobs 2026-09-30 (jobs.csv)",
+    ]
+    assert lines[0].endswith(" s) [1/2]") and lines[1].endswith(" s) [2/2]")
+    assert lines[2].startswith("ingest acme: 2 file(s) in ")
 
 
 def test_a_short_run_stays_quiet_off_a_terminal_and_a_long_one_does_not(
