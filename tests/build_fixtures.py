@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from lakehouse.config import LakehouseConfig, load_config
 from lakehouse.dal import DataAccessLayer
@@ -14,6 +17,7 @@ from lakehouse.dataplane.store import DatasetStore
 from lakehouse.dataplane.zones import DataRoot
 from lakehouse.runtime import dataset_store
 from lakehouse.sample.generator import generate
+from lakehouse.settings import get_settings
 from lakehouse.transform.build import DbtBuild
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,3 +59,19 @@ def make_lakehouse(tmp_path: Path, db_url: str, days: int = 30, scale: float = 0
     store = dataset_store(DataAccessLayer.from_url(db_url), DataRoot.from_uri(str(tmp_path / "data")))
     BronzeIngest(store).run(COMPANY, [extract])
     return Lakehouse(store, extract, config_dir, project_dir)
+
+
+def cli_lakehouse(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, days: int = 15
+) -> Iterator[Lakehouse]:
+    """:func:`make_lakehouse`, with the CLI's settings (control plane, data root, config and dbt
+    project) pointed at it for the test; yield it from a fixture."""
+    get_settings.cache_clear()
+    lh = make_lakehouse(tmp_path, db_url, days=days)
+    monkeypatch.setenv("LAKEHOUSE_DATABASE_URL", db_url)
+    monkeypatch.setenv("LAKEHOUSE_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(lh.config_dir))
+    monkeypatch.setenv("LAKEHOUSE_DBT_PROJECT_DIR", str(lh.project_dir))
+    yield lh
+    lh.dal.close()
+    get_settings.cache_clear()

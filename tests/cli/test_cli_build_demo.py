@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from lakehouse.cli.main import app
 from lakehouse.settings import get_settings
-from tests.build_fixtures import COMPANY, REPO, Lakehouse, make_lakehouse
+from tests.build_fixtures import COMPANY, REPO, Lakehouse, cli_lakehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -31,13 +31,7 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
 
 @pytest.fixture
 def lake(tmp_path: Path, db_url: str, settings_env: pytest.MonkeyPatch) -> Iterator[Lakehouse]:
-    lh = make_lakehouse(tmp_path, db_url, days=15)
-    settings_env.setenv("LAKEHOUSE_DATABASE_URL", db_url)
-    settings_env.setenv("LAKEHOUSE_DATA_ROOT", str(tmp_path / "data"))
-    settings_env.setenv("LAKEHOUSE_CONFIG_DIR", str(lh.config_dir))
-    settings_env.setenv("LAKEHOUSE_DBT_PROJECT_DIR", str(lh.project_dir))
-    yield lh
-    lh.dal.close()
+    yield from cli_lakehouse(tmp_path, db_url, settings_env)
 
 
 def test_build_cli_reports_the_failing_node_on_one_line(lake: Lakehouse) -> None:

@@ -20,11 +20,10 @@ from typer.testing import CliRunner, Result
 
 from lakehouse.cli import dbt_cmd
 from lakehouse.cli.main import app
-from lakehouse.settings import get_settings
 from lakehouse.transform.build import dbt_vars
 from lakehouse.transform.dbt_dev import sandbox_lock
 from lakehouse.transform.dbt_runner import release_dbt_resources, temporary_environ
-from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
+from tests.build_fixtures import COMPANY, Lakehouse, cli_lakehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -39,15 +38,7 @@ def _cli(*args: str) -> Result:
 
 @pytest.fixture
 def lake(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lakehouse]:
-    get_settings.cache_clear()
-    lh = make_lakehouse(tmp_path, db_url, days=15)
-    monkeypatch.setenv("LAKEHOUSE_DATABASE_URL", db_url)
-    monkeypatch.setenv("LAKEHOUSE_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(lh.config_dir))
-    monkeypatch.setenv("LAKEHOUSE_DBT_PROJECT_DIR", str(lh.project_dir))
-    yield lh
-    lh.dal.close()
-    get_settings.cache_clear()
+    yield from cli_lakehouse(tmp_path, db_url, monkeypatch)
 
 
 def _sandbox(lake: Lakehouse, kind: str = "dbt") -> Path:
