@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -41,6 +41,7 @@ from lakehouse.db.records import (
     GateMode,
     NotificationRecord,
     NotificationSpec,
+    NotificationStatus,
     PipelineRunRecord,
     PullRequest,
     ReviewChecks,
@@ -48,6 +49,8 @@ from lakehouse.db.records import (
     RunHolder,
     RunStatus,
     Task,
+    TaskClaim,
+    TaskOutcome,
     TaskRun,
     TaskSpec,
     TaskUpdate,
@@ -201,25 +204,27 @@ class DataAccessLayer:
 
     # --- scheduler ---------------------------------------------------------------------------------
 
-    def create_task(self, task: TaskSpec) -> Task:
-        """Create a scheduler task.
+    def create_task(self, task: TaskSpec, next_run_at: datetime | None = None) -> Task:
+        """Create a scheduler task, due first at ``next_run_at`` (None: the worker schedules it).
 
         Raises:
             AlreadyExistsError: a task with the same ``task_key`` exists.
         """
         with self._session() as s:
-            return SqlSchedulerRepo(s).create_task(task)
+            return SqlSchedulerRepo(s).create_task(task, next_run_at)
 
-    def update_task(self, task: TaskUpdate) -> Task:
-        """Apply the non-None fields of ``task`` to the task with its ``task_key``.
+    def update_task(self, task: TaskUpdate, next_run_at: datetime | None = None) -> Task:
+        """Apply the non-None fields of ``task`` to the task with its ``task_key``; a ``next_run_at``
+        reschedules it (and starts its try count again).
 
         Raises:
             NotFoundError: no such task.
         """
         with self._session() as s:
-            return SqlSchedulerRepo(s).update_task(task)
+            return SqlSchedulerRepo(s).update_task(task, next_run_at)
 
     def get_task(self, task_key: str) -> Task:
+        """Raises: NotFoundError: no such task."""
         with self._session() as s:
             return SqlSchedulerRepo(s).get_task(task_key)
 
@@ -227,6 +232,11 @@ class DataAccessLayer:
         """Tasks with status ``active`` (of one company, if given), by task_key."""
         with self._session() as s:
             return SqlSchedulerRepo(s).list_active_tasks(company)
+
+    def list_tasks(self, company: str | None = None, statuses: Sequence[str] | None = None) -> list[Task]:
+        """Tasks of any status (or of ``statuses``), of one company if given, by task_key."""
+        with self._session() as s:
+            return SqlSchedulerRepo(s).list_tasks(company, statuses)
 
     def record_task_run(self, run: TaskRun) -> None:
         """Record one execution of a task (found by ``run.task_key``).
@@ -237,9 +247,52 @@ class DataAccessLayer:
         with self._session() as s:
             SqlSchedulerRepo(s).record_task_run(run)
 
-    def list_task_runs(self, task_key: str) -> list[TaskRun]:
+    def list_task_runs(self, task_key: str, limit: int | None = None) -> list[TaskRun]:
+        """A task's runs, oldest first (only the newest ``limit``, if given)."""
         with self._session() as s:
-            return SqlSchedulerRepo(s).list_task_runs(task_key)
+            return SqlSchedulerRepo(s).list_task_runs(task_key, limit)
+
+    def get_task_run(self, run_id: str) -> TaskRun:
+        """Raises: NotFoundError: no scheduler run with this run_id."""
+        with self._session() as s:
+            return SqlSchedulerRepo(s).get_task_run(run_id)
+
+    def unscheduled_tasks(self) -> list[Task]:
+        """Active tasks that have no next occurrence yet (:meth:`schedule_task` gives them one)."""
+        with self._session() as s:
+            return SqlSchedulerRepo(s).unscheduled_tasks()
+
+    def schedule_task(self, task_key: str, next_run_at: datetime) -> bool:
+        """Give an unscheduled active task its first occurrence; False if another worker did already."""
+        with self._session() as s:
+            return SqlSchedulerRepo(s).schedule(task_key, next_run_at)
+
+    def claim_due_tasks(
+        self, worker_id: str, lease: timedelta, limit: int = 1, only: Sequence[str] | None = None
+    ) -> list[TaskClaim]:
+        """Claim up to ``limit`` due tasks for ``worker_id`` until now + ``lease``, each with a run
+        recorded as started (only tasks whose key is in ``only``, if given); see
+        :meth:`SqlSchedulerRepo.claim_due` for the locking.
+
+        On PostgreSQL concurrent workers claim different tasks (``FOR UPDATE SKIP LOCKED``); an SQLite
+        control plane serialises writers, and the scheduler runs one worker on it.
+        """
+        with self._session() as s:
+            return SqlSchedulerRepo(s).claim_due(worker_id, utcnow(), lease, limit, new_run_id, only)
+
+    def renew_task_claim(self, claim: TaskClaim, lease: timedelta) -> bool:
+        """Extend ``claim`` to now + ``lease``; False if the worker lost it (another took over)."""
+        with self._session() as s:
+            return SqlSchedulerRepo(s).renew_claim(
+                claim.task.id, claim.worker_id, claim.attempt, utcnow() + lease
+            )
+
+    def finish_task_claim(self, claim: TaskClaim, outcome: TaskOutcome) -> bool:
+        """Record how a claimed occurrence ended, move the task to ``outcome.next_run_at`` and
+        release the claim, in one transaction; False if the claim had been lost (then only the run
+        is recorded)."""
+        with self._session() as s:
+            return SqlSchedulerRepo(s).finish_claim(claim, outcome)
 
     # --- pipeline runs and dataset versions --------------------------------------------------------
 
@@ -468,15 +521,31 @@ class DataAccessLayer:
     # --- review gates and notifications ------------------------------------------------------------
 
     def upsert_review_gate(
-        self, task_id: str, pr: PullRequest, checks: ReviewChecks, mode: GateMode = "strict"
+        self,
+        task_id: str,
+        pr: PullRequest,
+        checks: ReviewChecks,
+        mode: GateMode = "strict",
+        head_commit: str | None = None,
     ) -> ReviewGateRecord:
-        """Create or update a task's review gate; ``ready`` is computed from ``checks`` and ``mode``."""
+        """Create or update a task's review gate; ``ready`` is computed from ``checks`` and ``mode``.
+
+        A gate already in exactly this state is not written (its ``updated_at`` is kept).
+
+        Args:
+            head_commit: the pull request's head commit the checks were made on.
+        """
         with self._session() as s:
-            return SqlReviewRepo(s).upsert_review_gate(task_id, pr, checks, mode)
+            return SqlReviewRepo(s).upsert_review_gate(task_id, pr, checks, mode, head_commit)
 
     def get_review_gate(self, task_id: str) -> ReviewGateRecord:
         with self._session() as s:
             return SqlReviewRepo(s).get(task_id)
+
+    def list_review_gates(self, ready: bool | None = None) -> list[ReviewGateRecord]:
+        """Every review gate, by task id; with ``ready``, only the gates that are (or are not) ready."""
+        with self._session() as s:
+            return SqlReviewRepo(s).list_gates(ready)
 
     def mark_ready(self, task_id: str) -> ReviewGateRecord:
         """Mark a task's gate ready, after re-checking its checks.
@@ -492,9 +561,50 @@ class DataAccessLayer:
         with self._session() as s:
             return SqlNotificationRepo(s).record_notification(spec)
 
-    def list_notifications(self, task_id: str) -> list[NotificationRecord]:
+    def list_notifications(
+        self,
+        task_id: str | None = None,
+        status: str | None = None,
+        channel: str | None = None,
+        limit: int | None = None,
+    ) -> list[NotificationRecord]:
+        """Receipts, oldest (last attempted) first; each filter given narrows the list."""
         with self._session() as s:
-            return SqlNotificationRepo(s).list_notifications(task_id)
+            return SqlNotificationRepo(s).list_notifications(task_id, status, channel, limit)
+
+    def get_notification(self, notification_id: uuid.UUID) -> NotificationRecord:
+        """Raises: NotFoundError: no such receipt."""
+        with self._session() as s:
+            return SqlNotificationRepo(s).get(notification_id)
+
+    def find_notification(self, channel: str, idempotency_key: str) -> NotificationRecord | None:
+        """The receipt recorded for ``idempotency_key`` on ``channel`` (a sent one first), or None."""
+        with self._session() as s:
+            return SqlNotificationRepo(s).find_by_key(channel, idempotency_key)
+
+    def notified_tasks(self, task_id_prefix: str, channels: Sequence[str]) -> set[tuple[str, str]]:
+        """``(task_id, channel)`` of the receipts (sent or failed) on ``channels`` of tasks whose id
+        starts with ``task_id_prefix`` (e.g. ``"event:"``)."""
+        with self._session() as s:
+            return SqlNotificationRepo(s).notified_tasks(task_id_prefix, channels)
+
+    def update_notification(
+        self,
+        notification_id: uuid.UUID,
+        status: NotificationStatus,
+        attempts: int,
+        error: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> NotificationRecord:
+        """Record another attempt of a receipt (a retry): outcome, total requests, error; time = now.
+
+        Raises:
+            NotFoundError: no such receipt.
+        """
+        with self._session() as s:
+            return SqlNotificationRepo(s).update_attempt(
+                notification_id, status, attempts, error, provider_message_id
+            )
 
     # --- idempotency -------------------------------------------------------------------------------
 

@@ -376,6 +376,172 @@ class BuildFailedError(TransformError):
         return {"failed_nodes": self.failures}
 
 
+# --- the operations plane (scheduler, review gates, notifications, legacy JSON) -------------------
+
+
+class OperationsError(LakehouseError):
+    """The operations plane could not do what was asked (a scheduler worker, a gate sync, a send)."""
+
+
+class WorkerRefusedError(OperationsError):
+    """A scheduler worker cannot start here (e.g. another worker holds an SQLite control plane)."""
+
+    exit_code: ClassVar[int] = EXIT_LOCK_BUSY
+
+
+class NotificationError(OperationsError):
+    """Notifications could not be delivered (each attempt is recorded as a failed receipt)."""
+
+
+class NotificationsFailedError(NotificationError):
+    """Some notifications sent again (``lakehouse notify retry``) failed again.
+
+    Args:
+        failed: how many failed again.
+        first: the first one's receipt id, channel and error.
+    """
+
+    def __init__(self, failed: int, first: str) -> None:
+        self.failed = failed
+        self.first = first
+        super().__init__(
+            f"{failed} notification(s) failed again, e.g. {first}; "
+            "see `lakehouse notify list --status failed`, fix the channel, then retry"
+        )
+
+
+class GateFolderError(OperationsError):
+    """The folder of review-gate files to sync (or to export to) is missing or not a folder: a usage error."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+    def __init__(self, folder: str, problem: str) -> None:
+        self.folder = folder
+        self.problem = problem
+        super().__init__(f"gate folder {folder}: {problem}")
+
+
+class GateFileError(OperationsError):
+    """One review-gate file cannot be read or does not match the gate file format (docs/gates.md).
+
+    Args:
+        file: the file at fault.
+        location: where in it (``checks.ci``, ``line 3, column 1``), or "" for the whole file.
+        problem: what is wrong, e.g. "unknown key (not part of the schema)".
+    """
+
+    exit_code: ClassVar[int] = EXIT_DATA_REFUSED
+
+    def __init__(self, file: str, location: str, problem: str) -> None:
+        self.file = file
+        self.location = location
+        self.problem = problem
+        where = f"{file}: {location}" if location else file
+        super().__init__(f"{where}: {problem}")
+
+
+class GateFilesSkippedError(OperationsError):
+    """A gate sync skipped some files (malformed, partly written, a task twice); the others synced (exit 4).
+
+    Args:
+        folder: the synced folder.
+        synced: how many files synced.
+        skipped: ``(file name, problem)`` of each skipped file.
+    """
+
+    exit_code: ClassVar[int] = EXIT_DATA_REFUSED
+
+    def __init__(self, folder: str, synced: int, skipped: Sequence[tuple[str, str]]) -> None:
+        self.folder = folder
+        self.synced = synced
+        self.skipped = list(skipped)
+        listed = "; ".join(f"{name}: {problem}" for name, problem in self.skipped)
+        super().__init__(
+            f"skipped {len(self.skipped)} gate file(s) in {folder} ({synced} synced): {listed}; "
+            "fix or remove them, then sync again (see docs/gates.md for the format)"
+        )
+
+
+class GatesNotExportedError(OperationsError):
+    """An export left out gates the gate file format cannot hold (e.g. a task id that is no file name)."""
+
+    exit_code: ClassVar[int] = EXIT_DATA_REFUSED
+
+    def __init__(self, folder: str, written: int, refused: Sequence[tuple[str, str]]) -> None:
+        self.folder = folder
+        self.refused = list(refused)
+        listed = "; ".join(f"task {task!r}: {problem}" for task, problem in self.refused)
+        super().__init__(f"exported {written} gate(s) to {folder} but left out {len(self.refused)}: {listed}")
+
+
+class LegacyFolderError(OperationsError):
+    """A legacy JSON folder (or its ``tasks.json``) is missing or not what it should be: a usage error.
+
+    Args:
+        path: the folder or file at fault.
+        problem: what is wrong, e.g. "does not exist".
+    """
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class LegacyFileError(OperationsError):
+    """A whole legacy JSON file cannot be read (not JSON, wrong top level, unknown version): nothing
+    was imported (exit 4).
+
+    Args:
+        file: the file at fault.
+        location: where in it (``line 3, column 7``, ``version``), or "" for the whole file.
+        problem: what is wrong.
+    """
+
+    exit_code: ClassVar[int] = EXIT_DATA_REFUSED
+
+    def __init__(self, file: str, location: str, problem: str) -> None:
+        self.file = file
+        self.location = location
+        self.problem = problem
+        where = f"{file}, {location}" if location else file
+        super().__init__(
+            f"{where}: {problem}; nothing imported (the format is described in docs/legacy-json.md)"
+        )
+
+
+class LegacyEntriesSkippedError(OperationsError):
+    """A legacy JSON import skipped entries (malformed, conflicting, a run of an unknown task): exit 4.
+
+    Args:
+        folder: the imported folder.
+        problems: each skipped entry, as "FILE, line N: problem".
+        strict: ``--strict`` was given, so nothing at all was imported.
+    """
+
+    exit_code: ClassVar[int] = EXIT_DATA_REFUSED
+
+    def __init__(self, folder: str, problems: Sequence[str], strict: bool = False) -> None:
+        self.folder = folder
+        self.problems = list(problems)
+        self.strict = strict
+        count = len(self.problems)
+        first = self.problems[0] if self.problems else "no details"
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        if strict:
+            super().__init__(
+                f"--strict: nothing imported from {folder}: {count} entry(ies) refused, first {first}{more}; "
+                "fix them, or import without --strict to skip them"
+            )
+        else:
+            super().__init__(
+                f"skipped {count} entry(ies) of {folder}, first {first}{more}; the other entries were "
+                "imported: fix these and import again (what is imported already is not added twice)"
+            )
+
+
 # --- recognising a full disk ---------------------------------------------------------------------
 
 #: Texts drivers use for "no space left": the OS (errno 28), pyarrow, DuckDB and SQLite (SQLITE_FULL).

@@ -43,9 +43,22 @@ def run_migrations_online() -> None:
     engine = make_engine(_url())
     try:
         with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode rebuilds a table to alter it (copy, drop, rename): with foreign keys
+                # enforced, dropping a table that another references fails. Off for the migration
+                # (outside a transaction, where SQLite honours it), checked after it.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
             _configure(conn)
             with context.begin_transaction():
                 context.run_migrations()
+            if sqlite:
+                broken = conn.connection.dbapi_connection.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                if broken:
+                    raise RuntimeError(
+                        f"the migration left rows whose foreign keys point nowhere: {broken[:5]}"
+                    )
     finally:
         engine.dispose()
 

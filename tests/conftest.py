@@ -22,7 +22,12 @@ from lakehouse.db.migrate import upgrade
 from lakehouse.db.models import Base
 
 #: The reliability suite's trials, seed and counts (a plugin of the whole session: see its docstring).
-pytest_plugins = ["tests.reliability.plugin", "tests.data_fixtures", "tests.cli_fixtures"]
+pytest_plugins = [
+    "tests.reliability.plugin",
+    "tests.data_fixtures",
+    "tests.cli_fixtures",
+    "tests.http_receiver",
+]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

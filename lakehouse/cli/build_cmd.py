@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,10 +11,14 @@ from lakehouse.cli.errors import catch_errors, err_console
 from lakehouse.cli.options import FROM_CONFIG, CompanyOpt, OutputOpt, parse_dt
 from lakehouse.cli.output import OutputFormat, console, emit, print_json
 from lakehouse.cli.progress import DbtNodeReporter, Steps
-from lakehouse.config import load_config
+from lakehouse.config import LakehouseConfig, load_config
+from lakehouse.errors import LakehouseError
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
 from lakehouse.transform.build import BuildResult, DbtBuild
+
+if TYPE_CHECKING:
+    from lakehouse.dal import DataAccessLayer
 
 
 @catch_errors
@@ -64,9 +69,26 @@ def build_command(
             allow_empty=allow_empty,
         )
         stale = store.stale_catalog(company)
+        _announce_new_events(store.dal, config, settings.config_dir.parent, company)
     _print_build(result, output)
     if stale is not None:
         raise stale
+
+
+def _announce_new_events(dal: DataAccessLayer, config: LakehouseConfig, base_dir: Path, company: str) -> None:
+    """Announce once each new event whose rule sets ``notify``; a failure to do so fails no build."""
+    from lakehouse.ops.notify import Notifier, notify_new_events
+
+    try:
+        notifier = Notifier.from_config(dal, config, base_dir)
+        announced = notify_new_events(dal, notifier, config, company)
+    except LakehouseError as exc:
+        err_console.print(f"warning: new events not announced: {exc}", markup=False)
+        return
+    for warning in notifier.warnings:
+        err_console.print(f"warning: {warning}", markup=False)
+    if announced:
+        err_console.print(f"note: announced {announced} new event(s)", markup=False)
 
 
 def _print_build(result: BuildResult, output: OutputFormat) -> None:

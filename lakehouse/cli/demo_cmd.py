@@ -7,7 +7,7 @@ already-ingested extracts is a no-op, and the build publishes new versions of si
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -18,19 +18,28 @@ from lakehouse.cli.options import OptionalCompanyOpt
 from lakehouse.cli.output import OutputFormat, console, emit
 from lakehouse.cli.progress import DbtNodeReporter, IngestReporter, Steps
 from lakehouse.config import load_config
+from lakehouse.config.models import LakehouseConfig
 from lakehouse.dataplane.ingest import BronzeIngest
+from lakehouse.dataplane.store import DatasetStore
 from lakehouse.dataplane.zones import DATA_ZONES
 from lakehouse.db import migrate
 from lakehouse.db.engine import redact_url
-from lakehouse.errors import DataPlaneError, IntegrityError
+from lakehouse.db.records import NotificationRecord, TaskUpdate
+from lakehouse.errors import DataPlaneError, IntegrityError, NotFoundError
 from lakehouse.names import validate_slug
+from lakehouse.ops import task_admin
+from lakehouse.ops.gates import ready_message, sync_gates
+from lakehouse.ops.notify import Notifier
+from lakehouse.ops.tasks import TaskContext
+from lakehouse.ops.worker import Worker
 from lakehouse.query.render import render
 from lakehouse.query.sandbox import run_query
 from lakehouse.query.saved import resolve_query
 from lakehouse.runtime import open_store
+from lakehouse.sample.gates import write_sample_gates
 from lakehouse.sample.generator import DEFAULT_SCALE, DEFAULT_SEED, generate
 from lakehouse.sample.writer import TRUTH_FILE, TRUTH_SUFFIX, default_truth_dir
-from lakehouse.settings import get_settings
+from lakehouse.settings import Settings, get_settings
 from lakehouse.transform.build import DbtBuild
 
 
@@ -125,6 +134,8 @@ def demo_command(
             markup=False,
         )
 
+        _operations_plane(store, config, settings, company)
+
         _step("summary")
         runs = store.dal.list_pipeline_runs(company, limit=5)
         emit(
@@ -176,3 +187,44 @@ def _current_versions(versions: list[Any]) -> list[dict[str, Any]]:
         row["schema_version"] = v.schema_version
         row["rows"] = row["rows"] + v.row_count if v.zone == "bronze" else v.row_count
     return [current[k] for k in sorted(current, key=lambda k: (DATA_ZONES.index(k[0]), k[1]))]
+
+
+def _operations_plane(store: DatasetStore, config: LakehouseConfig, settings: Settings, company: str) -> None:
+    """A schedule, one worker tick, a sample review-gate folder synced, the notifications written."""
+    _step("operations plane: a schedule, one worker tick, review gates, notifications")
+    key = f"{company}-daily-gc"
+    try:
+        store.dal.get_task(key)
+    except NotFoundError:
+        task_admin.add_task(
+            store.dal,
+            task_admin.NewTask(key, "gc", company, "cron", "15 4 * * *", config.global_.timezone_of(company)),
+        )
+        console.print(f"added the scheduled task {key} (gc, daily at 04:15)", markup=False)
+    # Due now, so that this tick runs it (a worker would run it at 04:15).
+    store.dal.update_task(TaskUpdate(key, status="active"), next_run_at=datetime.now(UTC))
+    ctx = TaskContext(store, config, settings)
+    report = Worker(ctx, only=[key]).run(once=True, max_tasks=1)
+    for run in report.runs:
+        console.print(
+            f"worker tick: {run.task_key} {'ok' if run.success else 'FAILED'} (run {run.run_id}): {run.message}",
+            markup=False,
+        )
+    gates_dir = store.root.root / "_samples" / "gates"
+    write_sample_gates(gates_dir)
+    notifier = Notifier.from_config(store.dal, config, ctx.base_dir)
+    for warning in notifier.warnings:
+        err_console.print(f"warning: {warning}", markup=False)
+    sent: list[NotificationRecord] = []
+    synced = sync_gates(store.dal, gates_dir, lambda gate: sent.extend(notifier.send(ready_message(gate))))
+    console.print(synced.summary(), markup=False)
+    if sent:
+        for receipt in sent:
+            console.print(
+                f"notified {receipt.channel} -> {receipt.target}: {receipt.payload.get('text', '')}",
+                markup=False,
+            )
+    else:
+        console.print(
+            "notifications: each ready gate was announced before (once per head commit)", markup=False
+        )

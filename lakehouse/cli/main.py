@@ -16,7 +16,11 @@ from lakehouse.cli import (
     dbt_cmd,
     events_cmd,
     extract_cmd,
+    gates_cmd,
     ingest_cmd,
+    migrate_cmd,
+    notify_cmd,
+    scheduler_cmd,
 )
 from lakehouse.cli.demo_cmd import demo_command
 from lakehouse.cli.errors import OneLineUsageErrors, configure_logging
@@ -117,6 +121,10 @@ app.command("dbt", context_settings=dbt_cmd.DBT_CONTEXT)(dbt_cmd.dbt_command)
 app.command("docs")(dbt_cmd.docs_command)
 app.add_typer(events_cmd.events_app, name="events")
 app.command("extract")(extract_cmd.extract_command)
+app.add_typer(scheduler_cmd.scheduler_app, name="scheduler")
+app.add_typer(gates_cmd.gates_app, name="gates")
+app.add_typer(notify_cmd.notify_app, name="notify")
+app.add_typer(migrate_cmd.migrate_app, name="migrate")
 app.command("demo")(demo_command)
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 #: The default of ``--company``: the ``default_company`` of config/global.json.
 FROM_CONFIG = ""
 #: The pipelines the lakehouse runs (``runs --pipeline``); others found in the control plane count too.
-KNOWN_PIPELINES = ("dbt_build", "ingest", "transcript_pipeline")
+KNOWN_PIPELINES = ("dbt_build", "events_refresh", "ingest", "transcript_pipeline")
 
 
 def default_company() -> str:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ from lakehouse.config.models import (
     ExtractionConfig,
     GlobalConfig,
     LakehouseConfig,
+    NotificationsConfig,
     check_schema_version,
 )
 from lakehouse.config.secrets import (
@@ -85,6 +87,63 @@ def validate_config_dir(config_dir: Path) -> list[ConfigProblem]:
         Every problem found; empty when the directory is valid.
     """
     return _load(config_dir)[1]
+
+
+def check_config_dir(
+    config_dir: Path, env: Mapping[str, str] | None = None
+) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
+    """Check a config directory without raising: its problems, and the warnings of a valid one.
+
+    Args:
+        config_dir: the directory to check.
+        env: the environment the channels' variables are read from (default: ``os.environ``).
+
+    Returns:
+        ``(problems, warnings)``: warnings (see :func:`notification_warnings`) only when there is
+        no problem, each located in global.json.
+    """
+    config, problems = _load(config_dir)
+    if config is None:
+        return problems, []
+    file = str(config_dir / GLOBAL_FILE)
+    return [], [
+        ConfigProblem(file, loc, msg) for loc, msg in notification_warnings(config.global_.notifications, env)
+    ]
+
+
+def notification_warnings(
+    notifications: NotificationsConfig, env: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """The enabled notification channels that nothing will be sent to, and why.
+
+    Args:
+        notifications: the ``notifications`` section of global.json.
+        env: where the channels' environment variables are read (default: ``os.environ``).
+
+    Returns:
+        ``(location, message)`` pairs, e.g. ``("notifications.slack.url_env", "SLACK_WEBHOOK_URL is
+        not set; ...")``; empty when every enabled channel can send.
+    """
+    environ = os.environ if env is None else env
+    found: list[tuple[str, str]] = []
+    slack = notifications.slack
+    if slack is not None and slack.enabled and not environ.get(slack.url_env, "").strip():
+        found.append(
+            (
+                "notifications.slack.url_env",
+                f"{slack.url_env} is not set; nothing is sent to this channel "
+                f"(export {slack.url_env}=<webhook URL>, or set notifications.slack.enabled to false)",
+            )
+        )
+    if notifications.email is not None and notifications.email.enabled:
+        found.append(
+            (
+                "notifications.email",
+                "sending email is not supported; nothing is sent to this channel "
+                "(use notifications.slack or notifications.file, or set notifications.email.enabled to false)",
+            )
+        )
+    return found
 
 
 def list_config_files(config_dir: Path) -> list[Path]:

@@ -188,11 +188,37 @@ class EmailChannel(ConfigModel):
     )
 
 
+NotificationMessageType = Literal["ready", "failed", "info"]
+"""A notification's kind: a review gate is ready, something failed, or information (e.g. a new event)."""
+SEVERITY_ORDER: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+"""Severities from the least to the most urgent (``min_severity`` filters compare positions)."""
+
+
+class FileChannel(ConfigModel):
+    """Notifications appended as JSON lines to a local file (for local use and tests)."""
+
+    enabled: StrictBool = Field(default=True, description="Send to this channel at all.")
+    path: NonEmptyStr = Field(
+        description="The JSONL file; a relative path is relative to the config folder's parent."
+    )
+    message_types: Annotated[tuple[NotificationMessageType, ...], NotEmpty] = Field(
+        default=("ready", "failed", "info"), description="Only messages of these types are written."
+    )
+    min_severity: Severity = Field(
+        default="low", description="Only events at or above this severity are written."
+    )
+
+
 class NotificationsConfig(ConfigModel):
-    """Where detected events are announced; each channel is optional."""
+    """Where detected events and ready review gates are announced; each channel is optional.
+
+    ``slack`` is the webhook channel: any Slack-compatible incoming webhook (JSON ``{"text": ...}``).
+    ``email`` is accepted but cannot be sent by this version (``lakehouse config validate`` says so).
+    """
 
     slack: SlackChannel | None = Field(default=None, description="Slack webhook channel, or None.")
     email: EmailChannel | None = Field(default=None, description="Email channel, or None.")
+    file: FileChannel | None = Field(default=None, description="Local JSONL file channel, or None.")
 
 
 class ReviewGateConfig(ConfigModel):
@@ -254,6 +280,31 @@ class QueryConfig(ConfigModel):
     )
 
 
+class SchedulerConfig(ConfigModel):
+    """The scheduler's workers (``lakehouse scheduler run``)."""
+
+    poll_seconds: StrictFloat = Field(
+        default=5, gt=0, le=3600, description="How often an idle worker looks for due tasks."
+    )
+    claim_lease_seconds: StrictInt = Field(
+        default=300,
+        ge=10,
+        le=86_400,
+        description=(
+            "A worker renews its claim of the task it runs this often (a third of it); a claim not "
+            "renewed for this long (its worker died) is taken over and the occurrence runs again."
+        ),
+    )
+    legacy_json_dir: NonEmptyStr | None = Field(
+        default=None,
+        description=(
+            "Compatibility mode (off when None): also append every scheduler run to <dir>/runs.jsonl "
+            "in the legacy JSON format (docs/legacy-json.md), for tools that still read it. A "
+            "relative path is taken from the config folder's parent."
+        ),
+    )
+
+
 class GlobalConfig(ConfigModel):
     """``config/global.json``: settings shared by every company. Holds no secrets."""
 
@@ -272,6 +323,7 @@ class GlobalConfig(ConfigModel):
     )
     retention: RetentionConfig = Field(default_factory=RetentionConfig, description="Version retention.")
     query: QueryConfig = Field(default_factory=QueryConfig, description="Analyst query limits.")
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Scheduler workers.")
 
     @field_validator("companies")
     @classmethod
@@ -306,6 +358,10 @@ class _EventRuleBase(ConfigModel):
     severity: Severity = Field(description="Severity given to each detected event.")
     enabled: StrictBool = Field(description="Whether the rule runs; disabled rules are still passed to dbt.")
     description: StrictStr = Field(description="What the rule detects, for people reading events.")
+    notify: StrictBool = Field(
+        default=False,
+        description="Announce each new event of this rule once on the notification channels.",
+    )
 
 
 class UnsoldEstimateParameters(ConfigModel):

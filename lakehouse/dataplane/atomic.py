@@ -1,21 +1,25 @@
-"""Atomic single-file writes and file checksums.
+"""Atomic single-file writes, appends to append-only logs, and file checksums.
 
 A file is written under a temporary name in its final directory (``.tmp-<uuid>-<final name>``),
 flushed to disk, then moved onto its final name in one step and the directory entry flushed too, so
 a reader sees either the old file, or the complete new one, never a partial write. A crash leaves at
 most a ``.tmp-`` file behind, which garbage collection finds with :func:`is_temp_name`.
+
+An append-only log (a JSONL file several processes add to, never rewritten whole: a rewrite would
+lose what others append meanwhile) takes whole lines through :func:`append_line`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -148,6 +152,48 @@ def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = True) -> No
 def atomic_write_text(path: Path, text: str, *, overwrite: bool = True, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` atomically, encoded as ``encoding`` with ``\\n`` line endings kept."""
     atomic_write_bytes(path, text.encode(encoding), overwrite=overwrite)
+
+
+def append_line(path: Path, line: bytes, unless: Callable[[bytes], bool] | None = None) -> bool:
+    """Append one complete ``line`` (ending in a newline) to the append-only log ``path``.
+
+    The file (and its folder) is created if needed; the line is written on a descriptor opened
+    ``O_APPEND`` under an exclusive ``flock`` of the file, then fsynced, so appenders on one machine
+    take turns and a reader sees whole lines. A line torn by a crash (no final newline) is closed
+    first, so this one starts on a line of its own.
+
+    Args:
+        unless: called under the lock with the file's content; when it returns True nothing is
+            appended (e.g. a line with the same idempotency key is there already).
+
+    Returns:
+        Whether the line was appended.
+    """
+    if not line.endswith(b"\n"):
+        raise ValueError("append_line writes whole lines: end the line with a newline")
+    ensure_dir(path.parent)
+    created = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by close
+        size = os.fstat(fd).st_size
+        if unless is not None:
+            content = os.pread(fd, size, 0) if size else b""
+            if unless(content):
+                return False
+            last = content[-1:]
+        else:
+            last = os.pread(fd, 1, size - 1) if size else b""
+        data = line if last in (b"", b"\n") else b"\n" + line
+        view = memoryview(data)
+        while view:  # a short write (a signal, a nearly full disk): finish the line
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        fsync_dir(path.parent)
+    return True
 
 
 def sha256_file(path: Path) -> str:

@@ -442,6 +442,7 @@ class BronzeIngest:
         delimiter: str = DEFAULT_DELIMITER,
         encoding: str = DEFAULT_ENCODING,
         header_case: HeaderCase = "exact",
+        run_id: str | None = None,
     ) -> IngestResult:
         """Ingest ``paths`` into bronze as one pipeline run.
 
@@ -462,6 +463,7 @@ class BronzeIngest:
             header_case: ``exact`` (the default): a file's column names must be the schema's;
                 ``insensitive``: they match the schema's names in any case (``Customer_ID`` is
                 ``customer_id``), and two that match one column are an error.
+            run_id: the id of the run (default: a new one), e.g. the scheduler run that starts it.
 
         Returns:
             What was ingested, skipped (with the reason) and published. Each file's entry (and the
@@ -500,7 +502,7 @@ class BronzeIngest:
             return result
 
         inputs = [_describe(s, options) for s in todo]
-        with PipelineRun(self.store, company, "ingest") as run:
+        with PipelineRun(self.store, company, "ingest", run_id=run_id) as run:
             run_id = run.start(stage="bronze", inputs={"sources": inputs})
             result.run_id = run_id
             # decoded copies of the files that are not plain UTF-8 (removed when the run ends)

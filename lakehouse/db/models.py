@@ -38,7 +38,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-TASK_STATUSES = ("active", "paused", "deleted")
+TASK_STATUSES = ("active", "paused", "deleted", "done")
 RUN_STATUSES = ("running", "success", "failed")
 EVENT_STATUSES = ("active", "resolved", "archived")
 GATE_MODES = ("strict", "soft")
@@ -65,6 +65,7 @@ class SchedulerTask(Base):
         UniqueConstraint("task_key"),
         CheckConstraint(_one_of("status", TASK_STATUSES), name="status"),
         Index(None, "status", "company"),
+        Index(None, "status", "next_run_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -78,13 +79,23 @@ class SchedulerTask(Base):
     status: Mapped[str] = mapped_column(Text, default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Added in migration 0007: the next due occurrence (UTC; NULL on an active task: not scheduled
+    # yet), the tries of it so far, and the claim lease of the worker running it.
+    next_run_at: Mapped[datetime | None] = mapped_column()
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    claim_expires_at: Mapped[datetime | None] = mapped_column()
 
 
 class SchedulerRun(Base):
     """One execution of a scheduler task."""
 
     __tablename__ = "scheduler_runs"
-    __table_args__ = (UniqueConstraint("run_id"), Index(None, "task_id", "started_at"))
+    __table_args__ = (
+        UniqueConstraint("run_id"),
+        UniqueConstraint("task_id", "occurrence_at", "attempt"),
+        Index(None, "task_id", "started_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("scheduler_tasks.id"))
@@ -95,6 +106,10 @@ class SchedulerRun(Base):
     message: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
     metadata_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Added in migration 0007: which occurrence of the task this ran, which try of it, and where.
+    occurrence_at: Mapped[datetime | None] = mapped_column()
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    worker_id: Mapped[str | None] = mapped_column(Text)
 
 
 class PipelineRun(Base):
@@ -232,6 +247,8 @@ class ReviewGate(Base):
     mode: Mapped[str] = mapped_column(Text, default="strict")
     ready: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Added in migration 0008: the pull request's head commit the checks were made on.
+    head_commit: Mapped[str | None] = mapped_column(Text)
 
 
 class Notification(Base):
@@ -242,6 +259,7 @@ class Notification(Base):
         CheckConstraint(_one_of("message_type", MESSAGE_TYPES), name="message_type"),
         CheckConstraint(_one_of("status", NOTIFICATION_STATUSES), name="status"),
         Index(None, "task_id", "sent_at"),
+        Index(None, "status", "idempotency_key"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -253,6 +271,11 @@ class Notification(Base):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(Text)
+    # Added in migration 0008: the key claimed before the send (and sent as Idempotency-Key), the
+    # sends tried for this receipt, and why the last one failed.
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class IdempotencyKey(Base):

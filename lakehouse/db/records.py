@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-TaskStatus = Literal["active", "paused", "deleted"]
+TaskStatus = Literal["active", "paused", "deleted", "done"]
 RunStatus = Literal["running", "success", "failed"]
 EventStatus = Literal["active", "resolved", "archived"]
 GateMode = Literal["strict", "soft"]
@@ -55,6 +55,13 @@ class Task:
     status: str
     created_at: datetime
     updated_at: datetime
+    #: The next due occurrence (UTC); None on an active task: not scheduled yet.
+    next_run_at: datetime | None = None
+    #: Tries of the current occurrence so far (a retry or a takeover after a lost claim adds one).
+    attempt: int = 0
+    #: The worker holding the task's claim, and until when (a worker renews it while it runs).
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,12 +75,46 @@ class TaskRun:
     success: bool | None = None
     message: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The occurrence of the task this ran (UTC), which try of it, and the worker that ran it.
+    occurrence_at: datetime | None = None
+    attempt: int = 1
+    worker_id: str | None = None
 
     @property
     def duration_ms(self) -> int | None:
         if self.finished_at is None:
             return None
         return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+@dataclass(frozen=True)
+class TaskClaim:
+    """A due task claimed by a worker: the occurrence it runs, which try, and the run recorded for it
+    (started, not finished) in the claim's transaction."""
+
+    task: Task
+    run_id: str
+    occurrence_at: datetime
+    attempt: int
+    worker_id: str
+    started_at: datetime
+    claim_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """How a claimed occurrence ended, and what the task does next (decided by the worker)."""
+
+    success: bool
+    message: str
+    finished_at: datetime
+    #: The task's next due time (None: no further occurrence, see ``status``).
+    next_run_at: datetime | None
+    #: The task's try counter from now on (0 once the occurrence is over; kept for a retry).
+    attempt: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: A new status for the task (``done`` after a ``once`` task's occurrence), or None to keep it.
+    status: TaskStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +270,8 @@ class ReviewGateRecord:
     mode: str
     ready: bool
     updated_at: datetime
+    #: The pull request's head commit the checks were made on (None: not recorded, e.g. older gates).
+    head_commit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +283,11 @@ class NotificationSpec:
     status: NotificationStatus
     payload: dict[str, Any] = field(default_factory=dict)
     provider_message_id: str | None = None
+    #: The key claimed before the send and sent as the ``Idempotency-Key`` header.
+    idempotency_key: str | None = None
+    #: Requests tried for this receipt (retries included); why the last one failed.
+    attempts: int = 1
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -253,3 +301,6 @@ class NotificationRecord:
     payload: dict[str, Any]
     provider_message_id: str | None
     sent_at: datetime
+    idempotency_key: str | None = None
+    attempts: int = 1
+    error: str | None = None

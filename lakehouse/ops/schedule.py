@@ -44,8 +44,11 @@ class Schedule:
     _once_at: datetime | None = None
 
     @classmethod
-    def parse(cls, kind: str, expr: str, timezone: str = "UTC") -> Schedule:
-        """Check a schedule as a user gives it.
+    def parse(
+        cls, kind: str, expr: str, timezone: str = "UTC", min_interval: timedelta = MIN_INTERVAL
+    ) -> Schedule:
+        """Check a schedule as a user gives it (``min_interval``: the shortest interval allowed;
+        tests of the worker use shorter ones).
 
         Raises:
             ScheduleError: naming the field (``schedule_type``, ``schedule_expr`` or ``timezone``)
@@ -76,8 +79,8 @@ class Schedule:
             if match is None:
                 raise ScheduleError("schedule_expr", expr, "an interval such as 30s, 15m, 1h or 1d")
             every = timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-            if every < MIN_INTERVAL:
-                raise ScheduleError("schedule_expr", expr, f"an interval of at least {MIN_INTERVAL.seconds}s")
+            if every < min_interval:
+                raise ScheduleError("schedule_expr", expr, f"an interval of at least {min_interval.seconds}s")
             return cls("interval", text, timezone, zone, _interval=every)
         try:
             at = datetime.fromisoformat(text)

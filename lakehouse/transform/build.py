@@ -60,13 +60,12 @@ from lakehouse.transform.dbt_runner import (
     published_models,
     run_dbt_build,
 )
-from lakehouse.transform.events import events_from_facts, sync_events
+from lakehouse.transform.events import EVENT_FACTS, events_from_facts, sync_events
 from lakehouse.transform.extraction_run import ExtractResult, run_extraction
 from lakehouse.transform.staging_db import prepare_staging_db
 
 logger = logging.getLogger(__name__)
 
-EVENT_FACTS = "event_facts"
 #: Folder of a failed build's kept artifacts (``manifests/dbt/<run_id>/``) with its failing nodes' SQL.
 FAILED_SQL_DIR = "failed"
 
@@ -205,11 +204,13 @@ class DbtBuild:
         extract: bool = True,
         allow_partial: bool = False,
         allow_empty: bool = False,
+        run_id: str | None = None,
     ) -> BuildResult:
         """Build, test and publish; see the module docstring and the README's as-of rules.
 
         With ``extract``, the transcript extraction (its own ``transcript_pipeline`` run) follows a
         build that published the silver dataset it reads, under the same lock, as of the same date.
+        ``run_id`` is the build run's id (default: a new one), e.g. the scheduler run that starts it.
 
         Raises:
             BuildFailedError: a model or test failed (nothing was published).
@@ -220,7 +221,13 @@ class DbtBuild:
         validate_slug("company", company)
         lock = f"build:{company}"
         with PipelineRun(
-            self.store, company, "dbt_build", lock=lock, wait_seconds=wait_seconds, on_wait=on_wait
+            self.store,
+            company,
+            "dbt_build",
+            lock=lock,
+            wait_seconds=wait_seconds,
+            on_wait=on_wait,
+            run_id=run_id,
         ) as run:
             # Dead runs are marked failed and their leftovers (_work/, orphan files) removed first.
             recover_company(self.store, company, command="build")

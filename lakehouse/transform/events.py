@@ -9,10 +9,17 @@ from typing import Any
 
 import pyarrow as pa
 
+from lakehouse.config.models import LakehouseConfig
 from lakehouse.dal import DataAccessLayer
+from lakehouse.dataplane.manifest import run_manifest
+from lakehouse.dataplane.pipeline_run import PipelineRun
+from lakehouse.dataplane.store import DatasetStore
 from lakehouse.db.records import DetectedEvent
 
 logger = logging.getLogger(__name__)
+
+#: The gold dataset of detected events (the dbt model ``event_facts``).
+EVENT_FACTS = "event_facts"
 
 
 def events_from_facts(table: pa.Table, source: str) -> list[DetectedEvent]:
@@ -62,3 +69,45 @@ def sync_events(
         summary[event_type] = {"detected": len(current), "resolved": resolved}
     logger.info("events of %s: %s", company, summary)
     return summary
+
+
+def refresh_events(
+    store: DatasetStore,
+    config: LakehouseConfig,
+    company: str,
+    *,
+    wait_seconds: float = 0.0,
+    run_id: str | None = None,
+) -> tuple[str, dict[str, dict[str, int]]]:
+    """Sync ``events_index`` again from the current gold ``event_facts`` (an ``events_refresh`` run
+    under the company's build lock): events it lists are upserted, the others of each enabled rule
+    resolved, as a build does.
+
+    Returns:
+        The run id and, per event type, how many were detected and resolved.
+
+    Raises:
+        DatasetNotFoundError: no build has published ``event_facts`` yet (run ``lakehouse build``).
+        LockBusyError: a build of the company holds the lock after ``wait_seconds``.
+    """
+    with PipelineRun(
+        store, company, "events_refresh", lock=f"build:{company}", wait_seconds=wait_seconds, run_id=run_id
+    ) as run:
+        version = store.resolve_version(company, "gold", EVENT_FACTS)
+        source = {"zone": "gold", "dataset": EVENT_FACTS, "version": version.version_tag}
+        rid = run.start(stage="gold", inputs={"sources": [source]})
+        facts = store.read_dataset(company, "gold", EVENT_FACTS, version.version_tag)
+        evaluated = [r.event_type for r in config.events if r.enabled]
+        with store.dal.transaction():
+            summary = sync_events(store.dal, company, events_from_facts(facts, f"run:{rid}"), evaluated, rid)
+            run.finish(
+                run_manifest(
+                    run_id=rid,
+                    company=company,
+                    pipeline="events_refresh",
+                    inputs=[source],
+                    outputs=[],
+                    events=summary,
+                )
+            )
+        return rid, summary

@@ -57,6 +57,7 @@ def run_extraction(
     lock: bool = False,
     wait_seconds: float = 0.0,
     on_wait: Callable[[str], None] | None = None,
+    run_id: str | None = None,
 ) -> ExtractResult:
     """Run every extraction config of ``config`` for ``company`` as one ``transcript_pipeline`` run.
 
@@ -68,6 +69,7 @@ def run_extraction(
             under its own lock.
         wait_seconds: with ``lock``, how long to wait for a build that holds it.
         on_wait: with ``lock``, told who holds it when the wait starts.
+        run_id: the run's id (default: a new one), e.g. the scheduler run that starts it.
 
     Raises:
         DatasetNotFoundError: the source silver dataset was never built (run ``lakehouse build``).
@@ -85,6 +87,7 @@ def run_extraction(
         lock=f"build:{company}" if lock else None,
         wait_seconds=wait_seconds,
         on_wait=on_wait,
+        run_id=run_id,
     ) as run:
         # Under the lock (if any): the sources are the versions current when the run starts.
         sources = []

@@ -35,13 +35,14 @@ from lakehouse.db.migrate import (
     downgrade,
     upgrade,
 )
-from lakehouse.db.models import EventIndex, PipelineRun, table_of
+from lakehouse.db.models import EventIndex, Notification, PipelineRun, ReviewGate, table_of
 from lakehouse.db.records import (
     DatasetVersionSpec,
     DetectedEvent,
     NotificationSpec,
     PullRequest,
     ReviewChecks,
+    TaskOutcome,
     TaskRun,
     TaskSpec,
     TaskUpdate,
@@ -357,6 +358,34 @@ def _fill_scheduler(dal: DataAccessLayer) -> None:
         )
     )
     dal.record_task_run(TaskRun("acme-hourly-ingest", "sched-20261103T100000Z", T0 + timedelta(days=2)))
+    # A retry recorded by a worker (migration 0007: occurrence, try and worker of a run).
+    dal.record_task_run(
+        TaskRun(
+            "acme-nightly-build",
+            "sched-20261102T031500Z",
+            T0 + timedelta(days=1, minutes=15),
+            T0 + timedelta(days=1, minutes=19),
+            True,
+            "built 2 versions",
+            {"versions": 2},
+            occurrence_at=T0 + timedelta(days=1),
+            attempt=2,
+            worker_id="worker-1.internal:3121",
+        )
+    )
+    # Claimed by workers: a once task that ran (done), and a daily gc whose worker is running it.
+    dal.create_task(
+        TaskSpec("globex-once-backfill", "build", "globex", "once", "2026-11-01T06:00"),
+        next_run_at=T0 - timedelta(hours=2),
+    )
+    dal.create_task(
+        TaskSpec("acme-gc", "gc", "acme", "interval", "1d", config={"keep": 3}), T0 - timedelta(hours=1)
+    )
+    once, gc = dal.claim_due_tasks("worker-2.internal:48213", timedelta(minutes=5), limit=2)
+    assert (once.task.task_key, gc.task.task_key) == ("globex-once-backfill", "acme-gc")
+    dal.finish_task_claim(
+        once, TaskOutcome(True, "built as of 2026-11-01", T0, None, 0, {"pipeline_run": once.run_id}, "done")
+    )
 
 
 def _fill_events(dal: DataAccessLayer) -> None:
@@ -423,6 +452,25 @@ def _fill_review_and_notifications(dal: DataAccessLayer) -> None:
     )
 
 
+def _fill_gate_heads_and_notification_keys(dal: DataAccessLayer) -> None:
+    """Migration 0008's columns: a gate's head commit; a receipt's key, attempts and error."""
+    gates, receipts = table_of(ReviewGate), table_of(Notification)
+    with dal._engine.begin() as conn:
+        conn.execute(
+            sa.update(gates).where(gates.c.task_id == "task-412").values(head_commit="9f3c2a1e7b44d0c5")
+        )
+        conn.execute(
+            sa.update(receipts)
+            .where(receipts.c.task_id == "task-413", receipts.c.status == "failed")
+            .values(idempotency_key="task-413:failed:ci", attempts=3, error="smtp timeout after 10s")
+        )
+        conn.execute(
+            sa.update(receipts)
+            .where(receipts.c.task_id == "task-412")
+            .values(idempotency_key="task-412:ready:9f3c2a1e7b44d0c5")
+        )
+
+
 def _fill_idempotency(dal: DataAccessLayer) -> None:
     assert dal.claim_idempotency_key("notify", "task-412:ready", run_id="call-5e1d")
     assert dal.claim_idempotency_key(
@@ -439,6 +487,7 @@ def _fill(url: str) -> None:
         _fill_runs_and_versions(dal)
         _fill_events(dal)
         _fill_review_and_notifications(dal)
+        _fill_gate_heads_and_notification_keys(dal)
         _fill_idempotency(dal)
     finally:
         dal.close()

@@ -33,6 +33,7 @@ def _to_gate(row: ReviewGate) -> ReviewGateRecord:
         mode=row.mode,
         ready=row.ready,
         updated_at=row.updated_at,
+        head_commit=row.head_commit,
     )
 
 
@@ -43,9 +44,16 @@ class SqlReviewRepo:
         self._session = session
 
     def upsert_review_gate(
-        self, task_id: str, pr: PullRequest, checks: ReviewChecks, mode: GateMode
+        self,
+        task_id: str,
+        pr: PullRequest,
+        checks: ReviewChecks,
+        mode: GateMode,
+        head_commit: str | None = None,
     ) -> ReviewGateRecord:
-        values = {
+        """Create or update a gate; ``ready`` is computed. A gate already in this state is left as it is
+        (``updated_at`` kept), so syncing the same gate file again writes nothing."""
+        values: dict[str, object] = {
             "task_id": task_id,
             "pr_number": pr.number,
             "repo": pr.repo,
@@ -53,8 +61,12 @@ class SqlReviewRepo:
             **checks.as_dict(),
             "mode": mode,
             "ready": checks.is_ready(mode),
-            "updated_at": utcnow(),
+            "head_commit": head_commit,
         }
+        current = self._find(task_id)
+        if current is not None and all(getattr(current, k) == v for k, v in values.items()):
+            return _to_gate(current)
+        values["updated_at"] = utcnow()
         table = table_of(ReviewGate)
         stmt = dialect_insert(self._session, table).values(id=uuid.uuid4(), **values)
         stmt = stmt.on_conflict_do_update(
@@ -64,9 +76,19 @@ class SqlReviewRepo:
         self._session.execute(stmt)
         return self.get(task_id)
 
-    def get(self, task_id: str) -> ReviewGateRecord:
+    def list_gates(self, ready: bool | None = None) -> list[ReviewGateRecord]:
+        """Every gate by task id; only the ready (``True``) or the not ready (``False``) ones if asked."""
+        query = select(ReviewGate).order_by(ReviewGate.task_id)
+        if ready is not None:
+            query = query.where(ReviewGate.ready.is_(ready))
+        return [_to_gate(row) for row in self._session.scalars(query)]
+
+    def _find(self, task_id: str) -> ReviewGate | None:
         self._session.expire_all()
-        row = self._session.scalars(select(ReviewGate).where(ReviewGate.task_id == task_id)).first()
+        return self._session.scalars(select(ReviewGate).where(ReviewGate.task_id == task_id)).first()
+
+    def get(self, task_id: str) -> ReviewGateRecord:
+        row = self._find(task_id)
         if row is None:
             raise NotFoundError("review gate for task", task_id)
         return _to_gate(row)
