@@ -69,18 +69,18 @@ def build_command(
             allow_empty=allow_empty,
         )
         stale = store.stale_catalog(company)
-        _announce_new_events(store.dal, config, settings.config_dir.parent, company)
+        _announce_new_events(store.dal, config, store.root.root, company)
     _print_build(result, output)
     if stale is not None:
         raise stale
 
 
-def _announce_new_events(dal: DataAccessLayer, config: LakehouseConfig, base_dir: Path, company: str) -> None:
+def _announce_new_events(dal: DataAccessLayer, config: LakehouseConfig, data_root: Path, company: str) -> None:
     """Announce once each new event whose rule sets ``notify``; a failure to do so fails no build."""
     from lakehouse.ops.notify import Notifier, notify_new_events
 
     try:
-        notifier = Notifier.from_config(dal, config, base_dir)
+        notifier = Notifier.from_config(dal, config, data_root)
         announced = notify_new_events(dal, notifier, config, company)
     except LakehouseError as exc:
         err_console.print(f"warning: new events not announced: {exc}", markup=False)

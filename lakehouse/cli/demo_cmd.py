@@ -212,7 +212,7 @@ def _operations_plane(store: DatasetStore, config: LakehouseConfig, settings: Se
         )
     gates_dir = store.root.root / "_samples" / "gates"
     write_sample_gates(gates_dir)
-    notifier = Notifier.from_config(store.dal, config, ctx.base_dir)
+    notifier = Notifier.from_config(store.dal, config, store.root.root)
     for warning in notifier.warnings:
         err_console.print(f"warning: {warning}", markup=False)
     sent: list[NotificationRecord] = []

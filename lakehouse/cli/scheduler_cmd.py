@@ -21,7 +21,7 @@ from lakehouse.db.records import Task, TaskRun
 from lakehouse.errors import UsageError
 from lakehouse.ops import task_admin
 from lakehouse.ops.task_config import TASK_TYPES
-from lakehouse.ops.tasks import TaskContext
+from lakehouse.ops.tasks import TaskContext, base_dir
 from lakehouse.ops.worker import RunSummary, Worker, WorkerReport, describe_next
 from lakehouse.runtime import open_store
 from lakehouse.settings import get_settings
@@ -377,7 +377,7 @@ def run_command(
     config = load_config(settings.config_dir)
     sched = config.global_.scheduler
     legacy = sched.legacy_json_dir
-    legacy_dir = None if legacy is None else (settings.config_dir.parent / Path(legacy)).resolve()
+    legacy_dir = None if legacy is None else (base_dir(settings) / Path(legacy)).resolve()
     with open_store(settings) as store:
         worker = Worker(
             TaskContext(store, config, settings),

@@ -199,7 +199,7 @@ class FileChannel(ConfigModel):
 
     enabled: StrictBool = Field(default=True, description="Send to this channel at all.")
     path: NonEmptyStr = Field(
-        description="The JSONL file; a relative path is relative to the config folder's parent."
+        description="The JSONL file; a relative path is relative to the data root."
     )
     message_types: Annotated[tuple[NotificationMessageType, ...], NotEmpty] = Field(
         default=("ready", "failed", "info"), description="Only messages of these types are written."
@@ -300,7 +300,8 @@ class SchedulerConfig(ConfigModel):
         description=(
             "Compatibility mode (off when None): also append every scheduler run to <dir>/runs.jsonl "
             "in the legacy JSON format (docs/legacy-json.md), for tools that still read it. A "
-            "relative path is taken from the config folder's parent."
+            "relative path is taken from the config folder's parent (the current folder under the "
+            "config shipped with the package)."
         ),
     )
 

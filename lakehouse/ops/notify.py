@@ -130,7 +130,7 @@ class Notifier:
         """The notifier of ``config.global_.notifications``.
 
         Args:
-            base_dir: what a relative file-channel path is relative to (the config folder's parent).
+            base_dir: what a relative file-channel path is relative to (the data root).
             env: where the webhook URL's variable is read (default: ``os.environ``).
             policy: timeouts, retries and claim lease (default: :class:`SendPolicy`).
 

@@ -42,15 +42,10 @@ class TaskContext:
     config: LakehouseConfig
     settings: Settings
 
-    @property
-    def base_dir(self) -> Path:
-        """Relative paths of the config (file channels, the legacy JSON folder) start here: the
-        config folder's parent, or the current folder under the config shipped with the package."""
-        return base_dir(self.settings)
-
 
 def base_dir(settings: Settings) -> Path:
-    """Where the relative paths of the config start (see :attr:`TaskContext.base_dir`)."""
+    """Where a relative ``scheduler.legacy_json_dir`` starts: the config folder's parent, or the
+    current folder under the config shipped with the package."""
     config_dir, shipped = settings.config_dir_or_shipped()
     return Path.cwd() if shipped else config_dir.parent
 
@@ -107,7 +102,7 @@ def run_build(ctx: TaskContext, task: Task, cfg: BuildTaskConfig, run_id: str) -
         allow_partial=cfg.allow_partial,
         run_id=run_id,
     )
-    notifier = Notifier.from_config(ctx.store.dal, ctx.config, ctx.base_dir)
+    notifier = Notifier.from_config(ctx.store.dal, ctx.config, ctx.store.root.root)
     announced = notify_new_events(ctx.store.dal, notifier, ctx.config, task.company)
     extraction = result.extraction.run_id if result.extraction is not None else None
     metadata = {
@@ -152,7 +147,7 @@ def run_gates_sync(ctx: TaskContext, task: Task, cfg: GatesSyncTaskConfig, run_i
     from lakehouse.ops.gates import ready_message, sync_gates
     from lakehouse.ops.notify import Notifier
 
-    notifier = Notifier.from_config(ctx.store.dal, ctx.config, ctx.base_dir)
+    notifier = Notifier.from_config(ctx.store.dal, ctx.config, ctx.store.root.root)
     report = sync_gates(ctx.store.dal, Path(cfg.gates_dir), lambda g: notifier.send(ready_message(g)))
     metadata = {
         "synced": report.synced,
@@ -191,7 +186,7 @@ def run_notify_retry(ctx: TaskContext, task: Task, cfg: NotifyRetryTaskConfig, r
     """Send again the notifications whose sending failed (with the same idempotency key)."""
     from lakehouse.ops.notify import Notifier
 
-    notifier = Notifier.from_config(ctx.store.dal, ctx.config, ctx.base_dir)
+    notifier = Notifier.from_config(ctx.store.dal, ctx.config, ctx.store.root.root)
     report = notifier.retry_failed(max_attempts=cfg.max_attempts)
     return TaskResult(f"notify retry: {report}", {"report": str(report), "warnings": list(notifier.warnings)})
 
