@@ -75,7 +75,9 @@ def build_command(
         raise stale
 
 
-def _announce_new_events(dal: DataAccessLayer, config: LakehouseConfig, data_root: Path, company: str) -> None:
+def _announce_new_events(
+    dal: DataAccessLayer, config: LakehouseConfig, data_root: Path, company: str
+) -> None:
     """Announce once each new event whose rule sets ``notify``; a failure to do so fails no build."""
     from lakehouse.ops.notify import Notifier, notify_new_events
 

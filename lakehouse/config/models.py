@@ -198,9 +198,7 @@ class FileChannel(ConfigModel):
     """Notifications appended as JSON lines to a local file (for local use and tests)."""
 
     enabled: StrictBool = Field(default=True, description="Send to this channel at all.")
-    path: NonEmptyStr = Field(
-        description="The JSONL file; a relative path is relative to the data root."
-    )
+    path: NonEmptyStr = Field(description="The JSONL file; a relative path is relative to the data root.")
     message_types: Annotated[tuple[NotificationMessageType, ...], NotEmpty] = Field(
         default=("ready", "failed", "info"), description="Only messages of these types are written."
     )

@@ -244,7 +244,10 @@ def test_unknown_filter_values_list_the_valid_ones(published: DataAccessLayer) -
     line = error_line(cli("events", "list", "-c", COMPANY, "--type", "no_such_type"), 2)
     assert line == f"error: no event type 'no_such_type' (known: {EVENT_TYPES})"
     line = error_line(cli("runs", "-c", COMPANY, "--pipeline", "bogus"), 2)
-    assert line == "error: no pipeline 'bogus' (known: dbt_build, events_refresh, ingest, test_build, transcript_pipeline)"
+    assert (
+        line
+        == "error: no pipeline 'bogus' (known: dbt_build, events_refresh, ingest, test_build, transcript_pipeline)"
+    )
     # a known type with no events, and a known pipeline with no runs, are empty listings
     assert "none" in ok("events", "list", "-c", COMPANY, "--type", "missed_call").stdout
     assert "none" in ok("runs", "-c", COMPANY, "--pipeline", "ingest").stdout
