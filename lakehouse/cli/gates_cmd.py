@@ -51,7 +51,7 @@ def gates_sync_command(folder: FolderArg, output: OutputOpt = OutputFormat.text)
     settings = get_settings()
     config = load_config(settings.config_dir)
     with open_store(settings) as store:
-        notifier = Notifier.from_config(store.dal, config, settings.config_dir.parent)
+        notifier = Notifier.from_config(store.dal, config, store.root.root)
         report = sync_gates(store.dal, folder, lambda gate: notifier.send(ready_message(gate)))
     warnings = list(notifier.warnings)
     warnings += [f"announcing gate {task} ready failed: {error}" for task, error in report.announce_errors]

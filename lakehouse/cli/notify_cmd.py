@@ -94,7 +94,7 @@ def notify_retry_command(
     settings = get_settings()
     config = load_config(settings.config_dir)
     with open_store(settings) as store:
-        notifier = Notifier.from_config(store.dal, config, settings.config_dir.parent)
+        notifier = Notifier.from_config(store.dal, config, store.root.root)
         report = notifier.retry_failed(max_attempts=max_attempts)
     for warning in notifier.warnings:
         err_console.print(f"warning: {warning}", markup=False)

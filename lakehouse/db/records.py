@@ -27,6 +27,9 @@ class TaskSpec:
     timezone: str = "UTC"
     config: dict[str, Any] = field(default_factory=dict)
     status: TaskStatus = "active"
+    created_at: datetime | None = None
+    """None: now. An import sets it (and ``updated_at``) to keep the task's own history."""
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

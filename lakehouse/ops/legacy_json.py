@@ -135,6 +135,8 @@ class LegacyTask(LegacyModel):
             timezone=self.timezone,
             config=dict(self.config),
             status=self.status,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
         )
 
 

@@ -123,14 +123,14 @@ class Notifier:
         cls,
         dal: DataAccessLayer,
         config: LakehouseConfig,
-        base_dir: Path,
+        data_root: Path,
         env: Mapping[str, str] | None = None,
         policy: SendPolicy | None = None,
     ) -> Notifier:
         """The notifier of ``config.global_.notifications``.
 
         Args:
-            base_dir: what a relative file-channel path is relative to (the data root).
+            data_root: what a relative file-channel path is relative to (the data root folder).
             env: where the webhook URL's variable is read (default: ``os.environ``).
             policy: timeouts, retries and claim lease (default: :class:`SendPolicy`).
 
@@ -140,7 +140,7 @@ class Notifier:
         environ = os.environ if env is None else env
         notifications = config.global_.notifications
         warnings = [f"{loc}: {msg}" for loc, msg in notification_warnings(notifications, environ)]
-        channels = _channels(notifications, base_dir, environ, policy, warnings)
+        channels = _channels(notifications, data_root, environ, policy, warnings)
         for warning in warnings:
             logger.warning("%s", warning)
         return cls(dal, channels, policy, warnings)
@@ -296,7 +296,7 @@ class Notifier:
 
 def _channels(
     notifications: NotificationsConfig,
-    base_dir: Path,
+    data_root: Path,
     env: Mapping[str, str],
     policy: SendPolicy,
     warnings: list[str],
@@ -316,7 +316,10 @@ def _channels(
         path = Path(file.path)
         channels.append(
             JsonlFileChannel(
-                "file", path if path.is_absolute() else base_dir / path, file.message_types, file.min_severity
+                "file",
+                path if path.is_absolute() else data_root / path,
+                file.message_types,
+                file.min_severity,
             )
         )
     return tuple(channels)

@@ -27,7 +27,6 @@ from lakehouse.ops.legacy_json import (
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "legacy"
 #: Set by the control plane on import, not taken from the file (there is no DAL call that keeps them).
-CONTROL_PLANE_TIMES = ("created_at", "updated_at")
 
 T0 = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -68,10 +67,6 @@ def _documents(folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     tasks = json.loads((folder / "tasks.json").read_text())["tasks"]
     runs = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
     return tasks, runs
-
-
-def _without_times(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in task.items() if k not in CONTROL_PLANE_TIMES} for task in tasks]
 
 
 # --- import ----------------------------------------------------------------------------------------
@@ -376,19 +371,17 @@ def test_a_runs_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
 
 
 def test_import_then_export_gives_the_folder_back(dal: DataAccessLayer, tmp_path: Path) -> None:
-    started = datetime.now(UTC)
     import_legacy(dal, DATA)
     out = tmp_path / "export"
     report = export_legacy(dal, out)
     assert (report.tasks, report.runs) == (6, 20)
     tasks, runs = _documents(out)
     legacy_tasks, legacy_runs = _documents(DATA)
-    assert _without_times(tasks) == _without_times(legacy_tasks)
+    assert tasks == legacy_tasks  # created_at / updated_at included: the tasks keep their history
     assert runs == legacy_runs
-    # tests/data/legacy is written as an export writes it: the runs come back byte for byte
+    # tests/data/legacy is written as an export writes it: both files come back byte for byte
     assert (out / "runs.jsonl").read_text() == (DATA / "runs.jsonl").read_text()
-    for task in tasks:  # the control plane's own times (see docs/legacy-json.md)
-        assert datetime.fromisoformat(task["created_at"]) >= started
+    assert (out / "tasks.json").read_text() == (DATA / "tasks.json").read_text()
     assert [t["task_key"] for t in tasks] == sorted(t["task_key"] for t in tasks)
     assert [(r["started_at"], r["run_id"]) for r in runs] == sorted(
         (r["started_at"], r["run_id"]) for r in runs

@@ -67,8 +67,8 @@ class SqlSchedulerRepo:
             schedule_expr=spec.schedule_expr,
             timezone=spec.timezone,
             status=spec.status,
-            created_at=now,
-            updated_at=now,
+            created_at=spec.created_at or now,
+            updated_at=spec.updated_at or spec.created_at or now,
             next_run_at=next_run_at,
         )
         try:
