@@ -24,7 +24,7 @@ from lakehouse.dataplane.store import DatasetStore
 from lakehouse.dataplane.zones import DATA_ZONES
 from lakehouse.db import migrate
 from lakehouse.db.engine import redact_url
-from lakehouse.db.records import NotificationRecord, TaskUpdate
+from lakehouse.db.records import NotificationRecord, ReviewGateRecord, TaskUpdate
 from lakehouse.errors import DataPlaneError, IntegrityError, NotFoundError
 from lakehouse.names import validate_slug
 from lakehouse.ops import task_admin
@@ -216,7 +216,13 @@ def _operations_plane(store: DatasetStore, config: LakehouseConfig, settings: Se
     for warning in notifier.warnings:
         err_console.print(f"warning: {warning}", markup=False)
     sent: list[NotificationRecord] = []
-    synced = sync_gates(store.dal, gates_dir, lambda gate: sent.extend(notifier.send(ready_message(gate))))
+
+    def announce(gate: ReviewGateRecord) -> list[NotificationRecord]:
+        receipts = notifier.send(ready_message(gate))
+        sent.extend(receipts)
+        return receipts
+
+    synced = sync_gates(store.dal, gates_dir, announce)
     console.print(synced.summary(), markup=False)
     if sent:
         for receipt in sent:

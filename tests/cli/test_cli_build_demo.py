@@ -83,9 +83,17 @@ def test_demo_runs_end_to_end(tmp_path: Path, db_url: str, settings_env: pytest.
         "customer_profiles",
     ):
         assert expected in first.stdout
+    # the operations plane: a worker tick of the daily gc task; two sample gates ready, each announced
+    # once to the file channel of the shipped config (its relative path starts at the data root)
+    assert "worker tick: acme-daily-gc ok" in first.stdout
+    assert "2 became ready, 2 ready, 2 notified" in first.stdout
+    log = tmp_path / "data" / "_notifications" / "notifications.jsonl"
+    assert [json.loads(line)["message_type"] for line in log.read_text().splitlines()] == ["ready", "ready"]
     again = _cli("demo", "--days", "15")
     assert again.exit_code == 0, again.stdout + again.stderr
     assert "nothing new (idempotent)" in again.stdout
+    assert "0 became ready, 2 ready, 0 notified" in again.stdout  # never twice for the same head
+    assert len(log.read_text().splitlines()) == 2
     other = _cli("demo", "--days", "20")
     assert other.exit_code == 1
     assert other.stderr.startswith("error: company 'acme' already holds the sample acme-15d-")
