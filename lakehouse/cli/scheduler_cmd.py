@@ -385,6 +385,7 @@ def run_command(
             lease=timedelta(seconds=sched.claim_lease_seconds),
             poll_seconds=sched.poll_seconds,
             legacy_dir=legacy_dir,
+            on_start=None if once else lambda: _print_start(worker.worker_id, sched.poll_seconds),
             on_claim=lambda c: err_console.print(
                 f"running {c.task.task_key} ({c.task.task_type} for {c.task.company}, attempt {c.attempt})",
                 markup=False,
@@ -392,14 +393,16 @@ def run_command(
             ),
             on_run=_print_run,
         )
-        if not once:
-            err_console.print(
-                f"worker {worker.worker_id} started (polls every {sched.poll_seconds:g}s; Ctrl-C or SIGTERM stops it)",
-                markup=False,
-            )
         with _stop_on_signals(worker):
             report = worker.run(once=once, max_tasks=max_tasks)
     _print_report(report, output)
+
+
+def _print_start(worker_id: str, poll_seconds: float) -> None:
+    err_console.print(
+        f"worker {worker_id} started (polls every {poll_seconds:g}s; Ctrl-C or SIGTERM stops it)",
+        markup=False,
+    )
 
 
 def _print_report(report: WorkerReport, output: OutputFormat) -> None:

@@ -123,6 +123,7 @@ class Worker:
         runners: the runner of each task type (tests replace them).
         min_interval: the shortest interval schedule accepted (tests use shorter ones).
         legacy_dir: compatibility mode: also append every run to ``<legacy_dir>/runs.jsonl``.
+        on_start: told once the worker may run (on SQLite: once it holds the one-worker lock).
         on_claim: told of each claimed occurrence before it runs.
         on_run: told of each occurrence as it ends.
         only: run only these tasks (by key); default every task.
@@ -138,6 +139,7 @@ class Worker:
         runners: Mapping[str, Runner] = RUNNERS,
         min_interval: timedelta = MIN_INTERVAL,
         legacy_dir: Path | None = None,
+        on_start: Callable[[], None] | None = None,
         on_claim: Callable[[TaskClaim], None] | None = None,
         on_run: Callable[[RunSummary], None] | None = None,
         only: Collection[str] | None = None,
@@ -150,6 +152,7 @@ class Worker:
         self.runners = runners
         self.min_interval = min_interval
         self.legacy_dir = legacy_dir
+        self._on_start = on_start
         self._on_claim = on_claim
         self._on_run = on_run
         self.only = None if only is None else sorted(only)
@@ -181,6 +184,8 @@ class Worker:
         """
         report = WorkerReport(self.worker_id)
         with self._exclusive():
+            if self._on_start is not None:
+                self._on_start()
             while not self._stop.is_set():
                 if max_tasks is not None and len(report.runs) >= max_tasks:
                     report.stopped_by = "max-tasks"

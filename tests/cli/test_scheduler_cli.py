@@ -121,3 +121,22 @@ def test_a_worker_pass_ingests_each_new_day_of_a_drop_folder_once(tmp_path: Path
     [again] = as_json(ok("scheduler", "run", "--once", "-o", "json"))["runs"]
     assert again["success"] and "ingested 1 file(s), 1 row(s)" in again["message"]
     assert as_json(ok("scheduler", "run", "--once", "-o", "json"))["runs"] == []
+
+
+def test_a_second_worker_on_sqlite_is_refused_before_it_starts(db_url: str) -> None:
+    from lakehouse.dal import DataAccessLayer
+    from lakehouse.ops.worker import SQLITE_WORKER_LOCK
+
+    dal = DataAccessLayer.from_url(db_url)
+    lock = dal.named_lock(SQLITE_WORKER_LOCK)
+    assert lock.try_acquire()  # as a running worker holds it
+    try:
+        second = cli("scheduler", "run", "--worker-id", "second", "--once")
+        if dal.sqlite_file is None:  # PostgreSQL: claims keep workers apart; no lock is needed
+            assert second.exit_code == 0, second.stderr
+            return
+        line = one_line_error(second, 3)  # the refusal alone: no "started" line before it
+        assert "another scheduler worker is running" in line and str(dal.sqlite_file) in line
+    finally:
+        lock.release()
+        dal.close()
