@@ -151,14 +151,18 @@ def run_gates_sync(ctx: TaskContext, task: Task, cfg: GatesSyncTaskConfig, run_i
     report = sync_gates(ctx.store.dal, Path(cfg.gates_dir), lambda g: notifier.send(ready_message(g)))
     metadata = {
         "synced": report.synced,
+        "changed": list(report.changed),
+        "became_ready": list(report.became_ready),
+        "notified": report.notified,
         "skipped": [{"file": str(f), "problem": p} for f, p in report.skipped],
+        "announce_errors": [{"task_id": t, "error": e} for t, e in report.announce_errors],
         "warnings": list(notifier.warnings),
     }
-    message = f"synced {report.synced} gate(s) from {cfg.gates_dir}"
+    message = report.summary()
     if report.skipped:
-        message += f"; skipped {len(report.skipped)} malformed file(s): " + ", ".join(
-            Path(f).name for f, _ in report.skipped
-        )
+        message += " (malformed: " + ", ".join(Path(f).name for f, _ in report.skipped) + ")"
+    if report.announce_errors:
+        message += f"; announcing failed for {', '.join(t for t, _ in report.announce_errors)}"
     return TaskResult(message, metadata)
 
 
