@@ -17,6 +17,9 @@ released so the occurrence is due again at once), and the worker exits 0.
 
 An SQLite control plane serialises every writer, so it runs one worker at a time: a second one is
 refused (:class:`WorkerRefusedError`) while the first holds the worker lock.
+
+A failure with no sooner retry left is announced (a ``failed`` notification, once per failure streak:
+:mod:`lakehouse.ops.task_alerts`) on the channels of ``notifications`` in global.json.
 """
 
 from __future__ import annotations
@@ -31,13 +34,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.db.records import Task, TaskClaim, TaskOutcome, TaskRun, TaskStatus
 from lakehouse.errors import LakehouseError, WorkerRefusedError
 from lakehouse.ops.schedule import MIN_INTERVAL, Schedule
 from lakehouse.ops.task_config import Retry, parse_task_config
 from lakehouse.ops.tasks import RUNNERS, Runner, TaskContext
+
+if TYPE_CHECKING:
+    from lakehouse.ops.notify import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +133,7 @@ class Worker:
         on_claim: told of each claimed occurrence before it runs.
         on_run: told of each occurrence as it ends.
         only: run only these tasks (by key); default every task.
+        announce_failures: send a ``failed`` notification when a task fails with no retry left.
     """
 
     def __init__(
@@ -143,6 +150,7 @@ class Worker:
         on_claim: Callable[[TaskClaim], None] | None = None,
         on_run: Callable[[RunSummary], None] | None = None,
         only: Collection[str] | None = None,
+        announce_failures: bool = True,
     ) -> None:
         self.ctx = ctx
         self.dal = ctx.store.dal
@@ -156,6 +164,8 @@ class Worker:
         self._on_claim = on_claim
         self._on_run = on_run
         self.only = None if only is None else sorted(only)
+        self.announce_failures = announce_failures
+        self._notifier: Notifier | None = None
         self._stop = threading.Event()
         self._stop_reason: str | None = None
         self._in_task = False
@@ -306,6 +316,8 @@ class Worker:
             )
         if self.legacy_dir is not None:
             self._append_legacy(claim, outcome)
+        if held and not outcome.success and not abandoned and retry_in is None and self.announce_failures:
+            self._announce_failure(claim, outcome)
         summary = RunSummary(
             task_key=claim.task.task_key,
             task_type=claim.task.task_type,
@@ -321,6 +333,19 @@ class Worker:
         if self._on_run is not None:
             self._on_run(summary)
         return summary
+
+    def _announce_failure(self, claim: TaskClaim, outcome: TaskOutcome) -> None:
+        from lakehouse.ops.notify import Notifier
+        from lakehouse.ops.task_alerts import announce_failure
+
+        if self._notifier is None:
+            try:
+                self._notifier = Notifier.from_config(self.dal, self.ctx.config, self.ctx.store.root.root)
+            except LakehouseError as exc:
+                logger.warning("task failures are not announced: %s", exc)
+                self.announce_failures = False
+                return
+        announce_failure(self.dal, self._notifier, claim.task, claim.run_id, outcome.message)
 
     def _append_legacy(self, claim: TaskClaim, outcome: TaskOutcome) -> None:
         from lakehouse.ops.legacy_json import append_run
