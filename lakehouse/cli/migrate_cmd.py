@@ -17,7 +17,7 @@ from lakehouse.cli.options import OptionalCompanyOpt, OutputOpt, configured_comp
 from lakehouse.cli.output import OutputFormat, console, print_json
 from lakehouse.errors import LegacyEntriesSkippedError
 from lakehouse.names import validate_slug
-from lakehouse.ops.legacy_json import export_legacy, import_legacy, legacy_tasks_file
+from lakehouse.ops.legacy import export_legacy, import_legacy, legacy_tasks_file
 from lakehouse.runtime import open_store
 
 migrate_app = typer.Typer(

@@ -348,7 +348,7 @@ class Worker:
         announce_failure(self.dal, self._notifier, claim.task, claim.run_id, outcome.message)
 
     def _append_legacy(self, claim: TaskClaim, outcome: TaskOutcome) -> None:
-        from lakehouse.ops.legacy_json import append_run
+        from lakehouse.ops.legacy import append_run
 
         run = TaskRun(
             task_key=claim.task.task_key,

@@ -15,7 +15,7 @@ import pytest
 from lakehouse.dal import DataAccessLayer
 from lakehouse.db.records import TaskRun, TaskSpec
 from lakehouse.errors import LegacyFileError, LegacyFolderError
-from lakehouse.ops.legacy_json import (
+from lakehouse.ops.legacy import (
     LegacyImportReport,
     LegacyRun,
     append_run,
