@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sized
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -275,7 +275,7 @@ class GateSyncReport:
         changed: task ids whose gate was created or changed.
         became_ready: task ids whose gate became ready (was not ready, absent, or for another head).
         ready: task ids whose gate is ready after the sync (each was announced).
-        notified: announcements that sent something (the announcer returned a non-empty result).
+        notified: announcements that delivered something (a receipt the announcer returned was sent).
         skipped: ``(file, problem)`` of each file not synced.
         announce_errors: ``(task id, error)`` of each announcement that failed (the gate is synced).
     """
@@ -416,10 +416,13 @@ def _without_file(exc: GateFileError) -> str:
 
 
 def _sent_something(result: object) -> int:
+    """1 if an announcer's result says something was delivered: receipts (``status``) count only
+    when sent, not when the delivery failed."""
     if result is None:
         return 0
-    if isinstance(result, Sized):
-        return 1 if len(result) else 0
+    if isinstance(result, Iterable) and not isinstance(result, str | bytes):
+        items = list(result)
+        return 1 if any(getattr(item, "status", "sent") == "sent" for item in items) else 0
     return 1 if result else 0
 
 
