@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakehouse.db import company_lock, run_health
@@ -34,6 +34,7 @@ from lakehouse.db.liveness import holder_alive
 from lakehouse.db.locks import NamedLock, named_lock
 from lakehouse.db.migrate import require_head
 from lakehouse.db.records import (
+    DatasetFileRecord,
     DatasetVersionRecord,
     DatasetVersionSpec,
     DetectedEvent,
@@ -56,6 +57,7 @@ from lakehouse.db.records import (
     TaskUpdate,
 )
 from lakehouse.db.repos.event_repo import SqlEventRepo
+from lakehouse.db.repos.file_index_repo import SqlFileIndexRepo
 from lakehouse.db.repos.idempotency_repo import SqlIdempotencyRepo
 from lakehouse.db.repos.notification_repo import SqlNotificationRepo
 from lakehouse.db.repos.review_repo import SqlReviewRepo
@@ -434,6 +436,9 @@ class DataAccessLayer:
                 specs = list(on_taken(taken))
             repo = SqlRunRepo(s)
             rows = [repo.register_dataset_version(spec) for spec in specs]
+            index = SqlFileIndexRepo(s)
+            for row, spec in zip(rows, specs, strict=True):
+                index.add_files(row.id, spec.company, spec.zone, spec.dataset_name, spec.files)
             schemas = sorted(
                 (spec for spec in specs if spec.schema is not None),
                 key=lambda spec: (spec.company, spec.zone, spec.dataset_name, spec.schema_version),
@@ -454,6 +459,30 @@ class DataAccessLayer:
             seq = repo.next_commit_seq()
             repo.set_commit_seq([r.id for r in rows], seq)
             return [replace(r, commit_seq=seq) for r in rows]
+
+    def dataset_files_of(
+        self, versions: Iterable[DatasetVersionRecord]
+    ) -> dict[Any, list[DatasetFileRecord]]:
+        """Version id -> its files from the file index, in manifest order, in one query; a version
+        with no indexed files (committed before the index existed) is absent."""
+        with self._session() as s:
+            return SqlFileIndexRepo(s).files_of(v.id for v in versions)
+
+    def index_dataset_files(self, version: DatasetVersionRecord, files: Sequence[DatasetFileRecord]) -> bool:
+        """Index the files of a version committed before the file index existed (from its manifest).
+
+        Returns:
+            False if another process indexed them first (nothing is written twice).
+        """
+        try:
+            with self._session() as s:
+                index = SqlFileIndexRepo(s)
+                if index.files_of([version.id]):
+                    return False
+                index.add_files(version.id, version.company, version.zone, version.dataset_name, files)
+        except IntegrityError:
+            return False
+        return True
 
     def registered_schema(
         self, company: str, zone: str, dataset: str, schema_version: str

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.dataplane.atomic import TEMP_PREFIX, sha256_file
+from lakehouse.dataplane.manifest import FileEntry
 from lakehouse.dataplane.zones import DATA_ZONES, Zone
 from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
 from lakehouse.errors import DataPlaneError, IntegrityError, NotFoundError
@@ -86,10 +87,20 @@ class Maintenance:
         for v in versions:
             try:
                 entries = self.store.version_entries(v)
+                manifest = self.store.manifest_entries(v)
             except (IntegrityError, DataPlaneError, OSError) as exc:
                 problems.append(VerifyProblem("manifest", v.manifest_path, str(exc)))
                 unreadable_runs.add(v.produced_by_run_id)
                 continue
+            if manifest != entries:  # the audit copy and the control plane's file index disagree
+                problems.append(
+                    VerifyProblem(
+                        "manifest",
+                        v.manifest_path,
+                        f"lists other files than the file index (dataset_files) of version {v.version_tag}: "
+                        f"{_index_difference(manifest, entries)}",
+                    )
+                )
             for e in entries:
                 known.add(e.path)
                 files_checked += 1
@@ -147,9 +158,10 @@ class Maintenance:
         keep_paths: set[str] = set()
         expired_paths: list[str] = []
         expire_ids = {v.id for v in expire}
+        by_version = self.store.entries_of([v for versions in by_dataset.values() for v in versions])
         for versions in by_dataset.values():
             for v in versions:
-                entries = [e.path for e in self.store.version_entries(v)]
+                entries = [e.path for e in by_version[v.id]]
                 if v.id in expire_ids:
                     expired_paths.extend(entries + [v.manifest_path])
                 else:
@@ -213,10 +225,11 @@ class Maintenance:
     def _referenced_paths(self, company: str, exclude: set[Any]) -> set[str]:
         """Files and manifests of every committed version (but those in ``exclude``)."""
         paths: set[str] = set()
-        for v in self.store.dal.list_dataset_versions(company):
-            if v.id not in exclude:
-                paths.add(v.manifest_path)
-                paths.update(e.path for e in self.store.version_entries(v))
+        versions = [v for v in self.store.dal.list_dataset_versions(company) if v.id not in exclude]
+        by_version = self.store.entries_of(versions)
+        for v in versions:
+            paths.add(v.manifest_path)
+            paths.update(e.path for e in by_version[v.id])
         return paths
 
     def _abandoned_runs(self, company: str) -> list[PipelineRunRecord]:
@@ -254,6 +267,15 @@ class Maintenance:
             return False
         # A run whose process died is no longer in flight, even before it is marked failed.
         return run.status == "running" and self.store.dal.run_alive(run)
+
+
+def _index_difference(manifest: list[FileEntry], indexed: list[FileEntry]) -> str:
+    """What differs between a version's manifest and its indexed files, in a few words."""
+    only_manifest = sorted({e.path for e in manifest} - {e.path for e in indexed})
+    only_index = sorted({e.path for e in indexed} - {e.path for e in manifest})
+    if only_manifest or only_index:
+        return f"only in the manifest {only_manifest[:3]}, only in the index {only_index[:3]}"
+    return "the same files with other sizes, row counts, checksums or order"
 
 
 def _run_id_of(name: str) -> str | None:

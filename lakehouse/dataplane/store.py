@@ -44,7 +44,7 @@ from lakehouse.dataplane.zones import (
     part_file_name,
     validate_run_id,
 )
-from lakehouse.db.records import DatasetVersionRecord, DatasetVersionSpec
+from lakehouse.db.records import DatasetFileRecord, DatasetVersionRecord, DatasetVersionSpec
 from lakehouse.errors import (
     AlreadyExistsError,
     CatalogStaleError,
@@ -237,6 +237,7 @@ class DatasetStore:
                 zone=v.zone,
                 schema=v.schema,
                 as_of=v.effective_as_of,
+                files=tuple(_file_record(f) for f in v.files),
             )
 
         specs = {id(v): spec_of(v) for v in versions}
@@ -367,7 +368,31 @@ class DatasetStore:
         raise DatasetNotFoundError(company, zone, dataset, str(as_of))
 
     def version_entries(self, version: DatasetVersionRecord) -> list[FileEntry]:
-        """The file entries of a version, from its manifest."""
+        """The file entries of a version, from the file index (see :meth:`entries_of`)."""
+        return self.entries_of([version])[version.id]
+
+    def entries_of(self, versions: Sequence[DatasetVersionRecord]) -> dict[Any, list[FileEntry]]:
+        """Version id -> its file entries, for many versions in one control-plane query.
+
+        The file index (``dataset_files``) is committed with each version. A version without indexed
+        files (committed before the index existed, or without files) is read from its manifest, and
+        its files are indexed then, so the next read is a query again.
+        """
+        indexed = self.dal.dataset_files_of(versions)
+        out: dict[Any, list[FileEntry]] = {}
+        for v in versions:
+            files = indexed.get(v.id)
+            if files is not None:
+                out[v.id] = [_file_entry(f) for f in files]
+                continue
+            entries = self.manifest_entries(v)
+            if entries:
+                self.dal.index_dataset_files(v, [_file_record(e) for e in entries])
+            out[v.id] = entries
+        return out
+
+    def manifest_entries(self, version: DatasetVersionRecord) -> list[FileEntry]:
+        """The file entries of a version, from its manifest (checked against the committed checksum)."""
         document = read_json(self.root.resolve(version.manifest_path))
         entries = manifest_files(document, version.manifest_path)
         if document.get("checksum") != version.checksum:
@@ -401,7 +426,8 @@ class DatasetStore:
                 day = parse_as_of(as_of)
                 if day is None:
                     raise DatasetNotFoundError(company, "bronze", dataset, as_of)
-        entries = [e for v in versions for e in self.version_entries(v)]
+        by_version = self.entries_of(versions)
+        entries = [e for v in versions for e in by_version[v.id]]
         if day is not None:
             entries = [e for e in entries if e.dt is not None and date.fromisoformat(e.dt) <= day]
             if not entries:
@@ -448,8 +474,10 @@ class DatasetStore:
     def current_views(self, company: str, as_of: date | None = None) -> dict[str, dict[str, list[Path]]]:
         """Zone -> dataset -> files of what is current (or current as of a date), for the catalog."""
         views: dict[str, dict[str, list[Path]]] = {z: {} for z in DATA_ZONES}
-        for (zone, name), versions in self.current_versions(company, as_of).items():
-            entries = [e for v in versions for e in self.version_entries(v)]
+        current = self.current_versions(company, as_of)
+        by_version = self.entries_of([v for versions in current.values() for v in versions])
+        for (zone, name), versions in current.items():
+            entries = [e for v in versions for e in by_version[v.id]]
             if zone == "bronze" and as_of is not None:
                 entries = [e for e in entries if e.dt is not None and date.fromisoformat(e.dt) <= as_of]
             if entries:
@@ -488,6 +516,26 @@ class DatasetStore:
     def maintenance(self) -> Maintenance:
         """Integrity checks and housekeeping of this store: ``verify`` and ``gc``."""
         return Maintenance(self)
+
+
+def _file_record(entry: FileEntry) -> DatasetFileRecord:
+    return DatasetFileRecord(
+        entry.path,
+        entry.size_bytes,
+        entry.row_count,
+        entry.checksum,
+        None if entry.dt is None else date.fromisoformat(entry.dt),
+    )
+
+
+def _file_entry(record: DatasetFileRecord) -> FileEntry:
+    return FileEntry(
+        record.path,
+        record.size_bytes,
+        record.row_count,
+        record.checksum,
+        None if record.dt is None else record.dt.isoformat(),
+    )
 
 
 def current_of(versions: Sequence[DatasetVersionRecord]) -> DatasetVersionRecord:

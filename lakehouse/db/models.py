@@ -177,6 +177,39 @@ class DatasetVersion(Base):
     commit_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class DatasetFile(Base):
+    """One data file of a committed dataset version: the file index of the control plane.
+
+    Added in migration 0009. Written in the transaction that commits its version, so listing what is
+    current (the catalog, ``--as-of``, a build's inputs, verify and gc) is one indexed query instead of
+    a JSON read per version; the version's manifest stays the audit copy (``verify`` compares them).
+    A version committed before the index existed gets its rows from its manifest when first read.
+    """
+
+    __tablename__ = "dataset_files"
+    __table_args__ = (
+        UniqueConstraint("version_id", "path"),
+        Index(None, "company", "zone", "dataset_name", "dt"),
+        Index(None, "path"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    version_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("dataset_versions.id", ondelete="CASCADE"))
+    company: Mapped[str] = mapped_column(Text)
+    zone: Mapped[str] = mapped_column(Text)
+    dataset_name: Mapped[str] = mapped_column(Text)
+    #: Relative to the data root (posix), as in the manifest.
+    path: Mapped[str] = mapped_column(Text)
+    #: The file's place in its version's manifest.
+    position: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    #: ``sha256:<hex>`` of the file's bytes.
+    checksum: Mapped[str] = mapped_column(Text)
+    #: The partition the file is in (its ``dt=`` folder), if any.
+    dt: Mapped[date | None] = mapped_column(Date)
+
+
 class DatasetSchema(Base):
     """A dataset's registered schema version: one column list per (dataset, schema version), ever.
 

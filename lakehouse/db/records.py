@@ -146,6 +146,19 @@ class RunHolder:
 
 
 @dataclass(frozen=True)
+class DatasetFileRecord:
+    """One file of a dataset version, as the file index (``dataset_files``) and its manifest list it."""
+
+    #: Relative to the data root (posix).
+    path: str
+    size_bytes: int
+    row_count: int
+    #: ``sha256:<hex>`` of the file's bytes.
+    checksum: str
+    dt: date | None = None
+
+
+@dataclass(frozen=True)
 class DatasetVersionSpec:
     """A dataset version to register (its files are already written and checksummed)."""
 
@@ -162,6 +175,8 @@ class DatasetVersionSpec:
     schema: dict[str, Any] | None = None
     #: The business date the version describes (a build's as-of; bronze: its newest dt).
     as_of: date | None = None
+    #: Its files, in manifest order: indexed in ``dataset_files`` in the commit transaction.
+    files: tuple[DatasetFileRecord, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from lakehouse.db.migrate import (
 )
 from lakehouse.db.models import EventIndex, Notification, PipelineRun, ReviewGate, table_of
 from lakehouse.db.records import (
+    DatasetFileRecord,
     DatasetVersionSpec,
     DetectedEvent,
     NotificationSpec,
@@ -200,6 +201,12 @@ def _version(
         zone=zone,
         schema=schema,
         as_of=date.fromisoformat(max(days)),
+        files=tuple(
+            DatasetFileRecord(
+                f["path"], f["size_bytes"], f["row_count"], f["checksum"], date.fromisoformat(f["dt"])
+            )
+            for f in files
+        ),
     )
     output = {"zone": zone, "dataset": dataset, "schema_version": str(version), "files": files}
     return spec, output

@@ -231,8 +231,11 @@ def test_verify_reports_altered_missing_and_extra_files(store: DatasetStore, roo
     assert str(VerifyProblem("extra", extra, "d")) == f"extra: {extra} (d)"
 
 
-def test_verify_and_read_refuse_an_edited_manifest(store: DatasetStore, root: Path) -> None:
+def test_verify_reports_an_edited_manifest_and_reads_keep_to_the_file_index(
+    store: DatasetStore, root: Path
+) -> None:
     v = publish_table(store, "silver", "customers", _customers(2, "a"))
+    expected = store.read_dataset(COMPANY, "silver", "customers")
     path = root / v.manifest_path
     doc = json.loads(path.read_text())
     doc["files"][0]["checksum"] = "sha256:" + "0" * 64
@@ -241,14 +244,19 @@ def test_verify_and_read_refuse_an_edited_manifest(store: DatasetStore, root: Pa
     report = store.maintenance.verify(COMPANY)
     assert [(p.kind, p.path) for p in report.problems] == [("manifest", v.manifest_path)]
     with pytest.raises(IntegrityError, match="edited"):
-        store.read_dataset(COMPANY, "silver", "customers")
+        store.manifest_entries(v)
+    # Reads list the files from the control plane's index, committed with the version: the audit
+    # copy being edited changes nothing they see.
+    assert store.read_dataset(COMPANY, "silver", "customers").equals(expected)
 
     # A manifest rewritten consistently (checksum recomputed) still differs from the committed row.
     files = [FileEntry.from_dict(f, "m") for f in doc["files"]]
     doc["checksum"] = version_checksum(files)
     path.write_text(json.dumps(doc))
     with pytest.raises(IntegrityError, match="does not match the checksum committed"):
-        store.read_dataset(COMPANY, "silver", "customers")
+        store.manifest_entries(v)
+    [problem] = store.maintenance.verify(COMPANY).problems
+    assert (problem.kind, problem.path) == ("manifest", v.manifest_path)
 
 
 # --- gc --------------------------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""The file index (``dataset_files``) on each backend: committed with its version, read for many
+versions in one query (no manifest read), filled from the manifest for a version committed before
+the index existed, and compared with the manifests by ``verify``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from sqlalchemy import delete, event
+
+from lakehouse.dataplane import store as store_module
+from lakehouse.dataplane.store import DatasetStore
+from lakehouse.db.models import DatasetFile, table_of
+from tests.data_fixtures import COMPANY, publish_many, publish_table
+
+FILES = table_of(DatasetFile)
+
+
+def _jobs(n: int) -> pa.Table:
+    return pa.table({"job_id": [f"J{n}-{i}" for i in range(n)]})
+
+
+@contextmanager
+def _counting(store: DatasetStore, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    """Counts manifest reads and SELECTs on dataset_files while the block runs."""
+    counts = {"manifest_reads": 0, "index_queries": 0}
+    read_json = store_module.read_json
+
+    def counted(path: Path) -> Any:
+        counts["manifest_reads"] += 1
+        return read_json(path)
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "dataset_files" in statement:
+            counts["index_queries"] += 1
+
+    engine = store.dal._engine
+    monkeypatch.setattr(store_module, "read_json", counted)
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def test_a_commit_indexes_every_file_as_its_manifest_lists_it(store: DatasetStore) -> None:
+    [a, b] = publish_many(store, [("bronze", "jobs", _jobs(3)), ("silver", "jobs", _jobs(2))])
+    indexed = store.dal.dataset_files_of([a, b])
+    for v in (a, b):
+        rows = indexed[v.id]
+        assert [(f.path, f.size_bytes, f.row_count, f.checksum) for f in rows] == [
+            (e.path, e.size_bytes, e.row_count, e.checksum) for e in store.manifest_entries(v)
+        ]
+        assert {f.dt for f in rows} == {date(2026, 9, 30)}
+    assert sum(f.row_count for f in indexed[a.id]) == 3
+
+
+def test_what_is_current_is_one_query_and_no_manifest_read(
+    store: DatasetStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for day in range(1, 21):  # twenty daily bronze ingests and a silver version
+        publish_table(store, "bronze", "jobs", _jobs(day % 4 + 1), dt=date(2026, 9, day))
+    publish_table(store, "silver", "jobs", _jobs(5))
+    with _counting(store, monkeypatch) as counts:
+        views = store.current_views(COMPANY)
+        files = store.dataset_files(COMPANY, "bronze", "jobs", as_of="2026-09-10")
+    assert len(views["bronze"]["jobs"]) == 20 and len(views["silver"]["jobs"]) == 1
+    assert len(files) == 10
+    assert counts == {"manifest_reads": 0, "index_queries": 2}
+
+
+def test_a_version_without_index_rows_is_read_from_its_manifest_once(
+    store: DatasetStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v = publish_table(store, "silver", "jobs", _jobs(4))
+    expected = store.read_dataset(COMPANY, "silver", "jobs")
+    with store.dal._session() as s:  # as if committed before migration 0009
+        s.execute(delete(FILES).where(FILES.c.version_id == v.id))
+    assert store.dal.dataset_files_of([v]) == {}
+
+    with _counting(store, monkeypatch) as first:
+        assert store.read_dataset(COMPANY, "silver", "jobs").equals(expected)
+    assert first["manifest_reads"] == 1
+    assert len(store.dal.dataset_files_of([v])[v.id]) == 1  # indexed from the manifest
+    with _counting(store, monkeypatch) as again:
+        assert store.read_dataset(COMPANY, "silver", "jobs").equals(expected)
+    assert again["manifest_reads"] == 0
+    assert store.maintenance.verify(COMPANY).ok
+
+
+def test_verify_names_a_version_whose_index_and_manifest_disagree(store: DatasetStore) -> None:
+    v = publish_table(store, "gold", "kpis", pa.table({"k": [1, 2]}))
+    assert store.maintenance.verify(COMPANY).ok
+    with store.dal._session() as s:
+        s.execute(FILES.update().where(FILES.c.version_id == v.id).values(row_count=99))
+    [problem] = store.maintenance.verify(COMPANY).problems
+    assert (problem.kind, problem.path) == ("manifest", v.manifest_path)
+    assert "file index (dataset_files)" in problem.detail and v.version_tag in problem.detail
+
+
+def test_a_refused_commit_indexes_nothing(store: DatasetStore) -> None:
+    import duckdb
+
+    from lakehouse.dataplane.store import StagedVersion
+    from lakehouse.errors import AlreadyExistsError
+
+    store.dal.commit_dataset_versions([], [("test", "taken")])  # another run holds the claim
+    run_id = store.dal.start_pipeline_run(COMPANY, "test_build", stage="silver")
+    staged = StagedVersion(COMPANY, "silver", "jobs", run_id, "1")
+    with duckdb.connect() as con:
+        store.write_file(con, staged, _jobs(2), date(2026, 9, 30))
+    with pytest.raises(AlreadyExistsError):
+        store.publish([staged], [("test", "taken")])
+    assert store.dal.list_dataset_versions(COMPANY) == []
+    with store.dal._session() as s:
+        assert s.execute(FILES.select()).all() == []
