@@ -50,9 +50,20 @@ def build_command(
     wait: Annotated[
         int, typer.Option(help="Seconds to wait for another build of the company to finish.")
     ] = 0,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Build and publish even when nothing changed since the last build (same bronze, "
+            "as-of, dbt project and config; such a build publishes nothing by default).",
+        ),
+    ] = False,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Build silver and gold with dbt, test them, and publish them only if every test passes."""
+    """Build silver and gold with dbt, test them, and publish them only if every test passes.
+
+    A build with nothing new since the last one (its versions all current) publishes nothing.
+    """
     settings = get_settings()
     config = load_config(settings.config_dir)
     with open_store(settings) as store, Steps(f"build {company}", unit="dbt node(s)") as steps:
@@ -67,6 +78,7 @@ def build_command(
             on_wait=lambda msg: err_console.print(msg, markup=False),
             allow_partial=allow_partial,
             allow_empty=allow_empty,
+            full_refresh=full_refresh,
         )
         stale = store.stale_catalog(company)
         _announce_new_events(store.dal, config, store.root.root, company)
@@ -102,6 +114,7 @@ def _print_build(result: BuildResult, output: OutputFormat) -> None:
                 "run_id": result.run_id,
                 "as_of": result.as_of,
                 "backfill": result.backfill,
+                "unchanged_since": result.unchanged_since,
                 "notes": result.notes,
                 "invocation_id": result.invocation_id,
                 "versions": result.versions,
@@ -110,6 +123,13 @@ def _print_build(result: BuildResult, output: OutputFormat) -> None:
                 if result.extraction is None
                 else {"run_id": result.extraction.run_id, "versions": result.extraction.versions},
             }
+        )
+        return
+    if result.unchanged_since is not None:
+        console.print(
+            f"build {result.run_id} as of {result.as_of}: nothing changed since build "
+            f"{result.unchanged_since}, whose versions stay current (--full-refresh builds anyway)",
+            markup=False,
         )
         return
     kind = " (a backfill: published, not current)" if result.backfill else ""

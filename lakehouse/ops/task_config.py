@@ -56,6 +56,8 @@ class BuildTaskConfig(TaskConfig):
     select: list[str] = Field(default_factory=list)
     wait_seconds: int = Field(default=0, ge=0, le=86_400)
     allow_partial: bool = False
+    #: Build even when nothing changed since the last build (by default such a build publishes nothing).
+    full_refresh: bool = False
 
 
 class ExtractTaskConfig(TaskConfig):

@@ -101,6 +101,7 @@ def run_build(ctx: TaskContext, task: Task, cfg: BuildTaskConfig, run_id: str) -
         wait_seconds=cfg.wait_seconds,
         allow_partial=cfg.allow_partial,
         run_id=run_id,
+        full_refresh=cfg.full_refresh,
     )
     notifier = Notifier.from_config(ctx.store.dal, ctx.config, ctx.store.root.root)
     announced = notify_new_events(ctx.store.dal, notifier, ctx.config, task.company)
@@ -109,15 +110,22 @@ def run_build(ctx: TaskContext, task: Task, cfg: BuildTaskConfig, run_id: str) -
         "pipeline_run": result.run_id,
         "as_of": result.as_of.isoformat(),
         "versions": len(result.versions),
+        "unchanged_since": result.unchanged_since,
         "extraction_run": extraction,
         "events": result.events,
         "notified_events": announced,
         "warnings": list(notifier.warnings),
     }
-    return TaskResult(
-        f"built as of {result.as_of}: {len(result.versions)} version(s) published (run {result.run_id})",
-        metadata,
-    )
+    if result.unchanged_since is not None:
+        message = (
+            f"nothing changed since build {result.unchanged_since} as of {result.as_of}: "
+            f"nothing published (run {result.run_id})"
+        )
+    else:
+        message = (
+            f"built as of {result.as_of}: {len(result.versions)} version(s) published (run {result.run_id})"
+        )
+    return TaskResult(message, metadata)
 
 
 def run_extract(ctx: TaskContext, task: Task, cfg: ExtractTaskConfig, run_id: str) -> TaskResult:

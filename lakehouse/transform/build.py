@@ -53,6 +53,7 @@ from lakehouse.errors import (
     TransformError,
 )
 from lakehouse.names import BUILT_ZONES, validate_slug
+from lakehouse.transform.build_fingerprint import build_fingerprint, unchanged_since
 from lakehouse.transform.dbt_runner import (
     DbtInvocation,
     NodeProgress,
@@ -92,6 +93,9 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
     #: Published but not current: the as-of is before the one already published.
     backfill: bool = False
+    #: Nothing was published: the run id of the build whose versions are current and this build
+    #: would only have made again (same inputs, project and config; see build_fingerprint.py).
+    unchanged_since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,8 +209,13 @@ class DbtBuild:
         allow_partial: bool = False,
         allow_empty: bool = False,
         run_id: str | None = None,
+        full_refresh: bool = False,
     ) -> BuildResult:
         """Build, test and publish; see the module docstring and the README's as-of rules.
+
+        A build whose inputs, dbt project and config are those of the last build, whose versions are
+        all still current, publishes nothing (``result.unchanged_since`` names that build), unless
+        ``full_refresh``.
 
         With ``extract``, the transcript extraction (its own ``transcript_pipeline`` run) follows a
         build that published the silver dataset it reads, under the same lock, as of the same date.
@@ -231,7 +240,9 @@ class DbtBuild:
         ) as run:
             # Dead runs are marked failed and their leftovers (_work/, orphan files) removed first.
             recover_company(self.store, company, command="build")
-            result = self._run_locked(run, select, as_of, progress, allow_partial, allow_empty)
+            result = self._run_locked(
+                run, select, as_of, progress, allow_partial, allow_empty, extract, full_refresh
+            )
             # The extraction is a run of its own, under the build's lock (its run has finished).
             sources = {cfg.source.dataset for cfg in self.config.extraction}
             if extract and any(v["zone"] == "silver" and v["dataset"] in sources for v in result.versions):
@@ -279,6 +290,8 @@ class DbtBuild:
         progress: NodeProgress | None,
         allow_partial: bool,
         allow_empty: bool,
+        extract: bool = True,
+        full_refresh: bool = False,
     ) -> BuildResult:
         company, run_id = run.company, run.run_id
         reach = source_reach(self.store, company)
@@ -304,6 +317,22 @@ class DbtBuild:
         }
         work = run.scratch(self.store.root.company_dir(company) / WORK_DIR / run_id)
         variables = dbt_vars(self.config, company, chosen)
+        inputs["fingerprint"] = build_fingerprint(
+            as_of=chosen,
+            select=select or [],
+            bronze_versions=bronze,
+            variables=variables,
+            extraction=[c.model_dump(mode="json") for c in self.config.extraction],
+            project_dir=self.project_dir,
+        )
+        extracted = [c.output_dataset for c in self.config.extraction] if extract and not select else []
+        origin = (
+            None
+            if full_refresh
+            else unchanged_since(self.store, company, inputs["fingerprint"], chosen, extracted)
+        )
+        if origin is not None:
+            return self._unchanged(run, inputs, bronze, chosen, origin, notes, backfill)
         views: dict[str, dict[str, list[Path]]] = {
             "bronze": self.store.current_views(company, as_of=chosen)["bronze"]
         }
@@ -382,6 +411,37 @@ class DbtBuild:
         )
         result.notes = notes
         result.backfill = backfill
+        return result
+
+    def _unchanged(
+        self,
+        run: PipelineRun,
+        inputs: dict[str, Any],
+        bronze: list[dict[str, Any]],
+        as_of: date,
+        origin: str,
+        notes: list[str],
+        backfill: bool,
+    ) -> BuildResult:
+        """Record a build that publishes nothing: build ``origin`` made what it would make."""
+        inputs["unchanged_since"] = origin
+        run.start(stage="silver_gold", inputs=inputs)
+        run.finish(
+            run_manifest(
+                run_id=run.run_id,
+                company=run.company,
+                pipeline="dbt_build",
+                inputs=bronze,
+                outputs=[],
+                as_of=as_of.isoformat(),
+                unchanged_since=origin,
+                notes=notes,
+            )
+        )
+        result = BuildResult(run.run_id, as_of, None)
+        result.notes = notes
+        result.backfill = backfill
+        result.unchanged_since = origin
         return result
 
     def _refuse_emptied(self, company: str, staged: list[StagedVersion]) -> None:

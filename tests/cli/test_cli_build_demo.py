@@ -65,6 +65,14 @@ def test_build_and_events_cli(lake: Lakehouse) -> None:
     assert len(events) == min(detected, 100)
     assert all(e["status"] == "active" for e in events)
 
+    # Nothing new: the next build publishes nothing and says which build's versions stay current.
+    again = _cli("build", "--company", COMPANY)
+    assert again.exit_code == 0, again.stderr
+    assert f"nothing changed since build {summary['run_id']}" in again.stdout
+    assert "--full-refresh builds anyway" in again.stdout
+    refreshed = json.loads(_cli("build", "--company", COMPANY, "--full-refresh", "-o", "json").stdout)
+    assert refreshed["unchanged_since"] is None and refreshed["versions"]
+
 
 def test_demo_runs_end_to_end(tmp_path: Path, db_url: str, settings_env: pytest.MonkeyPatch) -> None:
     settings_env.chdir(tmp_path)  # as on a fresh clone: relative defaults resolve against the working dir

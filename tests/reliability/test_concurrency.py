@@ -176,7 +176,7 @@ def test_an_ingest_during_a_build(
     """The build reads the bronze versions committed when it started: the new day is not half in it."""
     lh, extract = lakehouse, extracts[COMPANY]
     day = extract.days[BASE_DAYS + 4]
-    build = lh.start("build", "--company", COMPANY, "--output", "json")
+    build = lh.start("build", "--company", COMPANY, "--full-refresh", "--output", "json")
     time.sleep(rng.uniform(0.2, 0.6) * template.build_seconds)
     label = f"ingest {day} during a build"
     tally.check(build.running(), f"{label}: the build had finished before the ingest started (no overlap)")
@@ -205,7 +205,7 @@ def test_gc_during_a_build(
 ) -> None:
     """gc (default retention, and --keep 1) while a build writes: the build's files are in flight."""
     lh = lakehouse
-    build = lh.start("build", "--company", COMPANY, "--output", "json")
+    build = lh.start("build", "--company", COMPANY, "--full-refresh", "--output", "json")
     time.sleep(rng.uniform(0, 0.3) * template.build_seconds)
     label = "gc during a build"
     gcs: list[CliResult] = []
@@ -253,7 +253,7 @@ def test_builds_of_two_companies_at_once(
     label = "build acme || build beta"
     results = _together(
         lh,
-        [("build", "--company", c, "--output", "json") for c in (COMPANY, OTHER_COMPANY)],
+        [("build", "--company", c, "--full-refresh", "--output", "json") for c in (COMPANY, OTHER_COMPANY)],
         rng,
     )
     tally.cases += 1
@@ -266,7 +266,7 @@ def test_builds_of_two_companies_at_once(
     check_snapshot(lh, tally, label, [template.reference])
     # beta's reference: the same build again, alone.
     beta = lh.snapshot(company=OTHER_COMPANY)
-    alone = lh.run("build", "--company", OTHER_COMPANY, "--output", "json")
+    alone = lh.run("build", "--company", OTHER_COMPANY, "--full-refresh", "--output", "json")
     if tally.check(alone.returncode == 0, f"{label}: beta's build alone failed: {alone.describe()}"):
         check_snapshot(lh, tally, f"{label}: beta's concurrent build vs alone", [beta], company=OTHER_COMPANY)
     tally.assert_clean()
@@ -279,12 +279,12 @@ def test_a_wait_build_commits_last_and_is_current(
     --wait, is refused with one line naming the holder."""
     lh = lakehouse
     label = "build A || build B --wait || build C"
-    first = lh.start("build", "--company", COMPANY, "--output", "json")
+    first = lh.start("build", "--company", COMPANY, "--full-refresh", "--output", "json")
     if not _wait_for_running_build(lh, first):
         tally.finding(f"{label}: build A never showed a running dbt_build run: {first.wait().describe()}")
         tally.assert_clean()
-    waiting = lh.start("build", "--company", COMPANY, "--wait", "600", "--output", "json")
-    refused = lh.run("build", "--company", COMPANY, "--output", "json")
+    waiting = lh.start("build", "--company", COMPANY, "--wait", "600", "--full-refresh", "--output", "json")
+    refused = lh.run("build", "--company", COMPANY, "--full-refresh", "--output", "json")
     a, b = first.wait(), waiting.wait()
     lh.log(a)
     lh.log(b)

@@ -122,7 +122,7 @@ def test_a_full_disk(
     lefts += [rng.choice(LEFT_FREE[kind]) for _ in range(rounds - len(lefts))]
     for n in range(1, rounds + 1):
         if kind == "build":
-            args: tuple[str, ...] = ("build", "--company", COMPANY, "--output", "json")
+            args: tuple[str, ...] = ("build", "--company", COMPANY, "--full-refresh", "--output", "json")
             bronze_after = [sum_by_day(bronze_reference, have)]
         else:
             chunk = chunks[n - 1]

@@ -103,7 +103,7 @@ def test_kill_9_build_at_random_points(
     lakehouse: Lakehouse, template: Template, tally: Tally, rng: random.Random, trials: int
 ) -> None:
     lh = lakehouse
-    build = ("build", "--company", COMPANY, "--output", "json")
+    build = ("build", "--company", COMPANY, "--full-refresh", "--output", "json")
     duration = template.build_seconds
     for n in range(1, trials + 1):
         delay = rng.uniform(0, duration)

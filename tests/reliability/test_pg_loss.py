@@ -104,7 +104,7 @@ def test_postgres_lost_mid_run_and_back(
     template = build_template(lh, "postgres-throwaway", extracts, companies=(COMPANY,))
     extract = extracts[COMPANY]
     rounds = max(1, trials // 3) if long_run() else 1
-    build = ("build", "--company", COMPANY, "--output", "json")
+    build = ("build", "--company", COMPANY, "--full-refresh", "--output", "json")
 
     # Builds first (bronze stays as built, so every build digests as the reference).
     for n in range(1, rounds + 1):
