@@ -45,7 +45,7 @@ format: $(VENV)/.dev-installed ## Format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.dev-installed ## Run the benchmarks in bench/
+bench: $(VENV)/.dev-installed ## Benchmark figures vs baselines into bench/results/ (~12 min on 2 cores; BENCH_FULL=1: the 365-day runs)
 	$(BIN)/python -m bench
 
 wheel: | $(BIN)/python ## Build the wheel into dist/ (migrations, dbt project, queries, config inside)
