@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, Text, case, exists, select, update
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, Uuid, case, exists, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from lakehouse.db.models import EventIndex, table_of
@@ -26,6 +28,39 @@ _current_ids = Table(
     "_lh_current_event_ids",
     _staging_metadata,
     Column("event_id", Text, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+#: The columns an upsert writes, in COPY order.
+_UPSERT_COLUMNS = (
+    "id",
+    "event_id",
+    "company",
+    "event_type",
+    "entity_type",
+    "entity_id",
+    "severity",
+    "status",
+    "first_seen_at",
+    "last_seen_at",
+    "source_file",
+    "details_json",
+)
+#: PostgreSQL: the events of one upsert, COPYed in, then merged by one INSERT ... SELECT.
+_staged_events = Table(
+    "_lh_staged_events",
+    _staging_metadata,
+    Column("id", Uuid),
+    Column("event_id", Text, primary_key=True),
+    Column("company", Text),
+    Column("event_type", Text),
+    Column("entity_type", Text),
+    Column("entity_id", Text),
+    Column("severity", Text),
+    Column("status", Text),
+    Column("first_seen_at", DateTime(timezone=True)),
+    Column("last_seen_at", DateTime(timezone=True)),
+    Column("source_file", Text),
+    Column("details_json", postgresql.JSONB),
     prefixes=["TEMPORARY"],
 )
 
@@ -88,18 +123,21 @@ class SqlEventRepo:
         ]
         insert = dialect_insert(self._session, table)
         excluded = insert.excluded
-        stmt = insert.on_conflict_do_update(
-            index_elements=[table.c.event_id],
-            set_={
-                "severity": excluded.severity,
-                "entity_type": excluded.entity_type,
-                "entity_id": excluded.entity_id,
-                "last_seen_at": excluded.last_seen_at,
-                "source_file": excluded.source_file,
-                "details_json": excluded.details_json,
-                "status": case((table.c.status == "archived", "archived"), else_="active"),
-            },
-        ).returning(table.c.event_id)
+        set_ = {
+            "severity": excluded.severity,
+            "entity_type": excluded.entity_type,
+            "entity_id": excluded.entity_id,
+            "last_seen_at": excluded.last_seen_at,
+            "source_file": excluded.source_file,
+            "details_json": excluded.details_json,
+            "status": case((table.c.status == "archived", "archived"), else_="active"),
+        }
+        if self._session.connection().dialect.name == "postgresql":
+            self._copy_upsert(rows, set_)
+            return len(rows)
+        stmt = insert.on_conflict_do_update(index_elements=[table.c.event_id], set_=set_).returning(
+            table.c.event_id
+        )
         # One statement compiled once; with RETURNING, SQLAlchemy's "insertmanyvalues" sends it as
         # one multi-row INSERT ... ON CONFLICT per batch of UPSERT_BATCH rows on both dialects.
         for batch in _batches(rows, UPSERT_BATCH):
@@ -107,6 +145,29 @@ class SqlEventRepo:
                 stmt.execution_options(insertmanyvalues_page_size=UPSERT_BATCH), list(batch)
             ).all()
         return len(rows)
+
+    def _copy_upsert(self, rows: Sequence[dict[str, Any]], set_: dict[str, Any]) -> None:
+        """PostgreSQL: COPY the rows into a temporary table, then one ``INSERT ... SELECT ... ON
+        CONFLICT DO UPDATE`` (a bulk load and one statement, instead of a statement per batch)."""
+        connection = self._session.connection()
+        _staged_events.drop(connection, checkfirst=True)
+        _staged_events.create(connection)
+        try:
+            raw = connection.connection.driver_connection
+            columns = ", ".join(_UPSERT_COLUMNS)
+            with raw.cursor() as cursor:  # type: ignore[union-attr]
+                with cursor.copy(f"COPY _lh_staged_events ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(
+                            [json.dumps(row[c]) if c == "details_json" else row[c] for c in _UPSERT_COLUMNS]
+                        )
+            table = table_of(EventIndex)
+            insert = postgresql.insert(table).from_select(
+                list(_UPSERT_COLUMNS), select(*(_staged_events.c[c] for c in _UPSERT_COLUMNS))
+            )
+            connection.execute(insert.on_conflict_do_update(index_elements=[table.c.event_id], set_=set_))
+        finally:
+            _staged_events.drop(connection, checkfirst=True)
 
     def resolve_missing_events(self, current_event_ids: Iterable[str], event_type: str, company: str) -> int:
         """Resolve every active event of ``event_type`` and ``company`` whose id is not current.
