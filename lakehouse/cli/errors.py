@@ -24,13 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-import click
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
 from typer.core import TyperGroup
 
-from lakehouse.db.engine import lost_connection_reason, redact_url, sqlite_path
 from lakehouse.errors import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -43,7 +40,6 @@ from lakehouse.errors import (
     disk_full_from,
     low_on_space,
 )
-from lakehouse.settings import get_settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -169,7 +165,7 @@ def catch_errors(func: Callable[P, R]) -> Callable[P, R]:
         JsonPrinted.done = False
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, typer.TyperException, click.exceptions.ClickException):
+        except _passed_through():
             raise  # usage errors and exits: typer reports them
         except KeyboardInterrupt:
             err_console.print("interrupted")
@@ -183,10 +179,18 @@ def catch_errors(func: Callable[P, R]) -> Callable[P, R]:
             else:
                 err_console.print(f"error: {describe_failure(exc)}")
             if _json_requested(kwargs) and not JsonPrinted.done:
-                click.echo(json.dumps(error_document(exc), indent=2, sort_keys=True))
+                typer.echo(json.dumps(error_document(exc), indent=2, sort_keys=True))
             raise typer.Exit(code) from None
 
     return wrapper
+
+
+def _passed_through() -> tuple[type[BaseException], ...]:
+    """What :func:`catch_errors` lets through: typer's exits and usage errors, and click's (dbt runs
+    on the click package; it can raise one only if something imported it)."""
+    click = sys.modules.get("click")
+    clicks: tuple[type[BaseException], ...] = (click.exceptions.ClickException,) if click is not None else ()
+    return (typer.Exit, typer.Abort, typer.TyperException, *clicks)
 
 
 def exit_code_of(exc: BaseException) -> int:
@@ -229,6 +233,8 @@ def _flat(text: str) -> str:
 
 def _lost_database(exc: BaseException) -> DatabaseUnavailableError | None:
     """A driver error outside the DAL that says the control plane is out of reach."""
+    from lakehouse.db.engine import lost_connection_reason  # SQLAlchemy: only once something failed
+
     current: BaseException | None = exc
     seen: set[int] = set()
     while current is not None and id(current) not in seen:
@@ -259,6 +265,11 @@ def _low_space(exc: BaseException) -> DiskFullError | None:
 def _storage_paths() -> list[Path]:
     """The data root and the SQLite file's folder (those that exist), from the settings."""
     try:
+        from sqlalchemy.engine import make_url
+
+        from lakehouse.db.engine import sqlite_path
+        from lakehouse.settings import get_settings
+
         settings = get_settings()
         paths = [Path(settings.data_root)]
         database = sqlite_path(make_url(settings.database_url))
@@ -271,6 +282,9 @@ def _storage_paths() -> list[Path]:
 
 def _database_url() -> str | None:
     try:
+        from lakehouse.db.engine import redact_url
+        from lakehouse.settings import get_settings
+
         return redact_url(get_settings().database_url)
     except Exception:  # the settings themselves may be what failed
         return None
@@ -311,7 +325,7 @@ class OneLineUsageErrors(TyperGroup):
             err_console.print(f"error: {message}{hint}", markup=False)
             if _json_in(argv):
                 document = {"error": message + hint, "type": "UsageError", "exit_code": code}
-                click.echo(json.dumps(document, indent=2, sort_keys=True))
+                typer.echo(json.dumps(document, indent=2, sort_keys=True))
             sys.exit(code)
         sys.exit(result if isinstance(result, int) else 0)
 

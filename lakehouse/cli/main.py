@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import os
-from importlib import metadata
 from typing import Annotated
 
 import typer
 
-from lakehouse.cli import (
-    build_cmd,
-    config_cmd,
-    data_cmd,
-    db_cmd,
-    dbt_cmd,
-    events_cmd,
-    extract_cmd,
-    gates_cmd,
-    ingest_cmd,
-    migrate_cmd,
-    notify_cmd,
-    scheduler_cmd,
-)
-from lakehouse.cli.demo_cmd import demo_command
 from lakehouse.cli.errors import OneLineUsageErrors, configure_logging
-from lakehouse.cli.generate_cmd import generate_command
-from lakehouse.cli.query_cmd import query_command
+from lakehouse.cli.lazy import LazyCommand, LazyGroup
 from lakehouse.resources import find_resource
 
 #: The distribution that installs the ``lakehouse`` command (pyproject.toml's project name).
@@ -53,9 +36,13 @@ def _defaults_help() -> str:
     )
 
 
+class LakehouseGroup(LazyGroup, OneLineUsageErrors):
+    """The root group: one-line usage errors; each command is imported when it runs (:data:`COMMANDS`)."""
+
+
 app = typer.Typer(
     name="lakehouse",
-    cls=OneLineUsageErrors,
+    cls=LakehouseGroup,
     epilog=_defaults_help(),
     help=(
         "DataHound Lakehouse: Parquet zones (bronze/silver/gold) built with DuckDB and dbt, "
@@ -69,6 +56,8 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
+        from importlib import metadata
+
         try:
             installed = metadata.version(DISTRIBUTION)
         except metadata.PackageNotFoundError:  # run from a source tree that was never installed
@@ -106,26 +95,35 @@ def _root(
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(config_cmd.app, name="config")
-app.command("generate")(generate_command)
-app.command("ingest")(ingest_cmd.ingest_command)
-app.command("datasets")(data_cmd.datasets_command)
-app.add_typer(data_cmd.runs_app, name="runs")
-app.command("verify")(data_cmd.verify_command)
-app.command("gc")(data_cmd.gc_command)
-app.command("catalog")(data_cmd.catalog_command)
-app.command("query")(query_command)
-app.command("build")(build_cmd.build_command)
-app.command("dbt", context_settings=dbt_cmd.DBT_CONTEXT)(dbt_cmd.dbt_command)
-app.command("docs")(dbt_cmd.docs_command)
-app.add_typer(events_cmd.events_app, name="events")
-app.command("extract")(extract_cmd.extract_command)
-app.add_typer(scheduler_cmd.scheduler_app, name="scheduler")
-app.add_typer(gates_cmd.gates_app, name="gates")
-app.add_typer(notify_cmd.notify_app, name="notify")
-app.add_typer(migrate_cmd.migrate_app, name="migrate")
-app.command("demo")(demo_command)
+# The commands, in the order `lakehouse --help` lists them. Each is imported only when it runs (or
+# when the help lists it): `lakehouse query` never imports dbt, the ORM or the ingest (see
+# tests/cli/test_startup_imports.py).
+COMMANDS: dict[str, LazyCommand] = {
+    c.name: c
+    for c in (
+        LazyCommand("generate", "lakehouse.cli.generate_cmd", "generate_command"),
+        LazyCommand("ingest", "lakehouse.cli.ingest_cmd", "ingest_command"),
+        LazyCommand("datasets", "lakehouse.cli.data_cmd", "datasets_command"),
+        LazyCommand("verify", "lakehouse.cli.data_cmd", "verify_command"),
+        LazyCommand("gc", "lakehouse.cli.data_cmd", "gc_command"),
+        LazyCommand("catalog", "lakehouse.cli.data_cmd", "catalog_command"),
+        LazyCommand("query", "lakehouse.cli.query_cmd", "query_command"),
+        LazyCommand("build", "lakehouse.cli.build_cmd", "build_command"),
+        LazyCommand("dbt", "lakehouse.cli.dbt_cmd", "dbt_command", context_attr="DBT_CONTEXT"),
+        LazyCommand("docs", "lakehouse.cli.dbt_cmd", "docs_command"),
+        LazyCommand("extract", "lakehouse.cli.extract_cmd", "extract_command"),
+        LazyCommand("demo", "lakehouse.cli.demo_cmd", "demo_command"),
+        LazyCommand("db", "lakehouse.cli.db_cmd", "app", group=True),
+        LazyCommand("config", "lakehouse.cli.config_cmd", "app", group=True),
+        LazyCommand("runs", "lakehouse.cli.data_cmd", "runs_app", group=True),
+        LazyCommand("events", "lakehouse.cli.events_cmd", "events_app", group=True),
+        LazyCommand("scheduler", "lakehouse.cli.scheduler_cmd", "scheduler_app", group=True),
+        LazyCommand("gates", "lakehouse.cli.gates_cmd", "gates_app", group=True),
+        LazyCommand("notify", "lakehouse.cli.notify_cmd", "notify_app", group=True),
+        LazyCommand("migrate", "lakehouse.cli.migrate_cmd", "migrate_app", group=True),
+    )
+}
+LakehouseGroup.lazy_commands = COMMANDS
 
 
 def main() -> None:

@@ -18,9 +18,7 @@ import typer
 
 from lakehouse.cli.errors import describe_failure
 from lakehouse.cli.output import OutputFormat
-from lakehouse.config import load_config
 from lakehouse.errors import DataPlaneError, UnknownNameError, UsageError
-from lakehouse.settings import get_settings
 
 if TYPE_CHECKING:
     from lakehouse.dal import DataAccessLayer
@@ -37,6 +35,9 @@ def default_company() -> str:
     Raises:
         typer.BadParameter: the config cannot be read (a usage error: give ``--company``).
     """
+    from lakehouse.config import load_config
+    from lakehouse.settings import get_settings
+
     try:
         return load_config(get_settings().config_dir_or_shipped()[0]).global_.default_company
     except Exception as exc:  # settings or config: either way the user can name the company
@@ -74,6 +75,9 @@ LimitOpt = Annotated[int, typer.Option("--limit", min=1, metavar="N", help="Show
 
 def configured_companies() -> list[str]:
     """The company slugs of config/global.json ([] when it cannot be read)."""
+    from lakehouse.config import load_config
+    from lakehouse.settings import get_settings
+
     try:
         return [c.slug for c in load_config(get_settings().config_dir).global_.companies]
     except Exception:  # a read command does not need the config: the check only names fewer companies

@@ -15,16 +15,18 @@ from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from lakehouse.cli.errors import JsonPrinted, err_console
-from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
-from lakehouse.query.render import json_decimal
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
 
 # Piped output keeps whole values (run ids) instead of rich's 80-column default. Values are printed
 # literally: no rich markup ("[bold]") and no emoji codes (":x:") are interpreted in them.
@@ -46,6 +48,8 @@ def _default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
+        from lakehouse.query.render import json_decimal  # pyarrow: only for a decimal
+
         return json_decimal(value)
     if isinstance(value, UUID):
         return str(value)
@@ -76,6 +80,8 @@ def print_rows(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[
 
 def rows_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> Table:
     """A rich table of ``rows`` whose title, headers and cells are :class:`~rich.text.Text` (never markup)."""
+    from rich.table import Table
+
     cols = list(columns or (rows[0].keys() if rows else []))
     table = Table(title=Text(title), show_lines=False)
     for col in cols:

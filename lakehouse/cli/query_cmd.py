@@ -8,29 +8,30 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pyarrow as pa
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from lakehouse.cli.errors import JsonPrinted, catch_errors, err_console
 from lakehouse.cli.options import FROM_CONFIG, CompanyOpt, parse_dt, require_company
 from lakehouse.cli.output import console
-from lakehouse.config import load_config
-from lakehouse.config.loader import GLOBAL_FILE
-from lakehouse.config.models import QueryConfig
-from lakehouse.dataplane.zones import DATA_ZONES
 from lakehouse.errors import DataPlaneError, InvalidArgumentError, LakehouseError, UsageError
-from lakehouse.names import validate_slug
-from lakehouse.query.catalog import write_catalog
-from lakehouse.query.catalog_hook import catalog_views
+from lakehouse.names import DATA_ZONES, validate_slug
 from lakehouse.query.render import EXTENSIONS, FORMATS, MAX_TABLE_ROWS, choose_format, render
 from lakehouse.query.sandbox import parse_params, stream_query
 from lakehouse.query.saved import optional_parameters, resolve_query
-from lakehouse.runtime import open_store
 from lakehouse.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    import pyarrow as pa
+
+    from lakehouse.config.models import QueryConfig
+
+# What the plain query path imports is kept small (tests/cli/test_startup_imports.py): the control
+# plane's DAL (SQLAlchemy, Alembic) only when the catalog must be checked or rebuilt through it.
 
 logger = logging.getLogger(__name__)
 
@@ -109,32 +110,14 @@ def query_command(
     _name, sql = resolve_query(query, settings.queries_dir)
     params = parse_params(param or [])
     day = parse_dt(as_of, "--as-of")
+    validate_slug("company", company)
+    fresh = _current_catalog(settings, company) if day is None else None
     scratch = tempfile.TemporaryDirectory(prefix="lakehouse-query-") if day is not None else None
-    with open_store(settings) as store:
-        validate_slug("company", company)
-        require_company(store.dal, company)
-        if not store.dal.list_dataset_versions(company):
-            raise DataPlaneError(
-                f"company {company!r} has nothing published yet: run `lakehouse ingest --company {company} ...` first"
-            )
-        missing: list[str] = []
-        if scratch is not None and day is not None:
-            # A catalog of its own for this query, with the views as of the date asked for.
-            catalog = Path(scratch.name) / "catalog.duckdb"
-            views = catalog_views(store, company, as_of=day)
-            write_catalog(catalog, views)
-            missing = _missing_as_of(catalog_views(store, company), views)
-            newest = max((v.as_of for v in store.dal.list_dataset_versions(company) if v.as_of), default=None)
-            if newest is not None and day > newest:
-                err_console.print(
-                    f"note: --as-of {day} is after the newest as-of published ({newest}): "
-                    "this reads the current versions",
-                    markup=False,
-                )
-        else:
-            store.ensure_catalog(company)  # refreshed if a crash left it behind the control plane
-            catalog = store.root.catalog_path(company)
-        allowed = [store.root.zone_dir(company, z) for z in DATA_ZONES]
+    missing: list[str] = []
+    if fresh is not None:  # the catalog shows what is committed: no need for the DAL
+        catalog, allowed = fresh
+    else:
+        catalog, allowed, missing = _catalog_through_the_dal(settings, company, day, scratch)
     # One row more than --limit tells whether it cut the result; the terminal shows MAX_TABLE_ROWS,
     # and one more tells that there are more.
     fetch = None if limit is None else limit + 1
@@ -163,6 +146,55 @@ def query_command(
     finally:
         if scratch is not None:
             scratch.cleanup()
+
+
+def _current_catalog(settings: Settings, company: str) -> tuple[Path, list[Path]] | None:
+    """The company's catalog and its zone folders, when a direct read of the SQLite control plane
+    tells that the catalog is current (:mod:`lakehouse.query.freshness`); None: ask the DAL."""
+    from lakehouse.dataplane.zones import DataRoot
+    from lakehouse.query.freshness import current_catalog
+
+    root = DataRoot.from_uri(str(settings.data_root))
+    catalog = current_catalog(settings.database_url, root.catalog_path(company), company)
+    if catalog is None:
+        return None
+    return catalog, [root.zone_dir(company, z) for z in DATA_ZONES]
+
+
+def _catalog_through_the_dal(
+    settings: Settings, company: str, day: date | None, scratch: tempfile.TemporaryDirectory[str] | None
+) -> tuple[Path, list[Path], list[str]]:
+    """The catalog to query (refreshed if a crash left it behind the control plane, or one of its own
+    in ``scratch`` as of ``day``), the zone folders it may read, and the views missing as of ``day``."""
+    from lakehouse.query.catalog import write_catalog
+    from lakehouse.query.catalog_hook import catalog_views
+    from lakehouse.runtime import open_store
+
+    with open_store(settings) as store:
+        require_company(store.dal, company)
+        if not store.dal.list_dataset_versions(company):
+            raise DataPlaneError(
+                f"company {company!r} has nothing published yet: run `lakehouse ingest --company {company} ...` first"
+            )
+        missing: list[str] = []
+        if scratch is not None and day is not None:
+            # A catalog of its own for this query, with the views as of the date asked for.
+            catalog = Path(scratch.name) / "catalog.duckdb"
+            views = catalog_views(store, company, as_of=day)
+            write_catalog(catalog, views)
+            missing = _missing_as_of(catalog_views(store, company), views)
+            newest = max((v.as_of for v in store.dal.list_dataset_versions(company) if v.as_of), default=None)
+            if newest is not None and day > newest:
+                err_console.print(
+                    f"note: --as-of {day} is after the newest as-of published ({newest}): "
+                    "this reads the current versions",
+                    markup=False,
+                )
+        else:
+            store.ensure_catalog(company)  # refreshed if a crash left it behind the control plane
+            catalog = store.root.catalog_path(company)
+        allowed = [store.root.zone_dir(company, z) for z in DATA_ZONES]
+    return catalog, allowed, missing
 
 
 def _requested_format(output: str | None, deprecated: str | None) -> str | None:
@@ -196,6 +228,8 @@ class _Capped:
     def reader(self) -> pa.RecordBatchReader:
         if self._limit is None:
             return self._source
+        import pyarrow as pa
+
         return pa.RecordBatchReader.from_batches(self._source.schema, self._batches(self._limit))
 
     def _batches(self, limit: int) -> Iterator[pa.RecordBatch]:
@@ -219,6 +253,12 @@ def _missing_as_of(current: dict[str, dict[str, Any]], as_of: dict[str, dict[str
 
 def _limits(settings: Settings, timeout: float | None, memory_limit: str | None) -> QueryConfig:
     """The query section of global.json (defaults without the file), with the flags given on top."""
+    from pydantic import ValidationError
+
+    from lakehouse.config import load_config
+    from lakehouse.config.loader import GLOBAL_FILE
+    from lakehouse.config.models import QueryConfig
+
     if (settings.config_dir / GLOBAL_FILE).is_file():
         configured = load_config(settings.config_dir).global_.query
     else:

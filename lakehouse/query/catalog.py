@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Literal, TypeAlias
 
 import duckdb
-import pyarrow.parquet as pq
 
 from lakehouse.dataplane import duck
 from lakehouse.dataplane.atomic import atomic_output
@@ -238,6 +237,8 @@ def _checked_path(zone: str, dataset: str, path: Path) -> str:
 
 
 def _file_columns(zone: str, dataset: str, path: str) -> tuple[tuple[str, str], ...]:
+    import pyarrow.parquet as pq  # only to write a catalog (a query just reads one)
+
     try:
         schema = pq.read_schema(path)
     except (OSError, ValueError) as exc:

@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import Final, Literal, TypeAlias, get_args
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -231,6 +229,8 @@ def _print_table(result: Result, console: Console, max_rows: int = MAX_TABLE_ROW
 
 
 def _write_parquet(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path: Path) -> None:
+    import pyarrow.parquet as pq  # only for parquet output (pyarrow's Parquet support is a slow import)
+
     with pq.ParquetWriter(path, schema) as writer:
         for batch in batches:
             if batch.num_rows:
@@ -239,6 +239,8 @@ def _write_parquet(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path: P
 
 def _csv_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Yield CSV bytes: the header row, then each batch's rows."""
+    import pyarrow.csv as pa_csv  # only for CSV output
+
     options = pa_csv.WriteOptions(quoting_style="needed", include_header=False)
     text_schema = _csv_schema(schema)
     header = io.BytesIO()

@@ -1,0 +1,129 @@
+"""Whether a company's catalog is current, told cheaply: the start-up path of ``lakehouse query``.
+
+``lakehouse query`` reads ``data/<company>/catalog.duckdb`` only if it shows what the control plane
+has committed (:meth:`lakehouse.query.catalog_hook.AnalystCatalog.ensure` refreshes it otherwise).
+Opening the control plane through the DAL imports SQLAlchemy's ORM and Alembic, several times what
+the query itself costs. On the embedded SQLite control plane, :func:`current_catalog` makes the same
+checks with the standard library's ``sqlite3``, read-only:
+
+- the database is at the newest migration (read from the migration scripts, see :func:`head_revision`);
+- the company has a pipeline run, and at least one committed dataset version;
+- the catalog's fingerprint (``lakehouse.catalog_info.reflects``) is that of the committed versions
+  (:func:`lakehouse.dataplane.store.fingerprint`).
+
+It answers with the catalog only when every check passes, and None whenever it cannot tell (another
+backend, a URL it does not read, any SQLite error, a stale or missing catalog, an unknown company):
+the command then goes the full way through the DAL, which reports the problem or refreshes the
+catalog exactly as before. So this never lets a query read a catalog the full path would not read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sqlite3
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from lakehouse import resources
+
+logger = logging.getLogger(__name__)
+
+_REVISION = re.compile(r"^revision(?:\s*:\s*[^=]+)?\s*=\s*['\"]([^'\"]+)['\"]\s*$", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision(?:\s*:\s*[^=]+)?\s*=\s*(.+?)\s*$", re.MULTILINE)
+_QUOTED = re.compile(r"^['\"]([^'\"]+)['\"]$")
+# How long a read waits for a writer's lock before giving up on the fast path.
+_BUSY_TIMEOUT_S = 1.0
+
+
+def current_catalog(database_url: str, catalog_path: Path, company: str) -> Path | None:
+    """``catalog_path`` if it shows exactly what the control plane has committed for ``company``
+    (and the company has data); None when that is not so or cannot be told without the DAL."""
+    database = sqlite_file(database_url)
+    if database is None or not database.is_file() or not catalog_path.is_file():
+        return None
+    head = head_revision()
+    if head is None:
+        return None
+    try:
+        committed = _committed(database, company, head)
+    except sqlite3.Error as exc:
+        logger.debug("control plane not read directly (%s): through the DAL", exc)
+        return None
+    if committed is None:
+        return None
+    from lakehouse.query.catalog import catalog_reflects
+
+    if catalog_reflects(catalog_path) != fingerprint(committed):
+        return None
+    return catalog_path
+
+
+def fingerprint(versions: Iterable[tuple[str, str, str, str | None]]) -> str:
+    """The fingerprint of committed versions given as ``(zone, dataset, version_tag, checksum)``;
+    the same as :func:`lakehouse.dataplane.store.fingerprint` of their records."""
+    tags = sorted(f"{zone}/{dataset}/{tag}/{checksum}" for zone, dataset, tag, checksum in versions)
+    return "sha256:" + hashlib.sha256("\n".join(tags).encode()).hexdigest()
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of a plain ``sqlite:///PATH`` URL (the default control plane); None for any other URL
+    (another backend or driver, an in-memory database, query parameters)."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix) or "?" in database_url:
+        return None
+    path = database_url[len(prefix) :]
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
+@lru_cache(maxsize=8)
+def _head_of(versions_dir: Path) -> str | None:
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in sorted(versions_dir.glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        revision = _REVISION.findall(text)
+        down = _DOWN_REVISION.findall(text)
+        if len(revision) != 1 or len(down) != 1:
+            return None  # not a plain migration script: let Alembic decide
+        revisions.add(revision[0])
+        if down[0] != "None":
+            parent = _QUOTED.match(down[0])
+            if parent is None:
+                return None  # a merge (a tuple of parents) or something else Alembic would read
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def head_revision() -> str | None:
+    """The newest migration of the shipped migration scripts, read from their ``revision`` and
+    ``down_revision`` lines (what :func:`lakehouse.db.migrate.head_revision` asks Alembic for);
+    None when they are not one plain chain."""
+    folder = resources.find_resource("migrations")
+    return None if folder is None else _head_of(folder / "versions")
+
+
+def _committed(database: Path, company: str, head: str) -> list[tuple[str, str, str, str | None]] | None:
+    """The committed versions of ``company`` (None: the database is not at ``head``, or the company
+    has no pipeline run or no committed version)."""
+    con = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S)
+    try:
+        con.execute("begin")  # one snapshot for every read
+        revisions = [r for (r,) in con.execute("select version_num from alembic_version")]
+        if revisions != [head]:
+            return None
+        if con.execute("select 1 from pipeline_runs where company = ? limit 1", [company]).fetchone() is None:
+            return None
+        rows = con.execute(
+            "select zone, dataset_name, version_tag, checksum from dataset_versions"
+            " where company = ? and status = 'committed'",
+            [company],
+        ).fetchall()
+        return [(str(z), str(d), str(t), c) for z, d, t, c in rows] or None
+    finally:
+        con.close()
