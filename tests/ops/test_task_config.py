@@ -45,7 +45,7 @@ def test_a_full_config_is_read_with_its_values() -> None:
         (
             "build",
             {"selct": ["x"]},
-            "config_json.selct: unknown key for a build task (it takes: allow_partial, retry, select, wait_seconds)",
+            "config_json.selct: unknown key for a build task (it takes: allow_partial, full_refresh, retry, select, wait_seconds)",
         ),
         ("ingest", {}, "config_json.drop_folder: Field required"),
         (
