@@ -33,6 +33,7 @@ from lakehouse.errors import (
     NotFoundError,
 )
 from lakehouse.ops.notify import Message
+from lakehouse.ops.strict_json import strict_loads
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def _parse(path: Path) -> object:
     except UnicodeDecodeError as exc:
         raise GateFileError(file, f"byte {exc.start}", "file is not UTF-8 text") from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+        return strict_loads(text)
     except json.JSONDecodeError as exc:
         partial = (
             " (partly written? it is read again at the next sync)" if exc.pos >= len(text.rstrip()) else ""
@@ -225,19 +226,6 @@ def _parse(path: Path) -> object:
         ) from None
     except ValueError as exc:  # a key twice, NaN / Infinity
         raise GateFileError(file, "", f"invalid JSON: {exc}") from None
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"key {key!r} appears more than once")
-        obj[key] = value
-    return obj
-
-
-def _no_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _problem(error: Any) -> tuple[str, str]:

@@ -4,7 +4,7 @@ The public API is re-exported here; the modules are:
 
 * :mod:`~lakehouse.ops.legacy.format` — the files, the entry models (:class:`LegacyTask`,
   :class:`LegacyRun`) and the entries written from the control plane;
-* :mod:`~lakehouse.ops.legacy.strict_json` — strict JSON decoding, and a cursor that knows lines;
+* :mod:`~lakehouse.ops.strict_json` (shared with the gate files) — strict JSON decoding, and a cursor that knows lines;
 * :mod:`~lakehouse.ops.legacy.reader` — reading and validating a legacy folder, entry by entry;
 * :mod:`~lakehouse.ops.legacy.plan` — sorting the entries into to add, present already, or a problem;
 * :mod:`~lakehouse.ops.legacy.importer` — :func:`import_legacy`, in one control-plane transaction;

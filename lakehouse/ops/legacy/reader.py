@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from lakehouse.errors import LegacyFileError, LegacyFolderError, ScheduleError, TaskConfigError
 from lakehouse.ops.legacy.format import LEGACY_VERSION, RUNS_FILE, TASKS_FILE, LegacyRun, LegacyTask
-from lakehouse.ops.legacy.strict_json import JsonCursor, json_type, strict_decoder, strict_loads
 from lakehouse.ops.schedule import Schedule
+from lakehouse.ops.strict_json import JsonCursor, json_type, strict_decoder, strict_loads
 from lakehouse.ops.task_config import parse_task_config
 
 ProblemKind = Literal["malformed", "conflict", "orphan"]

@@ -1,8 +1,8 @@
-"""Strict JSON for the legacy files: a key twice or NaN / Infinity refused, and positions kept.
+"""Strict JSON for human- or tool-written files: a key twice or NaN / Infinity refused, positions kept.
 
-:func:`strict_loads` reads one JSON text (a line of ``runs.jsonl``); :class:`JsonCursor` walks a
-document (``tasks.json``) knowing the line of every position, so each task is reported by the line it
-starts on and a broken file by line and column.
+:func:`strict_loads` reads one JSON text (a gate file, a line of the legacy ``runs.jsonl``);
+:class:`JsonCursor` walks the legacy ``tasks.json`` knowing the line of every position, so each task
+is reported by the line it starts on and a broken file by line and column.
 """
 
 from __future__ import annotations
