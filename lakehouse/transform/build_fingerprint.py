@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from lakehouse.dataplane.store import DatasetStore
-from lakehouse.errors import DatasetNotFoundError
 
 #: Folders of a dbt project that are dbt's own output, not its source.
 _NOT_SOURCE: Final = frozenset({"target", "logs", "dbt_packages", "dbt_modules"})
@@ -87,14 +86,15 @@ def unchanged_since(
     outputs = (origin.output_manifest or {}).get("outputs") or []
     if not outputs:
         return None
-    try:
-        for output in outputs:
-            current = store.resolve_version(company, str(output["zone"]), str(output["dataset"]))
-            if current.version_tag != origin_id:
-                return None
-        for dataset in extraction_outputs:
-            if store.resolve_version(company, "gold", dataset).as_of != as_of:
-                return None
-    except DatasetNotFoundError:
-        return None
+    current = {
+        key: versions[0] for key, versions in store.current_versions(company).items() if key[0] != "bronze"
+    }
+    for output in outputs:
+        version = current.get((str(output["zone"]), str(output["dataset"])))
+        if version is None or version.version_tag != origin_id:
+            return None
+    for dataset in extraction_outputs:
+        profile = current.get(("gold", dataset))
+        if profile is None or profile.as_of != as_of:
+            return None
     return origin_id
