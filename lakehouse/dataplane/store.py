@@ -20,7 +20,6 @@ whose ``dt`` is on or before it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.dal import DataAccessLayer
+from lakehouse.dataplane.catalog_fingerprint import versions_fingerprint
 from lakehouse.dataplane.json_io import read_json, write_json_atomic
 from lakehouse.dataplane.maintenance import Maintenance
 from lakehouse.dataplane.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
@@ -558,5 +558,4 @@ Progress = Callable[[str], None]
 
 def fingerprint(versions: Iterable[DatasetVersionRecord]) -> str:
     """What a catalog over exactly these committed versions records that it reflects."""
-    tags = sorted(f"{v.zone}/{v.dataset_name}/{v.version_tag}/{v.checksum}" for v in versions)
-    return "sha256:" + hashlib.sha256("\n".join(tags).encode()).hexdigest()
+    return versions_fingerprint((v.zone, v.dataset_name, v.version_tag, v.checksum) for v in versions)

@@ -9,7 +9,7 @@ checks with the standard library's ``sqlite3``, read-only:
 - the database is at the newest migration (read from the migration scripts, see :func:`head_revision`);
 - the company has a pipeline run, and at least one committed dataset version;
 - the catalog's fingerprint (``lakehouse.catalog_info.reflects``) is that of the committed versions
-  (:func:`lakehouse.dataplane.store.fingerprint`).
+  (:func:`lakehouse.dataplane.catalog_fingerprint.versions_fingerprint`, as the store computes it).
 
 It answers with the catalog only when every check passes, and None whenever it cannot tell (another
 backend, a URL it does not read, any SQLite error, a stale or missing catalog, an unknown company):
@@ -19,15 +19,14 @@ catalog exactly as before. So this never lets a query read a catalog the full pa
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
 from lakehouse import resources
+from lakehouse.dataplane.catalog_fingerprint import versions_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +55,9 @@ def current_catalog(database_url: str, catalog_path: Path, company: str) -> Path
         return None
     from lakehouse.query.catalog import catalog_reflects
 
-    if catalog_reflects(catalog_path) != fingerprint(committed):
+    if catalog_reflects(catalog_path) != versions_fingerprint(committed):
         return None
     return catalog_path
-
-
-def fingerprint(versions: Iterable[tuple[str, str, str, str | None]]) -> str:
-    """The fingerprint of committed versions given as ``(zone, dataset, version_tag, checksum)``;
-    the same as :func:`lakehouse.dataplane.store.fingerprint` of their records."""
-    tags = sorted(f"{zone}/{dataset}/{tag}/{checksum}" for zone, dataset, tag, checksum in versions)
-    return "sha256:" + hashlib.sha256("\n".join(tags).encode()).hexdigest()
 
 
 def sqlite_file(database_url: str) -> Path | None:
