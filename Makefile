@@ -8,7 +8,7 @@ DAYS ?= 90
 
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test test-reliability lint format bench migrate clean-data wheel
+.PHONY: help demo test test-reliability test-incremental lint format bench migrate clean-data wheel
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: $(VENV)/.dev-installed ## Run the whole test suite (SQLite and PostgreSQL;
 
 test-reliability: $(VENV)/.dev-installed ## Long reliability suite: kill -9, lost PostgreSQL, concurrency, full disk (30 trials)
 	LAKEHOUSE_RELIABILITY_TRIALS=$${LAKEHOUSE_RELIABILITY_TRIALS:-30} $(BIN)/pytest -q -m reliability tests/reliability
+
+test-incremental: $(VENV)/.dev-installed ## Property test of incremental builds: many random orders and batches (20 cases, SQLite)
+	LAKEHOUSE_PROPERTY_CASES=$${LAKEHOUSE_PROPERTY_CASES:-20} $(BIN)/pytest -q -n auto tests/transform/test_incremental_property.py
 
 lint: $(VENV)/.dev-installed ## ruff, mypy and the layer contracts (.importlinter)
 	$(BIN)/ruff check .

@@ -54,15 +54,18 @@ def build_command(
         bool,
         typer.Option(
             "--full-refresh",
-            help="Build and publish even when nothing changed since the last build (same bronze, "
-            "as-of, dbt project and config; such a build publishes nothing by default).",
+            help="Rebuild everything from all bronze files: no incremental build (which reads only "
+            "the bronze files the last build did not and shares its unchanged files), and a build "
+            "even when nothing changed since the last one (by default it publishes nothing).",
         ),
     ] = False,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Build silver and gold with dbt, test them, and publish them only if every test passes.
 
-    A build with nothing new since the last one (its versions all current) publishes nothing.
+    A build continues the last full one when it can (same dbt project and config, its versions
+    still current, an as-of on or after it): it reads only the new bronze files and shares the
+    unchanged files of the last build's versions. A build with nothing new publishes nothing.
     """
     settings = get_settings()
     config = load_config(settings.config_dir)
@@ -115,6 +118,10 @@ def _print_build(result: BuildResult, output: OutputFormat) -> None:
                 "as_of": result.as_of,
                 "backfill": result.backfill,
                 "unchanged_since": result.unchanged_since,
+                "incremental_from": result.incremental_from,
+                "bronze_files_read": result.bronze_files_read,
+                "files_written": result.files_written,
+                "files_shared": result.files_shared,
                 "notes": result.notes,
                 "invocation_id": result.invocation_id,
                 "versions": result.versions,
@@ -137,6 +144,13 @@ def _print_build(result: BuildResult, output: OutputFormat) -> None:
         f"build {result.run_id} as of {result.as_of}{kind}: published {len(result.versions)} dataset(s)",
         markup=False,
     )
+    mode = (
+        f"incremental from build {result.incremental_from}: read {result.bronze_files_read} new bronze "
+        f"file(s), wrote {result.files_written} file(s), shared {result.files_shared} unchanged"
+        if result.incremental_from
+        else f"full: read {result.bronze_files_read} bronze file(s), wrote {result.files_written} file(s)"
+    )
+    console.print(mode, markup=False)
     emit(OutputFormat.text, "published versions", result.versions)
     if result.events:
         emit(OutputFormat.text, "events", [{"event_type": k, **v} for k, v in result.events.items()])

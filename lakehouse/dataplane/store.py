@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -143,6 +144,8 @@ class DatasetStore:
         self.dal = dal
         self.root = root
         self.catalog = catalog
+        self._catalog_deferred = 0
+        self._catalog_pending: set[str] = set()
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -276,12 +279,33 @@ class DatasetStore:
         )
         # Committed: nothing below may undo it. The catalog is derived data; a failed refresh leaves
         # it stale until the next one, never the versions unpublished.
-        for company in sorted({v.company for v in versions}):
+        companies = {v.company for v in versions}
+        if self._catalog_deferred:
+            self._catalog_pending |= companies
+        else:
+            self._refresh_catalogs(companies)
+        return records
+
+    @contextmanager
+    def catalog_deferred(self) -> Iterator[None]:
+        """Refresh the catalog once, when the block ends, for every publish in it (a build and the
+        extraction that follows it); also when the block fails after a publish. A process killed
+        inside leaves the catalog stale, which the next command's recovery pass refreshes."""
+        self._catalog_deferred += 1
+        try:
+            yield
+        finally:
+            self._catalog_deferred -= 1
+            if not self._catalog_deferred:
+                pending, self._catalog_pending = self._catalog_pending, set()
+                self._refresh_catalogs(pending)
+
+    def _refresh_catalogs(self, companies: Iterable[str]) -> None:
+        for company in sorted(companies):
             try:
                 self.refresh_catalog(company)
             except Exception as exc:  # the command's closing check (stale_catalog) reports it
                 logger.info("published, but the catalog of %s could not be refreshed: %s", company, exc)
-        return records
 
     def write_run_manifest(self, company: str, manifest: dict[str, Any]) -> str:
         """Keep a finished run's manifest as ``manifests/runs/<run_id>.json``; returns its relative path."""
@@ -317,7 +341,9 @@ class DatasetStore:
                 none_committed = False
                 continue
             manifest = self.root.manifests_dir(v.company) / manifest_relpath(v.zone, v.dataset, v.run_id)
-            for path in [*(self.root.resolve(f.path) for f in v.files), manifest]:
+            # Files shared with an earlier version (an incremental build) belong to that version.
+            own = [f for f in v.files if Path(f.path).name.startswith(f"part-{v.run_id}-")]
+            for path in [*(self.root.resolve(f.path) for f in own), manifest]:
                 try:
                     path.unlink(missing_ok=True)
                 except OSError:  # never hide the error that made the caller discard
@@ -444,12 +470,24 @@ class DatasetStore:
         Like the catalog views, the table leaves out the redundant ``dataset`` partition column of the
         paths (a column of that name stored in the files themselves is kept).
         """
-        files = self.dataset_files(company, zone, dataset, as_of)
+        snapshot: date | None = None
+        if zone == "bronze":
+            files = self.dataset_files(company, zone, dataset, as_of)
+        else:
+            version = self.resolve_version(company, zone, dataset, as_of)
+            files = [self.root.resolve(e.path) for e in self.version_entries(version)]
+            snapshot = version.as_of
         if not files:
             raise DatasetNotFoundError(company, zone, dataset, None if as_of is None else str(as_of))
         table = read_parquet(files)
         if "dataset" in table.column_names and not any("dataset" in parquet_schema(f).names for f in files):
             table = table.drop_columns(["dataset"])
+        if snapshot is not None and "dt" in table.column_names:
+            # A snapshot's dt is its as-of, also in the files it shares with an earlier version (they
+            # sit under that version's dt folder), as in the catalog's views.
+            column = table.column_names.index("dt")
+            if pa.types.is_date(table.schema.field(column).type):
+                table = table.set_column(column, "dt", pa.array([snapshot] * table.num_rows, pa.date32()))
         return table
 
     def current_versions(

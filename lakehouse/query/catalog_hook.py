@@ -63,15 +63,21 @@ def catalog_views(
 ) -> dict[str, dict[str, ViewSource]]:
     """The views of the analysts' catalog: each dataset's files, with the as-of of a silver/gold one."""
     views: dict[str, dict[str, ViewSource]] = {z: {} for z in DATA_ZONES}
-    for (zone, name), versions in store.current_versions(company, as_of).items():
-        entries = [e for v in versions for e in store.version_entries(v)]
+    current = store.current_versions(company, as_of)
+    by_version = store.entries_of([v for versions in current.values() for v in versions])
+    for (zone, name), versions in current.items():
+        entries = [e for v in versions for e in by_version[v.id]]
         if zone == "bronze" and as_of is not None:
             entries = [e for e in entries if e.dt is not None and date.fromisoformat(e.dt) <= as_of]
         if not entries:
             continue
         files = [store.root.resolve(e.path) for e in entries]
-        # A version whose files all sit under dt=<its as-of> gets it as a constant dt column.
+        # A silver/gold version gets its as-of as a constant dt column when its files sit under
+        # dt=<its as-of>, or under the dt of an earlier version whose unchanged files it shares (an
+        # incremental build): dt is the date the snapshot describes, not where a file was written.
         as_of_day = versions[0].as_of if zone != "bronze" else None
-        single = as_of_day is not None and {e.dt for e in entries} == {as_of_day.isoformat()}
-        views[zone][name] = ViewSource(files, dt=as_of_day if single else None)
+        snapshot = as_of_day is not None and all(
+            e.dt is not None and e.dt <= as_of_day.isoformat() for e in entries
+        )
+        views[zone][name] = ViewSource(files, dt=as_of_day if snapshot else None)
     return views

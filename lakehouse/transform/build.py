@@ -4,8 +4,12 @@
 2. Start a ``dbt_build`` pipeline run; its input manifest names the bronze versions read.
 3. WRITE: dbt builds every model as a table in a fresh DuckDB file of the run (bronze views over
    committed files only). AUDIT: dbt's tests run against those tables in the same ``dbt build``.
+   A build that can continue the last full one is incremental (transform/incremental.py,
+   docs/incremental-builds.md): the bronze views list only the files that build did not read, and
+   the silver models' tables are seeded with its versions.
 4. PUBLISH, only if every model and test passed: each silver/gold model is exported to immutable
-   Parquet files and all of them are committed as dataset versions in ONE control-plane transaction.
+   Parquet files (silver: one per month of ``_bronze_dt``; a month unchanged since the last build
+   is shared, not written), all committed as dataset versions in ONE control-plane transaction.
    Otherwise the run is marked failed with the failing nodes, nothing is published, and the
    previous versions stay current.
 5. Detected events go to ``events_index``; the dbt artifacts are kept under ``manifests/dbt/<run_id>``,
@@ -32,7 +36,7 @@ from lakehouse.config import LakehouseConfig
 from lakehouse.dataplane import duck
 from lakehouse.dataplane.atomic import atomic_write_bytes
 from lakehouse.dataplane.maintenance import WORK_DIR
-from lakehouse.dataplane.manifest import run_manifest
+from lakehouse.dataplane.manifest import FileEntry, run_manifest
 from lakehouse.dataplane.pipeline_run import PipelineRun
 from lakehouse.dataplane.recovery import recover_company
 from lakehouse.dataplane.schemas import (
@@ -53,7 +57,7 @@ from lakehouse.errors import (
     TransformError,
 )
 from lakehouse.names import BUILT_ZONES, validate_slug
-from lakehouse.transform.build_fingerprint import build_fingerprint, unchanged_since
+from lakehouse.transform.build_fingerprint import build_fingerprint, project_fingerprint, unchanged_since
 from lakehouse.transform.dbt_runner import (
     DbtInvocation,
     NodeProgress,
@@ -63,6 +67,14 @@ from lakehouse.transform.dbt_runner import (
 )
 from lakehouse.transform.events import EVENT_FACTS, events_from_facts, sync_events
 from lakehouse.transform.extraction_run import ExtractResult, run_extraction
+from lakehouse.transform.incremental import (
+    Baseline,
+    PreviousOutput,
+    find_baseline,
+    new_bronze_views,
+    seed_tables,
+    write_chunks,
+)
 from lakehouse.transform.staging_db import prepare_staging_db
 
 logger = logging.getLogger(__name__)
@@ -96,6 +108,13 @@ class BuildResult:
     #: Nothing was published: the run id of the build whose versions are current and this build
     #: would only have made again (same inputs, project and config; see build_fingerprint.py).
     unchanged_since: str | None = None
+    #: An incremental build: the run id of the build it continued (see incremental.py).
+    incremental_from: str | None = None
+    #: Bronze files read (all of them, or only the new ones of an incremental build).
+    bronze_files_read: int = 0
+    #: Files of the published versions written by this build, and those shared with the previous one.
+    files_written: int = 0
+    files_shared: int = 0
 
 
 @dataclass(frozen=True)
@@ -229,15 +248,19 @@ class DbtBuild:
         """
         validate_slug("company", company)
         lock = f"build:{company}"
-        with PipelineRun(
-            self.store,
-            company,
-            "dbt_build",
-            lock=lock,
-            wait_seconds=wait_seconds,
-            on_wait=on_wait,
-            run_id=run_id,
-        ) as run:
+        # One catalog refresh for the build and the extraction that follows it.
+        with (
+            self.store.catalog_deferred(),
+            PipelineRun(
+                self.store,
+                company,
+                "dbt_build",
+                lock=lock,
+                wait_seconds=wait_seconds,
+                on_wait=on_wait,
+                run_id=run_id,
+            ) as run,
+        ):
             # Dead runs are marked failed and their leftovers (_work/, orphan files) removed first.
             recover_company(self.store, company, command="build")
             result = self._run_locked(
@@ -317,12 +340,16 @@ class DbtBuild:
         }
         work = run.scratch(self.store.root.company_dir(company) / WORK_DIR / run_id)
         variables = dbt_vars(self.config, company, chosen)
+        extraction = [c.model_dump(mode="json") for c in self.config.extraction]
+        inputs["project_fingerprint"] = project_fingerprint(
+            variables=variables, extraction=extraction, project_dir=self.project_dir
+        )
         inputs["fingerprint"] = build_fingerprint(
             as_of=chosen,
             select=select or [],
             bronze_versions=bronze,
             variables=variables,
-            extraction=[c.model_dump(mode="json") for c in self.config.extraction],
+            extraction=extraction,
             project_dir=self.project_dir,
         )
         extracted = [c.output_dataset for c in self.config.extraction] if extract and not select else []
@@ -333,9 +360,21 @@ class DbtBuild:
         )
         if origin is not None:
             return self._unchanged(run, inputs, bronze, chosen, origin, notes, backfill)
+        bronze_now = self._bronze_files(company, chosen)
         views: dict[str, dict[str, list[Path]]] = {
-            "bronze": self.store.current_views(company, as_of=chosen)["bronze"]
+            "bronze": {n: [self.store.root.resolve(e.path) for e in es] for n, es in bronze_now.items() if es}
         }
+        baseline: Baseline | None = None
+        if not full_refresh and not select:
+            baseline, why = find_baseline(
+                self.store, company, inputs["project_fingerprint"], chosen, bronze_now
+            )
+            if baseline is None:
+                logger.info("full build: %s", why)
+                inputs["full_build"] = why
+            else:
+                views["bronze"] = new_bronze_views(self.store, baseline)
+                inputs["incremental_from"] = baseline.describe()
         to_build = select
         upstream: list[dict[str, Any]] = []
         if select:
@@ -350,6 +389,9 @@ class DbtBuild:
         work.mkdir(parents=True, exist_ok=True)
         db_path = work / "build.duckdb"
         prepare_staging_db(db_path, views)
+        if baseline is not None:
+            with duck.connect(db_path) as con:
+                seed_tables(con, self.store, baseline)
         invocation = run_dbt_build(
             self.project_dir, db_path, work / "target", variables, run_id, to_build, progress
         )
@@ -375,7 +417,11 @@ class DbtBuild:
                 f"--select {' '.join(select)} matched no silver or gold model: nothing to build or publish"
             )
         with duck.connect(db_path, read_only=True) as con:
-            staged = [run.stage(self._export(con, company, run_id, m, chosen)) for m in models]
+            previous = {} if baseline is None else baseline.outputs
+            staged = [
+                run.stage(self._export(con, company, run_id, m, chosen, previous.get(m["name"])))
+                for m in models
+            ]
             facts = _event_facts(con, models)
         if not allow_empty:
             self._refuse_emptied(company, staged)
@@ -411,7 +457,23 @@ class DbtBuild:
         )
         result.notes = notes
         result.backfill = backfill
+        result.incremental_from = None if baseline is None else baseline.run_id
+        result.bronze_files_read = sum(len(files) for files in views["bronze"].values())
+        result.files_shared = sum(1 for v in staged for f in v.files if not _written_by(f.path, run_id))
+        result.files_written = sum(len(v.files) for v in staged) - result.files_shared
         return result
+
+    def _bronze_files(self, company: str, as_of: date) -> dict[str, list[FileEntry]]:
+        """Bronze dataset -> its committed files with ``dt`` on or before ``as_of`` (what a build reads)."""
+        versions = self.dal.list_dataset_versions(company, zone="bronze")
+        by_version = self.store.entries_of(versions)
+        day = as_of.isoformat()
+        files: dict[str, list[FileEntry]] = {}
+        for v in versions:
+            files.setdefault(v.dataset_name, []).extend(
+                e for e in by_version[v.id] if e.dt is not None and e.dt <= day
+            )
+        return files
 
     def _unchanged(
         self,
@@ -459,8 +521,16 @@ class DbtBuild:
                 )
 
     def _export(
-        self, con: duckdb.DuckDBPyConnection, company: str, run_id: str, model: dict[str, Any], as_of: date
+        self,
+        con: duckdb.DuckDBPyConnection,
+        company: str,
+        run_id: str,
+        model: dict[str, Any],
+        as_of: date,
+        previous: PreviousOutput | None = None,
     ) -> StagedVersion:
+        """Stage a model's table as a version, in chunks (see incremental.write_chunks); with the
+        model's version of the previous build, its unchanged chunks are shared, not written."""
         relation = f"{quote_identifier(model['schema'])}.{quote_identifier(model['alias'])}"
         described = con.execute(f"DESCRIBE {relation}").fetchall()
         # `dt` and `dataset` are the partition folders of every published file: a model column of
@@ -488,9 +558,8 @@ class DbtBuild:
             extra={"dbt_unique_id": model["unique_id"]},
             as_of=as_of,
         )
-        columns = ", ".join(quote_identifier(str(c[0])) for c in described)
-        # A stable row order: a rebuild of the same data writes the same rows in the same order.
-        self.store.write_file(con, version, f"SELECT {columns} FROM {relation} ORDER BY ALL", as_of)
+        columns = [str(c[0]) for c in described]
+        write_chunks(self.store, con, version, relation, columns, as_of, previous)
         return version
 
     def _artifacts_dir(self, company: str, run_id: str) -> Path:
@@ -557,6 +626,10 @@ class DbtBuild:
             if files:
                 kept[uid] = files
         return kept
+
+
+def _written_by(path: str, run_id: str) -> bool:
+    return Path(path).name.startswith(f"part-{run_id}-")
 
 
 def _version_input(v: DatasetVersionRecord) -> dict[str, Any]:

@@ -71,6 +71,21 @@ def build_fingerprint(
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def project_fingerprint(
+    *, variables: Mapping[str, Any], extraction: Sequence[Mapping[str, Any]], project_dir: Path
+) -> str:
+    """The digest of what a build's transform is, apart from its input: the dbt project's files, the
+    dbt vars but the as-of, the extraction config and the package version. An incremental build
+    continues only a build with the same one (docs/incremental-builds.md)."""
+    document = {
+        "vars": {k: v for k, v in variables.items() if k != "as_of"},
+        "extraction": list(extraction),
+        "project": project_digest(project_dir),
+        "package": _package_version(),
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def unchanged_since(
     store: DatasetStore, company: str, fingerprint: str, as_of: date, extraction_outputs: Sequence[str]
 ) -> str | None:

@@ -72,6 +72,17 @@ def test_build_and_events_cli(lake: Lakehouse) -> None:
     assert "--full-refresh builds anyway" in again.stdout
     refreshed = json.loads(_cli("build", "--company", COMPANY, "--full-refresh", "-o", "json").stdout)
     assert refreshed["unchanged_since"] is None and refreshed["versions"]
+    assert refreshed["incremental_from"] is None and refreshed["files_written"] > 0
+
+    # A late file of an old day: the next build reads only it and continues the last one.
+    day = max(p for p in lake.extract.iterdir() if p.is_dir() and p.name[0].isdigit())
+    late = lake.extract.parent / "late" / day.name
+    late.mkdir(parents=True)
+    (late / "customers.csv").write_text((day / "customers.csv").read_text() + "\n")
+    assert _cli("ingest", str(late), "--company", COMPANY).exit_code == 0
+    incremental = _cli("build", "--company", COMPANY)
+    assert incremental.exit_code == 0, incremental.stderr
+    assert f"incremental from build {refreshed['run_id']}: read 1 new bronze file(s)" in incremental.stdout
 
 
 def test_demo_runs_end_to_end(tmp_path: Path, db_url: str, settings_env: pytest.MonkeyPatch) -> None:

@@ -98,7 +98,9 @@ def test_write_file_stamps_curated_metadata_and_publish_records_the_manifest(
     table = store.read_dataset(COMPANY, "silver", "customers")
     assert sorted(table.column_names) == ["customer_id", "dt", "name"]
     assert sorted(table.column("customer_id").to_pylist()) == ["C0", "C1", "C2", "C9"]
-    assert set(table.column("dt").to_pylist()) == {date(2026, 9, 29), date(2026, 9, 30)}
+    # a snapshot's dt is its as-of (the newest dt of its files, here), whichever folder holds a file
+    assert record.as_of == date(2026, 9, 30)
+    assert set(table.column("dt").to_pylist()) == {date(2026, 9, 30)}
     assert catalog_counts(root / COMPANY / "catalog.duckdb") == {"silver.customers": 4}
 
 

@@ -254,14 +254,26 @@ def test_a_given_dt_applies_to_files_outside_dt_folders(tmp_path: Path) -> None:
         con.close()
 
 
-def test_a_given_dt_that_contradicts_the_folders_is_refused(tmp_path: Path) -> None:
+def test_a_given_dt_before_a_files_folder_is_refused(tmp_path: Path) -> None:
     files = _write(tmp_path / "data" / "acme" / "gold", LAYOUTS["gold-one-file"])
 
-    with pytest.raises(DataPlaneError, match=r"dt=2026-01-31.*2026-02-01"):
+    with pytest.raises(DataPlaneError, match=r"dt=2026-01-31, after the view's dt 2026-01-30"):
         write_catalog(
             tmp_path / "data" / "acme" / "catalog.duckdb",
-            {"gold": {"revenue_by_month": ViewSource(files, dt=dt.date(2026, 2, 1))}},
+            {"gold": {"revenue_by_month": ViewSource(files, dt=dt.date(2026, 1, 30))}},
         )
+
+
+def test_a_snapshot_sharing_an_earlier_versions_files_shows_its_own_dt(tmp_path: Path) -> None:
+    # an incremental build's version lists files an earlier version wrote under its dt folder
+    files = _write(tmp_path / "data" / "acme" / "gold", LAYOUTS["gold-one-file"])
+    catalog = tmp_path / "data" / "acme" / "catalog.duckdb"
+
+    write_catalog(catalog, {"gold": {"revenue_by_month": ViewSource(files, dt=dt.date(2026, 2, 1))}})
+
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        days = con.execute("select distinct dt from gold.revenue_by_month").fetchall()
+    assert days == [(dt.date(2026, 2, 1),)]
 
 
 def test_a_folder_dt_that_is_not_a_date_is_refused(tmp_path: Path) -> None:

@@ -1,43 +1,32 @@
-with
+-- The latest version of each customer_id as of var('as_of'); see the latest_per_key macro.
+-- Incremental: `lakehouse build` reads only the bronze files the previous build did not, and dbt
+-- replaces the rows of the ids they touch (docs/incremental-builds.md).
 
-source as (
+{{ config(
+    materialized='incremental',
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
 
-    select * from {{ ref('stg_customers') }}
+{%- set columns = [
+    'customer_id',
+    'name',
+    'customer_type',
+    'email',
+    'phone',
+    'street',
+    'city',
+    'state',
+    'zip',
+    'do_not_service',
+    'created_at',
+    'updated_at',
+    '_ingest_run_id',
+    '_ingested_at',
+    '_source_file',
+    '_source_line',
+    '_bronze_dt',
+] %}
 
-),
-
-versions as (
-
-    select
-        *,
-        {{ latest_version_rank('customer_id') }} as _version_rank
-    from source
-
-),
-
-final as (
-
-    select
-        customer_id,
-        name,
-        customer_type,
-        email,
-        phone,
-        street,
-        city,
-        state,
-        zip,
-        do_not_service,
-        created_at,
-        updated_at,
-        _ingest_run_id,
-        _ingested_at,
-        _source_file,
-        _source_line,
-        _bronze_dt
-    from versions
-    where _version_rank = 1
-
-)
-
-select * from final
+{{ latest_per_key(ref('stg_customers'), 'customer_id', columns) }}
