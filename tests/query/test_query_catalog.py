@@ -151,7 +151,7 @@ def test_empty_mapping_writes_a_catalog_with_the_schemas(company: Path) -> None:
     schemas = _rows(catalog, "select schema_name from duckdb_schemas() where database_name = 'catalog'")
     assert {"bronze", "silver", "gold", "lakehouse"} <= {s for (s,) in schemas}
     assert _rows(catalog, "select count(*) from lakehouse.datasets") == [(0,)]
-    assert _rows(catalog, "select format_version from lakehouse.catalog_info") == [(1,)]
+    assert _rows(catalog, "select format_version from lakehouse.catalog_info") == [(2,)]
 
 
 def test_views_use_absolute_paths_and_work_from_any_folder(
@@ -215,3 +215,37 @@ def test_unreadable_file_fails_the_build_and_keeps_the_old_catalog(company: Path
 
     assert catalog.read_bytes() == before
     assert not [p for p in os.listdir(company) if p.startswith(".tmp-")]
+
+
+def test_a_rebuild_reads_the_footers_of_new_files_only(
+    company: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakehouse.query import catalog as catalog_module
+
+    bronze = company / "bronze"
+    days = [_part(bronze, "jobs", f"2024-01-0{n}", f"select 'j{n}' as job_id, {n} as total") for n in (1, 2)]
+    catalog = company / "catalog.duckdb"
+    write_catalog(catalog, {"bronze": {"jobs": days}})
+    read: list[str] = []
+    original = catalog_module._file_columns
+
+    def counting(zone: str, dataset: str, path: str) -> tuple[tuple[str, str], ...]:
+        read.append(path)
+        return original(zone, dataset, path)
+
+    monkeypatch.setattr(catalog_module, "_file_columns", counting)
+    third = _part(bronze, "jobs", "2024-01-03", "select 'j3' as job_id, 3 as total")
+    write_catalog(catalog, {"bronze": {"jobs": [*days, third]}})
+    assert read == [str(third)]  # the two files of the previous catalog are not opened again
+    assert _rows(catalog, "select job_id from bronze.jobs order by 1") == [("j1",), ("j2",), ("j3",)]
+
+    # a new file with other columns makes the view union by name (and records no shared columns)
+    read.clear()
+    fourth = _part(bronze, "jobs", "2024-01-04", "select 'j4' as job_id, 4 as total, 'x' as note")
+    write_catalog(catalog, {"bronze": {"jobs": [*days, third, fourth]}})
+    assert read == [str(fourth)]
+    assert _rows(catalog, "select union_by_name, columns from lakehouse.datasets") == [(True, None)]
+    assert _rows(catalog, "select count(note) from bronze.jobs") == [(1,)]
+    read.clear()
+    write_catalog(catalog, {"bronze": {"jobs": [*days, third, fourth]}})
+    assert len(read) == 4  # no recorded columns: every footer is read
