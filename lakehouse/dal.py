@@ -32,7 +32,6 @@ from lakehouse.db.engine import (
 )
 from lakehouse.db.liveness import holder_alive
 from lakehouse.db.locks import NamedLock, named_lock
-from lakehouse.db.migrate import require_head
 from lakehouse.db.records import (
     DatasetFileRecord,
     DatasetVersionRecord,
@@ -63,6 +62,7 @@ from lakehouse.db.repos.notification_repo import SqlNotificationRepo
 from lakehouse.db.repos.review_repo import SqlReviewRepo
 from lakehouse.db.repos.run_repo import SqlRunRepo
 from lakehouse.db.repos.scheduler_repo import SqlSchedulerRepo
+from lakehouse.db.schema_head import require_head
 from lakehouse.db.types import utcnow
 from lakehouse.errors import AlreadyExistsError
 from lakehouse.ids import new_run_id

@@ -6,7 +6,8 @@ Opening the control plane through the DAL imports SQLAlchemy's ORM and Alembic, 
 the query itself costs. On the embedded SQLite control plane, :func:`current_catalog` makes the same
 checks with the standard library's ``sqlite3``, read-only:
 
-- the database is at the newest migration (read from the migration scripts, see :func:`head_revision`);
+- the database is at the newest migration (read from the migration scripts, see
+  :func:`lakehouse.db.schema_head.head_revision`);
 - the company has a pipeline run, and at least one committed dataset version;
 - the catalog's fingerprint (``lakehouse.catalog_info.reflects``) is that of the committed versions
   (:func:`lakehouse.dataplane.catalog_fingerprint.versions_fingerprint`, as the store computes it).
@@ -20,19 +21,14 @@ catalog exactly as before. So this never lets a query read a catalog the full pa
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
-from functools import lru_cache
 from pathlib import Path
 
-from lakehouse import resources
 from lakehouse.dataplane.catalog_fingerprint import versions_fingerprint
+from lakehouse.db.schema_head import head_revision
 
 logger = logging.getLogger(__name__)
 
-_REVISION = re.compile(r"^revision(?:\s*:\s*[^=]+)?\s*=\s*['\"]([^'\"]+)['\"]\s*$", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"^down_revision(?:\s*:\s*[^=]+)?\s*=\s*(.+?)\s*$", re.MULTILINE)
-_QUOTED = re.compile(r"^['\"]([^'\"]+)['\"]$")
 # How long a read waits for a writer's lock before giving up on the fast path.
 _BUSY_TIMEOUT_S = 1.0
 
@@ -70,34 +66,6 @@ def sqlite_file(database_url: str) -> Path | None:
     if path in ("", ":memory:") or path.startswith("file:"):
         return None
     return Path(path)
-
-
-@lru_cache(maxsize=8)
-def _head_of(versions_dir: Path) -> str | None:
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in sorted(versions_dir.glob("*.py")):
-        text = script.read_text(encoding="utf-8")
-        revision = _REVISION.findall(text)
-        down = _DOWN_REVISION.findall(text)
-        if len(revision) != 1 or len(down) != 1:
-            return None  # not a plain migration script: let Alembic decide
-        revisions.add(revision[0])
-        if down[0] != "None":
-            parent = _QUOTED.match(down[0])
-            if parent is None:
-                return None  # a merge (a tuple of parents) or something else Alembic would read
-            parents.add(parent.group(1))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 and parents <= revisions else None
-
-
-def head_revision() -> str | None:
-    """The newest migration of the shipped migration scripts, read from their ``revision`` and
-    ``down_revision`` lines (what :func:`lakehouse.db.migrate.head_revision` asks Alembic for);
-    None when they are not one plain chain."""
-    folder = resources.find_resource("migrations")
-    return None if folder is None else _head_of(folder / "versions")
 
 
 def _committed(database: Path, company: str, head: str) -> list[tuple[str, str, str, str | None]] | None:

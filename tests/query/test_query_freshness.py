@@ -14,7 +14,8 @@ import pytest
 from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.catalog_fingerprint import versions_fingerprint
 from lakehouse.dataplane.store import DatasetStore, fingerprint
-from lakehouse.db import migrate
+from lakehouse.db import migrate, schema_head
+from lakehouse.errors import MigrationRequiredError
 from lakehouse.query import freshness
 from lakehouse.query.catalog import catalog_reflects
 from tests.data_fixtures import COMPANY, make_store, publish_table
@@ -38,7 +39,7 @@ def published(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Data
 
 
 def test_head_revision_is_alembics() -> None:
-    assert freshness.head_revision() == migrate.head_revision()
+    assert schema_head.head_revision() == migrate.head_revision()
 
 
 def test_the_fingerprint_is_the_stores(published: tuple[str, DatasetStore]) -> None:
@@ -103,3 +104,21 @@ def test_an_unknown_company_or_a_missing_catalog_is_left_to_the_dal(
 )
 def test_only_a_plain_sqlite_url_is_read_directly(url: str, path: Path | None) -> None:
     assert freshness.sqlite_file(url) == path
+
+
+def test_the_dal_checks_the_schema_head_without_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'cp.db'}"
+    migrate.upgrade(url, "head")
+    code = (
+        "import sys; from lakehouse.dal import DataAccessLayer; DataAccessLayer.from_url(sys.argv[1]).close(); "
+        "print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    # a database behind the code is still refused, by Alembic, with the revisions named
+    migrate.downgrade(url, "-1")
+    with pytest.raises(MigrationRequiredError, match="lakehouse db upgrade"):
+        DataAccessLayer.from_url(url)
