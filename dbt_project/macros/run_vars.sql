@@ -5,6 +5,11 @@
 {% macro as_of() -%}
     {#- The as_of date as 'YYYY-MM-DD'; an empty var means the UTC date the run started. -#}
     {%- set raw = var('as_of', '') | string | trim -%}
+    {%- if raw in ('', 'none', 'None') and execute -%}
+        {#- `lakehouse build` passes the as-of in the environment, not in --vars, and only reads it
+            when executing: dbt's partial parse (keyed on --vars) then survives a new as-of. -#}
+        {%- set raw = env_var('LAKEHOUSE_DBT_AS_OF', '') | trim -%}
+    {%- endif -%}
     {%- if raw in ('', 'none', 'None') -%}
         {{ return(run_started_at.strftime('%Y-%m-%d')) }}
     {%- endif -%}

@@ -183,7 +183,10 @@ class Maintenance:
         removed = [rel for rel in removed if rel not in committed_now]
         removed.extend(self.store.root.relative(p) for p in self._orphaned_rejects(company))
         work = self.store.root.company_dir(company) / WORK_DIR
-        stale_work = [d for d in sorted(work.iterdir()) if d.is_dir()] if work.exists() else []
+        # Run folders only: not the link to the running build's folder (transform/dbt_runner.py).
+        stale_work = (
+            [d for d in sorted(work.iterdir()) if d.is_dir() and not d.is_symlink()] if work.exists() else []
+        )
         stale_work = [d for d in stale_work if not self._run_in_flight(d.name)]
         removed.extend(self.store.root.relative(d) + "/" for d in stale_work)
         abandoned = self._abandoned_runs(company)

@@ -59,11 +59,15 @@ from lakehouse.errors import (
 from lakehouse.names import BUILT_ZONES, validate_slug
 from lakehouse.transform.build_fingerprint import build_fingerprint, project_fingerprint, unchanged_since
 from lakehouse.transform.dbt_runner import (
+    PARSE_CACHE,
     DbtInvocation,
     NodeProgress,
     list_models,
     published_models,
+    restore_parse_cache,
     run_dbt_build,
+    save_parse_cache,
+    stable_db_path,
 )
 from lakehouse.transform.events import EVENT_FACTS, events_from_facts, sync_events
 from lakehouse.transform.extraction_run import ExtractResult, run_extraction
@@ -392,9 +396,21 @@ class DbtBuild:
         if baseline is not None:
             with duck.connect(db_path) as con:
                 seed_tables(con, self.store, baseline)
+        # dbt re-parses the project unless its vars and profile are those of the previous run: the
+        # as-of goes in the environment, the DuckDB file through a link the same for every run.
+        parse_cache = work.parent / PARSE_CACHE
+        restore_parse_cache(parse_cache, work / "target")
         invocation = run_dbt_build(
-            self.project_dir, db_path, work / "target", variables, run_id, to_build, progress
+            self.project_dir,
+            stable_db_path(work.parent, work, db_path.name),
+            work / "target",
+            {k: v for k, v in variables.items() if k != "as_of"},
+            run_id,
+            to_build,
+            progress,
+            as_of=variables["as_of"],
         )
+        save_parse_cache(work / "target", parse_cache)
         failed_sql = (
             {} if invocation.success else self._keep_failed_sql(company, run_id, work / "target", invocation)
         )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lakehouse.dataplane.atomic import atomic_write_bytes
 from lakehouse.errors import TransformError
 from lakehouse.names import BUILT_ZONES
 
@@ -97,6 +99,43 @@ def release_dbt_resources() -> None:
                 handler.close()
 
 
+#: The environment variable the ``as_of()`` macro reads when var ``as_of`` is empty (``lakehouse
+#: build`` passes the as-of there: a new as-of in --vars would invalidate dbt's partial parse).
+AS_OF_ENV = "LAKEHOUSE_DBT_AS_OF"
+#: Under a company's ``_work/``: the link to the running build's folder and the partial-parse cache.
+CURRENT_RUN_LINK = "dbt-current"
+PARSE_CACHE = "dbt-partial-parse.msgpack"
+
+
+def stable_db_path(work_root: Path, run_dir: Path, file_name: str) -> Path:
+    """A path of ``run_dir/file_name`` that is the same for every run: ``work_root/dbt-current/<file>``.
+
+    dbt keys its partial parse on the profile (the DuckDB path included): through a link that
+    each run re-points (atomically, under the company's build lock) the profile stays the same
+    while every run still has a DuckDB file (and its WAL) in its own folder.
+    """
+    link = work_root / CURRENT_RUN_LINK
+    temporary = work_root / f".{CURRENT_RUN_LINK}-{run_dir.name}"
+    temporary.unlink(missing_ok=True)
+    os.symlink(run_dir.name if run_dir.parent == work_root else run_dir, temporary)
+    os.replace(temporary, link)
+    return link / file_name
+
+
+def restore_parse_cache(cache: Path, target_dir: Path) -> None:
+    """Seed ``target_dir`` with the previous run's ``partial_parse.msgpack`` (dbt checks it is valid)."""
+    if cache.is_file():
+        target_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache, target_dir / "partial_parse.msgpack")
+
+
+def save_parse_cache(target_dir: Path, cache: Path) -> None:
+    """Keep this run's ``partial_parse.msgpack`` for the next one (atomically; a cache only)."""
+    source = target_dir / "partial_parse.msgpack"
+    if source.is_file():
+        atomic_write_bytes(cache, source.read_bytes())
+
+
 def _project_args(
     command: str, project_dir: Path, target_dir: Path, variables: Mapping[str, Any]
 ) -> list[str]:
@@ -124,11 +163,13 @@ def run_dbt_build(
     run_id: str,
     select: list[str] | None = None,
     progress: NodeProgress | None = None,
+    as_of: str | None = None,
 ) -> DbtInvocation:
     """``dbt build`` (models and their tests) into ``db_path``, in this process.
 
     The run_id reaches dbt's artifacts as ``DBT_ENV_CUSTOM_ENV_LAKEHOUSE_RUN_ID`` (under
-    ``metadata.env`` in ``run_results.json`` and ``manifest.json``).
+    ``metadata.env`` in ``run_results.json`` and ``manifest.json``). ``as_of`` (when var
+    ``as_of`` is not in ``variables``) reaches the ``as_of()`` macro through :data:`AS_OF_ENV`.
     """
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import reset_metadata_vars
@@ -161,7 +202,7 @@ def run_dbt_build(
         # Tests run only when every model they read was selected ("cautious"): a relationships test
         # from an unselected model would otherwise read a table this run never built.
         args += ["--select", *select, "config.materialized:view", "--indirect-selection", "cautious"]
-    env = dbt_env(db_path, DBT_ENV_CUSTOM_ENV_LAKEHOUSE_RUN_ID=run_id)
+    env = dbt_env(db_path, DBT_ENV_CUSTOM_ENV_LAKEHOUSE_RUN_ID=run_id, **{AS_OF_ENV: as_of or ""})
     with temporary_environ(env):
         # dbt caches DBT_ENV_CUSTOM_ENV_* once per process: drop the cache so this run's id is used.
         reset_metadata_vars()

@@ -156,3 +156,22 @@ def test_discarding_a_staged_version_leaves_the_files_it_shares(lake: Lakehouse)
     staged.files.extend(shared)
     lake.store.discard([staged])
     assert all(lake.store.root.resolve(e.path).exists() for e in shared)
+
+
+@sqlite_only
+def test_the_next_build_reuses_dbts_parse_and_still_gets_its_own_as_of(lake: Lakehouse) -> None:
+    BronzeIngest(lake.store).run(COMPANY, _days(lake)[-3:-2])
+
+    result = _last_build(lake)
+
+    logs = {p.parent.name: p.read_text() for p in lake.store.root.company_dir(COMPANY).rglob("dbt.log")}
+    assert "Unable to do partial parsing" in min(logs.items())[1]  # the first build parsed in full
+    assert "partial pars" not in logs[result.run_id].lower()  # the second did not
+    facts = lake.store.read_dataset(COMPANY, "gold", "event_facts").to_pylist()
+    assert facts and {f["as_of_date"] for f in facts} == {result.as_of}
+    # gc leaves the parse cache and the link to the last run's folder, removes the folder itself
+    work = lake.store.root.company_dir(COMPANY) / "_work"
+    (work / "dead-run").mkdir()
+    lake.store.maintenance.gc(COMPANY, keep=2, min_age=timedelta(0))
+    assert sorted(p.name for p in work.iterdir()) == ["dbt-current", "dbt-partial-parse.msgpack"]
+    assert lake.store.resolve_version(COMPANY, "silver", "jobs").as_of == result.as_of
