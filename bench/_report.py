@@ -71,6 +71,8 @@ class Figure:
     items: int = 0
     baseline_items: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: What ``project_seconds``/``baseline_seconds`` hold: seconds, or MiB for a memory figure.
+    quantity: Literal["seconds", "MiB"] = "seconds"
 
     @property
     def project_median(self) -> float:
@@ -92,7 +94,7 @@ class Figure:
 
     @property
     def throughput(self) -> float | None:
-        if not self.items or self.project_median <= 0:
+        if self.quantity != "seconds" or not self.items or self.project_median <= 0:
             return None
         return self.items / self.project_median
 
@@ -175,9 +177,11 @@ def log(message: str) -> None:
 # --- output ----------------------------------------------------------------------------------------
 
 
-def _fmt_seconds(value: float) -> str:
+def _fmt_value(figure: Figure, value: float) -> str:
     if value != value:  # nan
         return "-"
+    if figure.quantity == "MiB":
+        return f"{value:,.0f} MiB"
     return f"{value:.3f} s" if value < 100 else f"{value:.0f} s"
 
 
@@ -218,8 +222,8 @@ def table(figures: Sequence[Figure]) -> str:
             [
                 f"{f.name} (vs {f.baseline_name})" if f.baseline_name else f.name,
                 data,
-                _fmt_seconds(f.project_median),
-                _fmt_seconds(f.baseline_median) if f.baseline_seconds else "-",
+                _fmt_value(f, f.project_median),
+                _fmt_value(f, f.baseline_median) if f.baseline_seconds else "-",
                 _fmt_ratio(f),
                 _fmt_throughput(f),
                 f.target.describe(),
@@ -255,8 +259,8 @@ def markdown_table(figures: Sequence[Figure]) -> str:
         cells = [
             name,
             data,
-            _fmt_seconds(f.project_median),
-            _fmt_seconds(f.baseline_median) if f.baseline_seconds else "-",
+            _fmt_value(f, f.project_median),
+            _fmt_value(f, f.baseline_median) if f.baseline_seconds else "-",
             _fmt_ratio(f),
             _fmt_throughput(f),
             f.target.describe().replace("<=", "≤").replace(">=", "≥"),
@@ -341,7 +345,7 @@ def plot(path: Path, figures: Sequence[Figure]) -> Path | None:
                 axis.set_major_formatter(ScalarFormatter())
                 axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("generated extracts (MB)")
-        ax.set_ylabel("median time (s)")
+        ax.set_ylabel("median peak memory (MiB)" if group[0].quantity == "MiB" else "median time (s)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(families) :]:

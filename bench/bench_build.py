@@ -16,6 +16,9 @@ All on the same bronze (the first ``days`` of a generated data set, ingested onc
 ``lakehouse build`` is timed (the project); the baseline is a full build of the same days on a
 fresh bronze root (no build before it): the ratio is the share of a full build one more day costs.
 Every timed ``lakehouse build`` starts from a fresh copy (a build of unchanged inputs is a no-op).
+
+Peak memory: the peak resident set size (``ru_maxrss`` of ``os.wait4``) of each timed ``lakehouse
+build`` and plain ``dbt build`` process (dbt runs inside ``lakehouse build``'s process), in MiB.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from lakehouse.dataplane.sql import quote_identifier, quote_literal
 VS_DBT = Target("ratio_max", 1.15)
 VS_RAW = Target("ratio_max", 2.0)
 ONE_DAY = Target("ratio_max", 0.10)
+PEAK_MEMORY = Target("ratio_max", 1.2)
+MIB = 1024 * 1024
 
 
 def sandbox_env(root: data.Root) -> dict[str, str]:
@@ -49,8 +54,8 @@ def sandbox_env(root: data.Root) -> dict[str, str]:
     return env
 
 
-def plain_dbt(env: dict[str, str], command: str = "build") -> None:
-    data.run([str(data.BIN / "dbt"), command, "--vars", env["LAKEHOUSE_DBT_VARS"]], env)
+def plain_dbt(env: dict[str, str], command: str = "build") -> data.Completed:
+    return data.run([str(data.BIN / "dbt"), command, "--vars", env["LAKEHOUSE_DBT_VARS"]], env)
 
 
 class RawSql:
@@ -149,11 +154,14 @@ def run(settings: data.Settings) -> list[Figure]:
             # a fresh copy of the bronze root each time: a build of unchanged inputs publishes nothing
             bronze.copy(build_dir)
 
-        def build(build_dir: Path = build_dir) -> None:
-            data.lakehouse(data.Root(build_dir), "build", "-c", data.COMPANY)
+        build_rss: list[float] = []
+        dbt_rss: list[float] = []
 
-        def dbt(env: dict[str, str] = env) -> None:
-            plain_dbt(env)
+        def build(build_dir: Path = build_dir, rss: list[float] = build_rss) -> None:
+            rss.append(data.lakehouse(data.Root(build_dir), "build", "-c", data.COMPANY).peak_rss / MIB)
+
+        def dbt(env: dict[str, str] = env, rss: list[float] = dbt_rss) -> None:
+            rss.append(plain_dbt(env).peak_rss / MIB)
 
         def raw_sql(raw: RawSql = raw) -> None:
             raw()
@@ -173,6 +181,18 @@ def run(settings: data.Settings) -> list[Figure]:
                 VS_RAW,
                 **common,
                 extra={"models_and_tests": len(raw.order)},
+            )
+        )
+        figures.append(
+            Figure(
+                "peak_memory",
+                "lakehouse build peak memory",
+                "plain dbt build",
+                build_rss,
+                dbt_rss,
+                PEAK_MEMORY,
+                quantity="MiB",
+                **common,
             )
         )
         build_root = data.Root(build_dir)

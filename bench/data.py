@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,15 +193,35 @@ def built_root(settings: Settings, data: Extracts) -> Root:
     return BUILT[key]
 
 
-def lakehouse(root: Root, *args: str) -> subprocess.CompletedProcess[str]:
+def lakehouse(root: Root, *args: str) -> Completed:
     """Run the ``lakehouse`` command on ``root`` (raises with its stderr if it fails)."""
     return run([str(BIN / "lakehouse"), *args], root.env())
 
 
-def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{proc.stderr[-3000:]}\n{proc.stdout[-2000:]}"
+class Completed(subprocess.CompletedProcess[str]):
+    """A finished command and its peak resident memory (``ru_maxrss`` of ``wait4``), in bytes."""
+
+    peak_rss: int = 0
+
+
+def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> Completed:
+    """Run ``cmd`` to the end (raises with its stderr if it fails), measuring its peak memory.
+
+    ``os.wait4`` gives the resource usage of this one child (and the children it waited for), so
+    each command's peak RSS is its own, unlike ``getrusage(RUSAGE_CHILDREN)``'s running maximum.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = Completed(
+            cmd, proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
         )
-    return proc
+    done.peak_rss = usage.ru_maxrss * 1024  # kilobytes on Linux
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(cmd[:4])} ... failed ({done.returncode}):\n{done.stderr[-3000:]}\n{done.stdout[-2000:]}"
+        )
+    return done
