@@ -105,6 +105,18 @@ def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
     tmp.unlink()
 
 
+def atomic_symlink(link: Path, target: str | Path) -> None:
+    """Point the symbolic link ``link`` at ``target`` atomically (a new link renamed over the old)."""
+    tmp = temp_path_for(link)
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(link.parent)
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path, *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path to write; publish it onto ``path`` atomically on success.

@@ -189,6 +189,11 @@ class Maintenance:
         )
         stale_work = [d for d in stale_work if not self._run_in_flight(d.name)]
         removed.extend(self.store.root.relative(d) + "/" for d in stale_work)
+        # ...but a link a killed build left behind, once its run folder is gone or going.
+        links = [p for p in work.iterdir() if p.is_symlink()] if work.exists() else []
+        going = {d.resolve() for d in stale_work}
+        dangling = [p for p in links if not p.exists() or p.resolve() in going]
+        removed.extend(self.store.root.relative(p) for p in dangling)
         abandoned = self._abandoned_runs(company)
         if not dry_run:
             for rel in removed:

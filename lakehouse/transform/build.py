@@ -62,6 +62,7 @@ from lakehouse.transform.dbt_runner import (
     PARSE_CACHE,
     DbtInvocation,
     NodeProgress,
+    drop_stable_db_path,
     list_models,
     published_models,
     restore_parse_cache,
@@ -400,16 +401,19 @@ class DbtBuild:
         # as-of goes in the environment, the DuckDB file through a link the same for every run.
         parse_cache = work.parent / PARSE_CACHE
         restore_parse_cache(parse_cache, work / "target")
-        invocation = run_dbt_build(
-            self.project_dir,
-            stable_db_path(work.parent, work, db_path.name),
-            work / "target",
-            {k: v for k, v in variables.items() if k != "as_of"},
-            run_id,
-            to_build,
-            progress,
-            as_of=variables["as_of"],
-        )
+        try:
+            invocation = run_dbt_build(
+                self.project_dir,
+                stable_db_path(work.parent, work, db_path.name),
+                work / "target",
+                {k: v for k, v in variables.items() if k != "as_of"},
+                run_id,
+                to_build,
+                progress,
+                as_of=variables["as_of"],
+            )
+        finally:
+            drop_stable_db_path(work.parent)
         save_parse_cache(work / "target", parse_cache)
         failed_sql = (
             {} if invocation.success else self._keep_failed_sql(company, run_id, work / "target", invocation)

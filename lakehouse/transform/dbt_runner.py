@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lakehouse.dataplane.atomic import atomic_write_bytes
+from lakehouse.dataplane.atomic import atomic_symlink, atomic_write_bytes
 from lakehouse.errors import TransformError
 from lakehouse.names import BUILT_ZONES
 
@@ -115,11 +115,13 @@ def stable_db_path(work_root: Path, run_dir: Path, file_name: str) -> Path:
     while every run still has a DuckDB file (and its WAL) in its own folder.
     """
     link = work_root / CURRENT_RUN_LINK
-    temporary = work_root / f".{CURRENT_RUN_LINK}-{run_dir.name}"
-    temporary.unlink(missing_ok=True)
-    os.symlink(run_dir.name if run_dir.parent == work_root else run_dir, temporary)
-    os.replace(temporary, link)
+    atomic_symlink(link, run_dir.name if run_dir.parent == work_root else run_dir)
     return link / file_name
+
+
+def drop_stable_db_path(work_root: Path) -> None:
+    """Remove the link of :func:`stable_db_path` once its run is over (its folder goes next)."""
+    (work_root / CURRENT_RUN_LINK).unlink(missing_ok=True)
 
 
 def restore_parse_cache(cache: Path, target_dir: Path) -> None:
@@ -251,6 +253,7 @@ def published_models(invocation: DbtInvocation) -> list[dict[str, Any]]:
         zone = meta.get("zone")
         if zone not in BUILT_ZONES:
             continue
+        key = node.get("config", {}).get("unique_key")
         models.append(
             {
                 "unique_id": uid,
@@ -259,6 +262,8 @@ def published_models(invocation: DbtInvocation) -> list[dict[str, Any]]:
                 "alias": node.get("alias") or node["name"],
                 "zone": zone,
                 "schema_version": str(meta.get("schema_version", "1")),
+                # a single key column; a list of them or none: no key range is indexed
+                "unique_key": key if isinstance(key, str) else None,
             }
         )
     return sorted(models, key=lambda m: (m["zone"], m["name"]))

@@ -169,9 +169,12 @@ def test_the_next_build_reuses_dbts_parse_and_still_gets_its_own_as_of(lake: Lak
     assert "partial pars" not in logs[result.run_id].lower()  # the second did not
     facts = lake.store.read_dataset(COMPANY, "gold", "event_facts").to_pylist()
     assert facts and {f["as_of_date"] for f in facts} == {result.as_of}
-    # gc leaves the parse cache and the link to the last run's folder, removes the folder itself
+    # the run's link to its folder goes with the run; gc leaves the parse cache and removes what a
+    # killed build leaves: its folder and a link to it
     work = lake.store.root.company_dir(COMPANY) / "_work"
+    assert not (work / "dbt-current").is_symlink()
     (work / "dead-run").mkdir()
+    (work / "dbt-current").symlink_to("dead-run")
     lake.store.maintenance.gc(COMPANY, keep=2, min_age=timedelta(0))
-    assert sorted(p.name for p in work.iterdir()) == ["dbt-current", "dbt-partial-parse.msgpack"]
+    assert sorted(p.name for p in work.iterdir()) == ["dbt-partial-parse.msgpack"]
     assert lake.store.resolve_version(COMPANY, "silver", "jobs").as_of == result.as_of
