@@ -384,12 +384,14 @@ class DataAccessLayer:
         zone: str | None = None,
         include_expired: bool = False,
         produced_by_run_id: str | None = None,
+        with_schema: bool = True,
     ) -> list[DatasetVersionRecord]:
         """Committed versions (and expired ones if asked), oldest first per dataset; only those a
-        run committed with ``produced_by_run_id``."""
+        run committed with ``produced_by_run_id``; ``with_schema=False`` leaves out their schemas
+        (``schema`` None), which makes a long listing several times quicker."""
         with self._session() as s:
             return SqlRunRepo(s).list_dataset_versions(
-                company, dataset_name, zone, include_expired, produced_by_run_id
+                company, dataset_name, zone, include_expired, produced_by_run_id, with_schema
             )
 
     def commit_dataset_versions(

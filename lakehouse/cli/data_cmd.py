@@ -45,7 +45,7 @@ def datasets_command(
     validate_slug("company", company)
     with open_store() as store:
         require_company(store.dal, company)
-        versions = store.dal.list_dataset_versions(company)
+        versions = store.dal.list_dataset_versions(company, with_schema=False)
     by_dataset: dict[tuple[str, str], list[Any]] = {}
     for v in versions:
         by_dataset.setdefault((v.zone, v.dataset_name), []).append(v)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -96,6 +97,30 @@ def test_register_dataset_version(dal: DataAccessLayer) -> None:
     assert [v.version_tag for v in dal.list_dataset_versions("acme", "customers")] == ["v1"]
     with pytest.raises(AlreadyExistsError, match="acme/bronze.customers@v1"):
         dal.register_dataset_version(spec)
+
+
+def test_a_listing_without_schemas_has_every_other_field(dal: DataAccessLayer) -> None:
+    run_id = dal.start_pipeline_run("acme", "ingest")
+    for tag, day in (("v1", 3), ("v2", 1)):
+        dal.register_dataset_version(
+            DatasetVersionSpec(
+                company="acme",
+                dataset_name="jobs",
+                version_tag=tag,
+                schema_version="2",
+                manifest_path=f"acme/manifests/{tag}.json",
+                row_count=day * 10,
+                checksum="sha256:" + str(day) * 64,
+                produced_by_run_id=run_id,
+                zone="silver",
+                schema={"name": "jobs", "columns": []},
+                as_of=date(2026, 9, day),
+            )
+        )
+    full = dal.list_dataset_versions("acme")
+    lean = dal.list_dataset_versions("acme", with_schema=False)
+    assert [v.schema for v in full] == [{"name": "jobs", "columns": []}] * 2
+    assert lean == [dataclasses.replace(v, schema=None) for v in full]
 
 
 def test_fail_pipeline_run_records_the_error_and_never_raises(dal: DataAccessLayer) -> None:

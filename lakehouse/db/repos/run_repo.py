@@ -42,6 +42,25 @@ def _to_run(row: PipelineRun) -> PipelineRunRecord:
     )
 
 
+#: The fields of a version record but its schema (``list_dataset_versions(with_schema=False)``).
+_SUMMARY_FIELDS = (
+    "id",
+    "company",
+    "dataset_name",
+    "version_tag",
+    "schema_version",
+    "manifest_path",
+    "row_count",
+    "checksum",
+    "produced_by_run_id",
+    "created_at",
+    "zone",
+    "status",
+    "as_of",
+    "commit_seq",
+)
+
+
 def _to_version(row: DatasetVersion) -> DatasetVersionRecord:
     return DatasetVersionRecord(
         id=row.id,
@@ -212,9 +231,15 @@ class SqlRunRepo:
         zone: str | None = None,
         include_expired: bool = False,
         produced_by_run_id: str | None = None,
+        with_schema: bool = True,
     ) -> list[DatasetVersionRecord]:
-        """Versions in commit order (oldest commit first) per zone and dataset."""
-        query = select(DatasetVersion).where(DatasetVersion.company == company)
+        """Versions in commit order (oldest commit first) per zone and dataset; ``with_schema=False``:
+        without their schema (``schema`` None), read as plain rows: several times quicker."""
+        query = (
+            select(DatasetVersion)
+            if with_schema
+            else select(*(getattr(DatasetVersion, name).label(name) for name in _SUMMARY_FIELDS))
+        ).where(DatasetVersion.company == company)
         if produced_by_run_id is not None:
             query = query.where(DatasetVersion.produced_by_run_id == produced_by_run_id)
         if dataset_name is not None:
@@ -229,6 +254,8 @@ class SqlRunRepo:
             DatasetVersion.commit_seq,
             DatasetVersion.version_tag,
         )
+        if not with_schema:
+            return [DatasetVersionRecord(**row._mapping) for row in self._session.execute(query)]
         return [_to_version(r) for r in self._session.scalars(query)]
 
     def expire_versions(self, ids: list[Any]) -> int:
