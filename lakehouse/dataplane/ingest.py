@@ -591,6 +591,7 @@ class BronzeIngest:
             run_id=run_id,
             schema_version=schema.version,
             schema=schema_to_json(schema),
+            key_column=schema.primary_key,
         )
 
     def _schema_for(

@@ -20,6 +20,10 @@ MANIFEST_FORMAT = "lakehouse.dataset-version/1"
 RUN_MANIFEST_FORMAT = "lakehouse.run/1"
 
 
+#: The optional range fields of a file entry (manifests written before they existed lack them).
+RANGE_FIELDS = ("dt_min", "dt_max", "key_min", "key_max")
+
+
 @dataclass(frozen=True)
 class FileEntry:
     """One file of a dataset version; ``path`` is relative to the data root (posix)."""
@@ -29,6 +33,14 @@ class FileEntry:
     row_count: int
     checksum: str
     dt: str | None = None
+    #: The range of the file's bronze days: its ``_bronze_dt`` column (silver), else its ``dt=``
+    #: folder (bronze); None where neither applies (gold). ISO dates.
+    dt_min: str | None = None
+    dt_max: str | None = None
+    #: The range of the dataset's key column in the file (bronze: the schema's primary key; silver:
+    #: the model's ``unique_key``), as text of the typed value; None without a key or statistics.
+    key_min: str | None = None
+    key_max: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -39,6 +51,10 @@ class FileEntry:
         }
         if self.dt is not None:
             out["dt"] = self.dt
+        for name in RANGE_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
         return out
 
     @classmethod
@@ -50,6 +66,7 @@ class FileEntry:
                 row_count=int(data["row_count"]),
                 checksum=str(data["checksum"]),
                 dt=data.get("dt"),
+                **{name: None if data.get(name) is None else str(data[name]) for name in RANGE_FIELDS},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise IntegrityError(f"manifest {manifest}: malformed file entry {dict(data)!r}: {exc}") from exc

@@ -176,6 +176,42 @@ def read_footer_metadata(path: Path | str) -> dict[str, str]:
     return {key.decode("utf-8", "replace"): value.decode("utf-8", "replace") for key, value in raw.items()}
 
 
+def column_ranges(path: Path | str, columns: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Min and max (as text: dates ISO, numbers as written) of ``columns`` from the file's footer.
+
+    From the row groups' statistics, nothing else is read. A column that is absent, all null, or
+    has a row group without statistics is left out.
+    """
+    footer = _footer(path)
+    names = footer.schema.names
+    ranges: dict[str, tuple[str, str]] = {}
+    for column in dict.fromkeys(columns):
+        if column not in names:
+            continue
+        index = names.index(column)
+        lows, highs = [], []
+        for group in range(footer.num_row_groups):
+            stats = footer.row_group(group).column(index).statistics
+            if stats is None or not stats.has_min_max:
+                if footer.row_group(group).num_rows:
+                    break
+                continue
+            lows.append(stats.min)
+            highs.append(stats.max)
+        else:
+            if lows:
+                ranges[column] = (_as_text(min(lows)), _as_text(max(highs)))
+    return ranges
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
 def parquet_row_count(path: Path | str) -> int:
     """Return the number of rows recorded in a Parquet footer."""
     return int(_footer(path).num_rows)

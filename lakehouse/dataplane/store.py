@@ -37,7 +37,13 @@ from lakehouse.dataplane.catalog_fingerprint import versions_fingerprint
 from lakehouse.dataplane.json_io import read_json, write_json_atomic
 from lakehouse.dataplane.maintenance import Maintenance
 from lakehouse.dataplane.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
-from lakehouse.dataplane.parquet_io import WrittenFile, parquet_schema, read_parquet, write_parquet
+from lakehouse.dataplane.parquet_io import (
+    WrittenFile,
+    column_ranges,
+    parquet_schema,
+    read_parquet,
+    write_parquet,
+)
 from lakehouse.dataplane.zones import (
     DATA_ZONES,
     DataRoot,
@@ -76,6 +82,8 @@ class StagedVersion:
     extra: dict[str, Any] = field(default_factory=dict)
     #: The date the version describes; bronze: defaults to the newest dt of its files.
     as_of: date | None = None
+    #: The column whose min/max each file's index row records (the dataset's key), if any.
+    key_column: str | None = None
 
     @property
     def row_count(self) -> int:
@@ -114,6 +122,11 @@ def curated_metadata(dataset: str, schema_version: str, run_id: str) -> dict[str
         "lakehouse.schema_version": schema_version,
         "lakehouse.run_id": run_id,
     }
+
+
+#: The column a silver row carries its bronze day in (the dbt models' lineage; the chunks of an
+#: incremental build are months of it): its range is indexed per file.
+BRONZE_DAY = "_bronze_dt"
 
 
 class CatalogHook(Protocol):
@@ -167,12 +180,19 @@ class DatasetStore:
             metadata=curated_metadata(staged.dataset, staged.schema_version, staged.run_id),
             params=params,
         )
+        ranges = column_ranges(written.path, [c for c in (BRONZE_DAY, staged.key_column) if c])
+        days = ranges.get(BRONZE_DAY) or ((dt.isoformat(),) * 2 if staged.zone == "bronze" else (None, None))
+        keys = ranges.get(staged.key_column or "", (None, None))
         entry = FileEntry(
             path=self.root.relative(written.path),
             size_bytes=written.size_bytes,
             row_count=written.row_count,
             checksum=written.checksum,
             dt=dt.isoformat(),
+            dt_min=days[0],
+            dt_max=days[1],
+            key_min=keys[0],
+            key_max=keys[1],
         )
         staged.files.append(entry)
         return entry
@@ -556,13 +576,25 @@ class DatasetStore:
         return Maintenance(self)
 
 
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def _file_record(entry: FileEntry) -> DatasetFileRecord:
     return DatasetFileRecord(
         entry.path,
         entry.size_bytes,
         entry.row_count,
         entry.checksum,
-        None if entry.dt is None else date.fromisoformat(entry.dt),
+        _day(entry.dt),
+        _day(entry.dt_min),
+        _day(entry.dt_max),
+        entry.key_min,
+        entry.key_max,
     )
 
 
@@ -572,7 +604,11 @@ def _file_entry(record: DatasetFileRecord) -> FileEntry:
         record.size_bytes,
         record.row_count,
         record.checksum,
-        None if record.dt is None else record.dt.isoformat(),
+        _iso(record.dt),
+        _iso(record.dt_min),
+        _iso(record.dt_max),
+        record.key_min,
+        record.key_max,
     )
 
 

@@ -208,6 +208,13 @@ class DatasetFile(Base):
     checksum: Mapped[str] = mapped_column(Text)
     #: The partition the file is in (its ``dt=`` folder), if any.
     dt: Mapped[date | None] = mapped_column(Date)
+    # Added in migration 0010: min/max of the partition and key columns, from the file's footer.
+    #: The range of its rows' bronze days: ``_bronze_dt`` (silver), else the ``dt=`` folder (bronze).
+    dt_min: Mapped[date | None] = mapped_column(Date)
+    dt_max: Mapped[date | None] = mapped_column(Date)
+    #: The range of the dataset's key column (text of the typed value), where it has one.
+    key_min: Mapped[str | None] = mapped_column(Text)
+    key_max: Mapped[str | None] = mapped_column(Text)
 
 
 class DatasetSchema(Base):

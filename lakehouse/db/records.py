@@ -156,6 +156,11 @@ class DatasetFileRecord:
     #: ``sha256:<hex>`` of the file's bytes.
     checksum: str
     dt: date | None = None
+    #: The range of the file's bronze days and of its key column (see ``dataset_files``).
+    dt_min: date | None = None
+    dt_max: date | None = None
+    key_min: str | None = None
+    key_max: str | None = None
 
 
 @dataclass(frozen=True)

@@ -577,6 +577,7 @@ class DbtBuild:
             schema=schema,
             extra={"dbt_unique_id": model["unique_id"]},
             as_of=as_of,
+            key_column=model.get("unique_key"),
         )
         columns = [str(c[0]) for c in described]
         write_chunks(self.store, con, version, relation, columns, as_of, previous)

@@ -151,6 +151,7 @@ def _extract_one(
         schema=schema,
         extra={"extraction": cfg.name, "calls_analyzed": calls.num_rows},
         as_of=as_of,
+        key_column=cfg.source.entity_column,
     )
     store.write_file(con, version, profiles, as_of)
     logger.info(

@@ -32,13 +32,13 @@ import duckdb
 from lakehouse.dataplane import duck
 from lakehouse.dataplane.manifest import FileEntry
 from lakehouse.dataplane.sql import quote_identifier, quote_literal, reader_path
-from lakehouse.dataplane.store import DatasetStore, StagedVersion
+from lakehouse.dataplane.store import BRONZE_DAY, DatasetStore, StagedVersion
 from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
 
 logger = logging.getLogger(__name__)
 
 #: The column whose month is a silver chunk: the bronze day of each kept row.
-CHUNK_COLUMN: Final = "_bronze_dt"
+CHUNK_COLUMN: Final = BRONZE_DAY
 #: How many of the company's newest builds are searched for the last successful one.
 _RECENT_BUILDS: Final = 50
 #: dbt materializations that persist nothing of their own: they read what their parents read.

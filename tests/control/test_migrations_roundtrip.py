@@ -203,9 +203,17 @@ def _version(
         as_of=date.fromisoformat(max(days)),
         files=tuple(
             DatasetFileRecord(
-                f["path"], f["size_bytes"], f["row_count"], f["checksum"], date.fromisoformat(f["dt"])
+                f["path"],
+                f["size_bytes"],
+                f["row_count"],
+                f["checksum"],
+                date.fromisoformat(f["dt"]),
+                dt_min=date.fromisoformat(f["dt"]),
+                dt_max=date.fromisoformat(f["dt"]),
+                key_min=f"{dataset}-{position:04d}",
+                key_max=f"{dataset}-{position + f['row_count']:04d}",
             )
-            for f in files
+            for position, f in enumerate(files)
         ),
     )
     output = {"zone": zone, "dataset": dataset, "schema_version": str(version), "files": files}

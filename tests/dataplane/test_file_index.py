@@ -10,12 +10,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 from sqlalchemy import delete, event
 
 from lakehouse.dataplane import store as store_module
-from lakehouse.dataplane.store import DatasetStore
+from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.db.models import DatasetFile, table_of
 from tests.data_fixtures import COMPANY, publish_many, publish_table
 
@@ -120,3 +121,36 @@ def test_a_refused_commit_indexes_nothing(store: DatasetStore) -> None:
     assert store.dal.list_dataset_versions(COMPANY) == []
     with store.dal._session() as s:
         assert s.execute(FILES.select()).all() == []
+
+
+def test_each_file_indexes_the_range_of_its_bronze_days_and_of_its_key(store: DatasetStore) -> None:
+    silver = pa.table(
+        {
+            "job_id": ["J-007", "J-100", "J-042"],
+            "_bronze_dt": [date(2026, 9, 3), date(2026, 9, 28), date(2026, 9, 11)],
+        }
+    )
+    run_id = store.dal.start_pipeline_run(COMPANY, "test_build", stage="silver")
+    staged = [
+        StagedVersion(COMPANY, "silver", "jobs", run_id, "1", key_column="job_id"),
+        StagedVersion(COMPANY, "bronze", "jobs", run_id, "1", key_column="job_id"),
+        StagedVersion(COMPANY, "gold", "totals", run_id, "1"),
+    ]
+    with duckdb.connect() as con:
+        store.write_file(con, staged[0], silver, date(2026, 9, 30))
+        store.write_file(con, staged[1], silver.drop(["_bronze_dt"]), date(2026, 9, 30))
+        store.write_file(con, staged[2], pa.table({"total": [1, 2]}), date(2026, 9, 30))
+    versions = store.publish(staged)
+
+    indexed = store.dal.dataset_files_of(versions)
+    [silver_file], [bronze_file], [gold_file] = (indexed[v.id] for v in versions)
+    assert (silver_file.dt_min, silver_file.dt_max) == (date(2026, 9, 3), date(2026, 9, 28))
+    assert (silver_file.key_min, silver_file.key_max) == ("J-007", "J-100")
+    # bronze: the dt= folder is the file's day
+    assert (bronze_file.dt_min, bronze_file.dt_max) == (date(2026, 9, 30), date(2026, 9, 30))
+    assert (bronze_file.key_min, bronze_file.key_max) == ("J-007", "J-100")
+    assert (gold_file.dt_min, gold_file.key_min, gold_file.key_max) == (None, None, None)
+    # the manifest (the audit copy) lists the same ranges, and verify finds them equal
+    [entry] = store.manifest_entries(versions[0])
+    assert (entry.dt_min, entry.key_max) == ("2026-09-03", "J-100")
+    assert store.maintenance.verify(COMPANY).ok

@@ -51,6 +51,10 @@ class SqlFileIndexRepo:
                     "row_count": f.row_count,
                     "checksum": f.checksum,
                     "dt": f.dt,
+                    "dt_min": f.dt_min,
+                    "dt_max": f.dt_max,
+                    "key_min": f.key_min,
+                    "key_max": f.key_max,
                 }
                 for position, f in enumerate(files)
             ],
@@ -69,12 +73,26 @@ class SqlFileIndexRepo:
                     FILES.c.row_count,
                     FILES.c.checksum,
                     FILES.c.dt,
+                    FILES.c.dt_min,
+                    FILES.c.dt_max,
+                    FILES.c.key_min,
+                    FILES.c.key_max,
                 )
                 .where(FILES.c.version_id.in_(ids[start : start + IN_BATCH]))
                 .order_by(FILES.c.version_id, FILES.c.position)
             ).all()
             for row in rows:
                 out.setdefault(row.version_id, []).append(
-                    DatasetFileRecord(row.path, row.size_bytes, row.row_count, row.checksum, row.dt)
+                    DatasetFileRecord(
+                        row.path,
+                        row.size_bytes,
+                        row.row_count,
+                        row.checksum,
+                        row.dt,
+                        row.dt_min,
+                        row.dt_max,
+                        row.key_min,
+                        row.key_max,
+                    )
                 )
         return out
