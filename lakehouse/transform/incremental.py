@@ -56,6 +56,8 @@ class PreviousOutput:
     version: DatasetVersionRecord
     entries: list[FileEntry]
     columns: list[str] = field(default_factory=list)
+    #: (name, type) of each column of the baseline's files: a chunk is shared only with the same shape.
+    shape: list[tuple[str, str]] = field(default_factory=list)
     files: dict[date | None, list[FileEntry]] = field(default_factory=dict)
     stats: dict[date | None, ChunkStats] = field(default_factory=dict)
 
@@ -232,6 +234,13 @@ def _chunk_expr(columns: Sequence[str]) -> str | None:
     return f"cast(date_trunc('month', {quote_identifier(CHUNK_COLUMN)}) as date)"
 
 
+def _shape(con: duckdb.DuckDBPyConnection, relation: str, columns: str = "*") -> list[tuple[str, str]]:
+    """(name, type) of each column of ``SELECT columns FROM relation``."""
+    return [
+        (str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT {columns} FROM {relation}").fetchall()
+    ]
+
+
 def chunk_stats(
     con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str]
 ) -> dict[date | None, ChunkStats]:
@@ -252,12 +261,8 @@ def sort_chunks(con: duckdb.DuckDBPyConnection, store: DatasetStore, baseline: B
         if not previous.entries:
             continue
         listed = _files_list(store, previous.entries)
-        previous.columns = [
-            str(r[0])
-            for r in con.execute(
-                f"DESCRIBE SELECT * FROM read_parquet({listed}, hive_partitioning = false)"
-            ).fetchall()
-        ]
+        previous.shape = _shape(con, f"read_parquet({listed}, hive_partitioning = false)")
+        previous.columns = [name for name, _ in previous.shape]
         chunk = _chunk_expr(previous.columns)
         if chunk is None:
             previous.files[None] = list(previous.entries)
@@ -309,13 +314,16 @@ def write_chunks(
     if not stats:  # an empty model: one empty file keeps its schema
         store.write_file(con, version, f"SELECT {listed} FROM {relation}", as_of)
         return 0
+    if previous is not None and previous.shape != _shape(con, relation, listed):
+        previous = None  # the model's columns or types changed: every chunk is written anew
     shared = 0
     for key in sorted(stats, key=lambda k: (k is None, k)):
         if previous is not None and previous.stats.get(key) == stats[key] and previous.files.get(key):
             version.files.extend(previous.files[key])
             shared += 1
             continue
-        where = "" if chunk is None else f" WHERE {chunk} = ?"
+        # (a model may hold rows whose _bronze_dt is null: their chunk is the null one)
+        where = "" if chunk is None else f" WHERE {chunk} IS NOT DISTINCT FROM ?"
         # A stable row order: a rebuild of the same data writes the same rows in the same order.
         query = f"SELECT {listed} FROM {relation}{where} ORDER BY ALL"
         store.write_file(con, version, query, as_of, params=None if chunk is None else [key])
