@@ -4,25 +4,42 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from lakehouse.dal import DataAccessLayer
-from lakehouse.dataplane.store import DatasetStore
-from lakehouse.dataplane.zones import DataRoot
-from lakehouse.query.catalog_hook import AnalystCatalog
 from lakehouse.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the data plane imports DuckDB and pyarrow: only commands that use it load it
+    from lakehouse.dataplane.store import DatasetStore
+    from lakehouse.dataplane.zones import DataRoot
 
 
 def dataset_store(dal: DataAccessLayer, root: DataRoot) -> DatasetStore:
     """A dataset store whose commits keep the analysts' catalog in step (the catalog hook)."""
+    from lakehouse.dataplane.store import DatasetStore
+    from lakehouse.query.catalog_hook import AnalystCatalog
+
     return DatasetStore(dal, root, catalog=AnalystCatalog())
 
 
 @contextmanager
 def open_store(settings: Settings | None = None) -> Iterator[DatasetStore]:
     """A dataset store over the configured data root and control plane (closed on exit)."""
+    from lakehouse.dataplane.zones import DataRoot
+
     cfg = settings or get_settings()
     dal = DataAccessLayer.from_settings(cfg)
     try:
         yield dataset_store(dal, DataRoot.from_uri(str(cfg.data_root)))
+    finally:
+        dal.close()
+
+
+@contextmanager
+def open_dal(settings: Settings | None = None) -> Iterator[DataAccessLayer]:
+    """The configured control plane alone (closed on exit): for commands that read only its rows."""
+    dal = DataAccessLayer.from_settings(settings or get_settings())
+    try:
+        yield dal
     finally:
         dal.close()

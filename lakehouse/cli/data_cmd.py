@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,14 +19,13 @@ from lakehouse.cli.options import (
     require_known,
 )
 from lakehouse.cli.output import OutputFormat, console, emit, note_cut, print_json, print_run, run_document
-from lakehouse.config import load_config
-from lakehouse.dataplane.maintenance import GcReport
-from lakehouse.dataplane.recovery import recover_runs
-from lakehouse.dataplane.store import current_of
 from lakehouse.errors import DataPlaneError
 from lakehouse.names import validate_slug
-from lakehouse.runtime import open_store
+from lakehouse.runtime import open_dal, open_store
 from lakehouse.settings import get_settings
+
+if TYPE_CHECKING:  # `lakehouse datasets` reads control-plane rows only: no DuckDB, pyarrow or config
+    from lakehouse.dataplane.maintenance import GcReport
 
 
 @catch_errors
@@ -43,15 +42,16 @@ def datasets_command(
     bronze: the newest commit, and as_of its newest dt.
     """
     validate_slug("company", company)
-    with open_store() as store:
-        require_company(store.dal, company)
-        versions = store.dal.list_dataset_versions(company, with_schema=False)
+    with open_dal() as dal:
+        require_company(dal, company)
+        versions = dal.list_dataset_versions(company, with_schema=False)
     by_dataset: dict[tuple[str, str], list[Any]] = {}
     for v in versions:
         by_dataset.setdefault((v.zone, v.dataset_name), []).append(v)
     rows = []
     for (zone, name), group in by_dataset.items():
-        current = group[-1] if zone == "bronze" else current_of(group)
+        # (what dataplane.store.current_of picks: the newest as-of, then the latest commit)
+        current = group[-1] if zone == "bronze" else max(group, key=lambda v: v.currency_key)
         backfills = 0 if zone == "bronze" else _backfills(group)
         rows.append(
             {
@@ -121,6 +121,8 @@ def runs_command(
         counts = store.dal.count_pipeline_runs(company)
         require_known("pipeline", pipeline, [*KNOWN_PIPELINES, *(p for _, p in counts)])
         total = sum(n for (_, p), n in counts.items() if pipeline in (None, p))
+        from lakehouse.dataplane.recovery import recover_runs
+
         recover_runs(store, company, command="runs")
         runs = store.dal.list_pipeline_runs(company, pipeline, limit)
     rows = [
@@ -225,6 +227,8 @@ def gc_command(
 ) -> None:
     """Remove leftovers of crashed runs and silver/gold versions older than the newest KEEP."""
     validate_slug("company", company)
+    from lakehouse.config import load_config
+
     settings = get_settings()
     retention = load_config(settings.config_dir).global_.retention
     if keep is None:

@@ -128,3 +128,13 @@ def test_a_query_over_a_missing_catalog_goes_through_the_dal_and_rebuilds_it(
     assert json.loads(out) == [{"n": 2}]
     assert "lakehouse.dal" in modules
     assert catalog.is_file()
+
+
+def test_listing_datasets_reads_the_control_plane_only(current_catalog: dict[str, str]) -> None:
+    args = ["datasets", "-c", "acme", "-o", "json"]
+    modules, out = _imported(_RUN_QUERY, json.dumps(args), env=current_catalog)
+
+    assert [(d["zone"], d["dataset"], d["rows"]) for d in json.loads(out)] == [("silver", "jobs", 2)]
+    assert "lakehouse.dal" in modules
+    data_plane = ("duckdb", "pyarrow", "lakehouse.dataplane.store", "lakehouse.query", "lakehouse.config")
+    assert _heavy(modules, data_plane) == []
