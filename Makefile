@@ -48,7 +48,11 @@ format: $(VENV)/.dev-installed ## Format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.dev-installed ## Benchmark figures vs baselines into bench/results/ (~12 min on 2 cores; BENCH_FULL=1: the 365-day runs)
+$(VENV)/.bench-installed: $(VENV)/.dev-installed
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+bench: $(VENV)/.bench-installed ## Benchmark figures vs baselines into bench/results/ (~12 min on 2 cores; BENCH_FULL=1: the 365-day runs)
 	$(BIN)/python -m bench
 
 wheel: | $(BIN)/python ## Build the wheel into dist/ (migrations, dbt project, queries, config inside)

@@ -340,8 +340,14 @@ def plot(path: Path, figures: Sequence[Figure]) -> Path | None:
             from matplotlib.ticker import NullFormatter, ScalarFormatter  # type: ignore[import-not-found, unused-ignore]
 
             ax.set_xscale("log")
-            ax.set_yscale("log")
-            for axis in (ax.xaxis, ax.yaxis):
+            logs = [ax.xaxis]
+            ys = [v for f in group for v in (f.project_median, f.baseline_median) if v]
+            if ys and max(ys) > 10 * min(ys):  # a log scale shows no label within one decade
+                ax.set_yscale("log")
+                logs.append(ax.yaxis)
+            else:
+                ax.set_ylim(bottom=0)
+            for axis in logs:
                 axis.set_major_formatter(ScalarFormatter())
                 axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("generated extracts (MB)")
