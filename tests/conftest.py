@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.data_fixtures",
     "tests.cli_fixtures",
     "tests.http_receiver",
+    "tests.s3_server",
 ]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
