@@ -12,10 +12,9 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.dataplane.atomic import TEMP_PREFIX, sha256_file
+from lakehouse.dataplane.atomic import TEMP_PREFIX
 from lakehouse.dataplane.manifest import FileEntry
 from lakehouse.dataplane.zones import DATA_ZONES, Zone
 from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
@@ -84,6 +83,7 @@ class Maintenance:
             v for v in self.store.dal.list_dataset_versions(company) if dataset in (None, v.dataset_name)
         ]
         files_checked = 0
+        objects = self.store.root.objects
         for v in versions:
             try:
                 entries = self.store.version_entries(v)
@@ -104,11 +104,10 @@ class Maintenance:
             for e in entries:
                 known.add(e.path)
                 files_checked += 1
-                path = self.store.root.resolve(e.path)
-                if not path.exists():
+                if objects.head(e.path) is None:
                     problems.append(VerifyProblem("missing", e.path, f"listed by version {v.version_tag}"))
                     continue
-                actual = sha256_file(path)
+                actual = objects.sha256(e.path)  # streamed
                 if actual != e.checksum:
                     problems.append(
                         VerifyProblem(
@@ -116,12 +115,11 @@ class Maintenance:
                         )
                     )
         for zone in DATA_ZONES:
-            for path in self._data_files(company, zone, dataset):
-                rel = self.store.root.relative(path)
-                if rel in known or _run_id_of(path.name) in unreadable_runs:
+            for key in self._data_files(company, zone, dataset):
+                if key in known or _run_id_of(_name(key)) in unreadable_runs:
                     continue
-                if not self._in_flight(path):
-                    problems.append(VerifyProblem("extra", rel, "not listed by any committed version"))
+                if not self._in_flight(key):
+                    problems.append(VerifyProblem("extra", key, "not listed by any committed version"))
         return VerifyReport(len(versions), files_checked, problems)
 
     def gc(
@@ -171,17 +169,16 @@ class Maintenance:
         if expire and not dry_run:
             self.store.dal.expire_dataset_versions([v.id for v in expire])
         removed.extend(p for p in expired_paths if p not in keep_paths)
-        for path in self._all_files(company):
-            rel = self.store.root.relative(path)
-            if rel in keep_paths or rel in removed:
+        for key in self._all_files(company):
+            if key in keep_paths or key in removed:
                 continue
-            if not self._in_flight(path):
-                removed.append(rel)
+            if not self._in_flight(key):
+                removed.append(key)
         # A run may have committed and finished between the listing above and the file scan: its
         # files then look orphaned. Re-read what is committed now and never remove any of it.
         committed_now = self._referenced_paths(company, exclude=expire_ids)
         removed = [rel for rel in removed if rel not in committed_now]
-        removed.extend(self.store.root.relative(p) for p in self._orphaned_rejects(company))
+        removed.extend(self._orphaned_rejects(company))
         work = self.store.root.company_dir(company) / WORK_DIR
         # Run folders only: not the link to the running build's folder (transform/dbt_runner.py).
         stale_work = (
@@ -193,12 +190,15 @@ class Maintenance:
         links = [p for p in work.iterdir() if p.is_symlink()] if work.exists() else []
         going = {d.resolve() for d in stale_work}
         dangling = [p for p in links if not p.exists() or p.resolve() in going]
-        removed.extend(self.store.root.relative(p) for p in dangling)
+        links_removed = {self.store.root.relative(p) for p in dangling}
+        removed.extend(sorted(links_removed))
         abandoned = self._abandoned_runs(company)
         if not dry_run:
-            for rel in removed:
-                if not rel.endswith("/"):
-                    self.store.root.resolve(rel).unlink(missing_ok=True)
+            self.store.root.objects.delete(
+                rel for rel in removed if not rel.endswith("/") and rel not in links_removed
+            )
+            for link in dangling:
+                link.unlink(missing_ok=True)
             for d in stale_work:
                 shutil.rmtree(d, ignore_errors=True)
             abandoned = [r for r in abandoned if self.store.dal.mark_dead(r, "gc")]
@@ -211,14 +211,15 @@ class Maintenance:
             [r.run_id for r in abandoned],
         )
 
-    def _orphaned_rejects(self, company: str) -> list[Path]:
+    def _orphaned_rejects(self, company: str) -> list[str]:
         """Quarantine files of ingests that did not succeed (a killed run leaves its rejects behind)."""
-        base = self.store.root.rejects_dir(company)
-        if not base.exists():
-            return []
+        base = self.store.root.rejects_prefix(company)
         orphans = []
-        for path in sorted(p for p in base.glob("dataset=*/dt=*/*") if p.is_file()):
-            match = _REJECTS_NAME.fullmatch(path.name)
+        for key in (i.key for i in self.store.root.objects.list(base)):
+            parts = key[len(base) :].split("/")  # dataset=<name>/dt=<day>/<file>
+            if len(parts) != 3 or not parts[0].startswith("dataset=") or not parts[1].startswith("dt="):
+                continue
+            match = _REJECTS_NAME.fullmatch(parts[2])
             if match is None:
                 continue
             run_id = match.group(1)
@@ -227,7 +228,7 @@ class Maintenance:
             except NotFoundError:
                 status = "unknown"
             if status != "success" and not self._run_in_flight(run_id):
-                orphans.append(path)
+                orphans.append(key)
         return orphans
 
     def _referenced_paths(self, company: str, exclude: set[Any]) -> set[str]:
@@ -244,26 +245,27 @@ class Maintenance:
         """Runs still marked running whose process died (see :meth:`DataAccessLayer.dead_runs`)."""
         return self.store.dal.dead_runs(company)
 
-    def _data_files(self, company: str, zone: Zone, dataset: str | None) -> list[Path]:
-        base = self.store.root.zone_dir(company, zone)
-        if not base.exists():
-            return []
-        pattern = f"dataset={dataset}/**/*" if dataset else "dataset=*/**/*"
-        return sorted(p for p in base.glob(pattern) if p.is_file())
+    def _data_files(self, company: str, zone: Zone, dataset: str | None) -> list[str]:
+        """Keys of every object below the zone's ``dataset=`` folders (of one dataset, if named)."""
+        prefix = self.store.root.dataset_prefix(company, zone, dataset)
+        keys = [i.key for i in self.store.root.objects.list(prefix)]
+        # every dataset: only what is inside a dataset= folder, as the glob dataset=*/**/* had it
+        return keys if dataset is not None else [k for k in keys if "/" in k[len(prefix) :]]
 
-    def _all_files(self, company: str) -> list[Path]:
-        files: list[Path] = []
+    def _all_files(self, company: str) -> list[str]:
+        files: list[str] = []
         for zone in DATA_ZONES:
             files.extend(self._data_files(company, zone, None))
-        manifests = self.store.root.manifests_dir(company)
         for zone in DATA_ZONES:  # version manifests only; run artifacts (manifests/dbt/...) are kept
-            if (manifests / zone).exists():
-                files.extend(p for p in (manifests / zone).glob("*/*") if p.is_file())
+            prefix = f"{self.store.root.zone_prefix(company, 'manifests')}{zone}/"
+            files.extend(
+                i.key for i in self.store.root.objects.list(prefix) if i.key[len(prefix) :].count("/") == 1
+            )
         return files
 
-    def _in_flight(self, path: Path) -> bool:
-        """Whether ``path`` may still be published by a run in progress (running, its process alive)."""
-        run_id = _run_id_of(path.name)
+    def _in_flight(self, key: str) -> bool:
+        """Whether ``key`` may still be published by a run in progress (running, its process alive)."""
+        run_id = _run_id_of(_name(key))
         if run_id is None:
             return False
         return self._run_in_flight(run_id)
@@ -284,6 +286,11 @@ def _index_difference(manifest: list[FileEntry], indexed: list[FileEntry]) -> st
     if only_manifest or only_index:
         return f"only in the manifest {only_manifest[:3]}, only in the index {only_index[:3]}"
     return "the same files with other sizes, row counts, checksums or order"
+
+
+def _name(key: str) -> str:
+    """The last part of a key (the file name)."""
+    return key.rpartition("/")[2]
 
 
 def _run_id_of(name: str) -> str | None:

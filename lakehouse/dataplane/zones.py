@@ -20,10 +20,12 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Final
 from urllib.parse import unquote, urlparse
 
+from lakehouse.dataplane.objects import LocalObjectStore, ObjectStore
 from lakehouse.errors import DataPlaneError
 from lakehouse.names import DATA_ZONES as DATA_ZONES
 from lakehouse.names import ZONES as ZONES
@@ -218,6 +220,26 @@ class DataRoot:
     def rejects_dir(self, company: str) -> Path:
         """``<root>/<company>/bronze/_rejects``: where the ingest keeps refused rows."""
         return self.zone_dir(company, "bronze") / REJECTS_DIR_NAME
+
+    # --- keys: the same layout as root-relative posix paths, for the object store ------------------
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        """The objects under this root, by key (lakehouse.dataplane.objects)."""
+        return LocalObjectStore(self.root)
+
+    def zone_prefix(self, company: str, zone: Zone) -> str:
+        """``<company>/<zone>/``: the key prefix of a zone (manifests included)."""
+        return f"{validate_slug('company', company)}/{validate_zone(zone)}/"
+
+    def dataset_prefix(self, company: str, zone: Zone, dataset: str | None = None) -> str:
+        """``<company>/<zone>/dataset=<name>/``; without a name, ``<company>/<zone>/dataset=`` (every dataset)."""
+        base = self.zone_prefix(company, zone) + "dataset="
+        return base if dataset is None else f"{base}{validate_slug('dataset', dataset)}/"
+
+    def rejects_prefix(self, company: str) -> str:
+        """``<company>/bronze/_rejects/``."""
+        return self.zone_prefix(company, "bronze") + f"{REJECTS_DIR_NAME}/"
 
     def catalog_path(self, company: str) -> Path:
         """``<root>/<company>/catalog.duckdb``."""
