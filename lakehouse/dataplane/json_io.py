@@ -102,7 +102,7 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
     return count
 
 
-def _bad_json(path: Path, line: int, exc: json.JSONDecodeError) -> DataPlaneError:
+def _bad_json(path: str | Path, line: int, exc: json.JSONDecodeError) -> DataPlaneError:
     return DataPlaneError(f"{path}: line {line}, column {exc.colno}: invalid JSON: {exc.msg}")
 
 
@@ -133,20 +133,30 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def write_json_atomic(path: Path, obj: object) -> None:
-    """Write ``obj`` as pretty JSON (sorted keys, indent 2, trailing newline) to ``path``, atomically.
+def json_document(obj: object, name: str | Path) -> bytes:
+    """``obj`` as pretty JSON (sorted keys, indent 2, trailing newline), UTF-8.
 
     Raises:
-        DataPlaneError: ``obj`` holds a value JSON cannot represent.
+        DataPlaneError: ``obj`` holds a value JSON cannot represent (``name`` says which document).
     """
     try:
         text = json.dumps(
             obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False, default=_default
         )
     except (TypeError, ValueError) as exc:
-        raise DataPlaneError(f"cannot serialise {path} to JSON: {exc}") from exc
+        raise DataPlaneError(f"cannot serialise {name} to JSON: {exc}") from exc
+    return (text + "\n").encode("utf-8")
+
+
+def write_json_atomic(path: Path, obj: object) -> None:
+    """Write ``obj`` as :func:`json_document` to ``path``, atomically.
+
+    Raises:
+        DataPlaneError: ``obj`` holds a value JSON cannot represent.
+    """
+    data = json_document(obj, path)
     with atomic_output(Path(path)) as tmp:
-        tmp.write_text(text + "\n", encoding="utf-8")
+        tmp.write_bytes(data)
 
 
 def read_json(path: Path) -> Any:
@@ -156,13 +166,26 @@ def read_json(path: Path) -> Any:
         DataPlaneError: the file cannot be read, or is not valid JSON (named by line and column).
     """
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = Path(path).read_bytes()
+    except OSError as exc:
         raise DataPlaneError(f"cannot read JSON file {path}: {exc}") from exc
+    return parse_json(data, path)
+
+
+def parse_json(data: bytes, name: str | Path) -> Any:
+    """Parse a JSON document strictly (no NaN or Infinity; a UTF-8 byte-order mark allowed).
+
+    Raises:
+        DataPlaneError: not UTF-8 or not valid JSON (``name``, line and column in the message).
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataPlaneError(f"cannot read JSON file {name}: {exc}") from exc
     try:
         return loads_strict(text)
     except json.JSONDecodeError as exc:
-        raise _bad_json(path, exc.lineno, exc) from exc
+        raise _bad_json(name, exc.lineno, exc) from exc
 
 
 class _ConstantFound(ValueError):

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 import duckdb
@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.catalog_fingerprint import versions_fingerprint
-from lakehouse.dataplane.json_io import read_json, write_json_atomic
+from lakehouse.dataplane.json_io import json_document, parse_json
 from lakehouse.dataplane.maintenance import Maintenance
 from lakehouse.dataplane.manifest import FileEntry, dataset_manifest, manifest_files, manifest_relpath
 from lakehouse.dataplane.parquet_io import (
@@ -226,16 +226,15 @@ class DatasetStore:
         """
         per_file = dict(claimed_files or {})
 
-        def remove(path: Path) -> None:
+        def remove(key: str) -> None:
             try:
-                path.unlink(missing_ok=True)
-            except OSError:  # it was never visible; gc removes it
-                logger.warning("could not remove %s: gc will", path, exc_info=True)
+                self.root.objects.delete([key])
+            except (OSError, DataPlaneError):  # it was never visible; gc removes it
+                logger.warning("could not remove %s: gc will", key, exc_info=True)
 
         def spec_of(v: StagedVersion) -> DatasetVersionSpec:
             """Write the manifest of ``v`` (again, if it changed) and return what registers it."""
-            rel = manifest_relpath(v.zone, v.dataset, v.run_id)
-            path = self.root.manifests_dir(v.company) / rel
+            key = self._manifest_key(v)
             document = dataset_manifest(
                 company=v.company,
                 zone=v.zone,
@@ -247,13 +246,14 @@ class DatasetStore:
                 files=v.files,
                 extra={**v.extra, "as_of": as_of.isoformat()} if (as_of := v.effective_as_of) else v.extra,
             )
-            write_json_atomic(path, document)
+            # (rewritten when a file is left out, before the commit makes it visible)
+            self.root.objects.put_bytes(key, json_document(document, key), if_absent=False)
             return DatasetVersionSpec(
                 company=v.company,
                 dataset_name=v.dataset,
                 version_tag=v.run_id,
                 schema_version=v.schema_version,
-                manifest_path=self.root.relative(path),
+                manifest_path=key,
                 row_count=v.row_count,
                 checksum=document["checksum"],
                 produced_by_run_id=v.run_id,
@@ -286,10 +286,10 @@ class DatasetStore:
                     specs[id(v)] = spec_of(v)
                     survivors.append(v)
                 else:
-                    remove(self.root.manifests_dir(v.company) / manifest_relpath(v.zone, v.dataset, v.run_id))
+                    remove(self._manifest_key(v))
             kept = survivors
             for path, holder in holders.items():
-                remove(self.root.resolve(path))
+                remove(path)
                 if on_claim_taken is not None:
                     on_claim_taken(path, holder)
             return [specs[id(v)] for v in kept]
@@ -329,9 +329,16 @@ class DatasetStore:
 
     def write_run_manifest(self, company: str, manifest: dict[str, Any]) -> str:
         """Keep a finished run's manifest as ``manifests/runs/<run_id>.json``; returns its relative path."""
-        path = self.root.manifests_dir(company) / "runs" / f"{validate_run_id(str(manifest['run_id']))}.json"
-        write_json_atomic(path, manifest)
-        return self.root.relative(path)
+        key = f"{self.root.zone_prefix(company, 'manifests')}runs/{validate_run_id(str(manifest['run_id']))}.json"
+        self.root.objects.put_bytes(key, json_document(manifest, key), if_absent=False)
+        return key
+
+    def _manifest_key(self, v: StagedVersion) -> str:
+        """``<company>/manifests/<zone>/<dataset>/<run_id>.json``: the key of a version's manifest."""
+        return (
+            self.root.zone_prefix(v.company, "manifests")
+            + manifest_relpath(v.zone, v.dataset, v.run_id).as_posix()
+        )
 
     def discard(self, versions: Iterable[StagedVersion]) -> bool:
         """Best-effort removal of the files (and manifests) of versions that will not be published.
@@ -360,14 +367,18 @@ class DatasetStore:
                 logger.warning("not discarding %s.%s@%s: it was committed", v.zone, v.dataset, v.run_id)
                 none_committed = False
                 continue
-            manifest = self.root.manifests_dir(v.company) / manifest_relpath(v.zone, v.dataset, v.run_id)
             # Files shared with an earlier version (an incremental build) belong to that version.
-            own = [f for f in v.files if Path(f.path).name.startswith(f"part-{v.run_id}-")]
-            for path in [*(self.root.resolve(f.path) for f in own), manifest]:
-                try:
-                    path.unlink(missing_ok=True)
-                except OSError:  # never hide the error that made the caller discard
-                    logger.warning("could not remove %s: gc will", path, exc_info=True)
+            own = [f.path for f in v.files if PurePosixPath(f.path).name.startswith(f"part-{v.run_id}-")]
+            try:
+                self.root.objects.delete([*own, self._manifest_key(v)])
+            except (OSError, DataPlaneError):  # never hide the error that made the caller discard
+                logger.warning(
+                    "could not remove the files of %s.%s@%s: gc will",
+                    v.zone,
+                    v.dataset,
+                    v.run_id,
+                    exc_info=True,
+                )
         return none_committed
 
     # --- reading ---------------------------------------------------------------------------------
@@ -439,7 +450,7 @@ class DatasetStore:
 
     def manifest_entries(self, version: DatasetVersionRecord) -> list[FileEntry]:
         """The file entries of a version, from its manifest (checked against the committed checksum)."""
-        document = read_json(self.root.resolve(version.manifest_path))
+        document = parse_json(self.root.objects.get_bytes(version.manifest_path), version.manifest_path)
         entries = manifest_files(document, version.manifest_path)
         if document.get("checksum") != version.checksum:
             raise IntegrityError(

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -31,18 +30,18 @@ def _jobs(n: int) -> pa.Table:
 def _counting(store: DatasetStore, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     """Counts manifest reads and SELECTs on dataset_files while the block runs."""
     counts = {"manifest_reads": 0, "index_queries": 0}
-    read_json = store_module.read_json
+    parse_json = store_module.parse_json
 
-    def counted(path: Path) -> Any:
+    def counted(data: bytes, name: str) -> Any:
         counts["manifest_reads"] += 1
-        return read_json(path)
+        return parse_json(data, name)
 
     def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT") and "dataset_files" in statement:
             counts["index_queries"] += 1
 
     engine = store.dal._engine
-    monkeypatch.setattr(store_module, "read_json", counted)
+    monkeypatch.setattr(store_module, "parse_json", counted)
     event.listen(engine, "before_cursor_execute", on_execute)
     try:
         yield counts
