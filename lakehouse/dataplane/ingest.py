@@ -51,7 +51,7 @@ from lakehouse.dataplane.csv_io import (
     parse_delimiter,
     parse_encoding,
 )
-from lakehouse.dataplane.json_io import is_blank, write_jsonl
+from lakehouse.dataplane.json_io import dumps_line, is_blank
 from lakehouse.dataplane.maintenance import WORK_DIR
 from lakehouse.dataplane.manifest import FileEntry, run_manifest
 from lakehouse.dataplane.pipeline_run import PipelineRun
@@ -732,10 +732,10 @@ class BronzeIngest:
     ) -> str:
         """Keep the refused rows of ``source``: one JSON line per row, with every problem of the row,
         its raw text and (CSV) the header, so it can be repaired and re-ingested from the lake alone."""
-        folder = (
-            self.store.root.rejects_dir(company) / f"dataset={source.dataset}" / f"dt={source.dt.isoformat()}"
+        key = (
+            f"{self.store.root.rejects_prefix(company)}dataset={source.dataset}/dt={source.dt.isoformat()}/"
+            f"rejects-{run_id}-{source.sha256[7:19]}.jsonl"
         )
-        path = folder / f"rejects-{run_id}-{source.sha256[7:19]}.jsonl"
         by_line: dict[int, list[Reject]] = {}
         for r in rejects:
             by_line.setdefault(r.line, []).append(r)
@@ -750,8 +750,10 @@ class BronzeIngest:
             }
             for line, problems in sorted(by_line.items())
         ]
-        write_jsonl(path, rows)
-        return self.store.root.relative(path)
+        self.store.root.objects.put_bytes(
+            key, "".join(f"{dumps_line(r)}\n" for r in rows).encode(), if_absent=False
+        )
+        return key
 
 
 def _raw_lines(source: SourceFile, lines: set[int], options: ReadOptions) -> dict[int, str]:

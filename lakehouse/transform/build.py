@@ -27,14 +27,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import duckdb
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.dataplane import duck
-from lakehouse.dataplane.atomic import atomic_write_bytes
 from lakehouse.dataplane.maintenance import WORK_DIR
 from lakehouse.dataplane.manifest import FileEntry, run_manifest
 from lakehouse.dataplane.pipeline_run import PipelineRun
@@ -48,6 +47,7 @@ from lakehouse.dataplane.schemas import (
 )
 from lakehouse.dataplane.sql import quote_identifier
 from lakehouse.dataplane.store import DatasetStore, StagedVersion, current_of, version_summary
+from lakehouse.dataplane.zones import validate_run_id
 from lakehouse.db.records import DatasetVersionRecord
 from lakehouse.errors import (
     BuildFailedError,
@@ -583,9 +583,9 @@ class DbtBuild:
         write_chunks(self.store, con, version, relation, columns, as_of, previous)
         return version
 
-    def _artifacts_dir(self, company: str, run_id: str) -> Path:
-        """``manifests/dbt/<run_id>/``: the dbt artifacts kept with a run (gc never removes them)."""
-        return self.store.root.manifests_dir(company) / "dbt" / run_id
+    def _artifacts_prefix(self, company: str, run_id: str) -> str:
+        """``<company>/manifests/dbt/<run_id>/``: the dbt artifacts kept with a run (gc never removes them)."""
+        return f"{self.store.root.zone_prefix(company, 'manifests')}dbt/{validate_run_id(run_id)}/"
 
     def _keep_artifacts(
         self, company: str, run_id: str, target: Path, failed_sql: dict[str, list[str]] | None = None
@@ -596,7 +596,8 @@ class DbtBuild:
         failed run's log gets a last line naming the kept copies of its failing nodes' SQL.
         """
         kept = []
-        folder = self._artifacts_dir(company, run_id)
+        prefix = self._artifacts_prefix(company, run_id)
+        objects = self.store.root.objects
         for name in ("run_results.json", "manifest.json", "logs/dbt.log"):
             source = target / name
             if source.exists():
@@ -606,14 +607,14 @@ class DbtBuild:
                         f"lakehouse: {target.parent} is removed when the run ends; the SQL of the "
                         "failing node(s) is kept:",
                         *(
-                            f"  {uid}: {', '.join(str(self.store.root.resolve(p)) for p in paths)}"
+                            f"  {uid}: {', '.join(objects.url(p) for p in paths)}"
                             for uid, paths in sorted(failed_sql.items())
                         ),
                     ]
                     data += ("\n" + "\n".join(lines) + "\n").encode()
-                kept_path = folder / Path(name).name
-                atomic_write_bytes(kept_path, data, overwrite=False)
-                kept.append(self.store.root.relative(kept_path))
+                key = prefix + PurePosixPath(name).name
+                objects.put_bytes(key, data, if_absent=True)
+                kept.append(key)
         return kept
 
     def _keep_failed_sql(
@@ -626,7 +627,7 @@ class DbtBuild:
         DDL around a model, the failure count around a test). A node that failed before it compiled
         (a Jinja error) has none.
         """
-        folder = self._artifacts_dir(company, run_id) / FAILED_SQL_DIR
+        prefix = f"{self._artifacts_prefix(company, run_id)}{FAILED_SQL_DIR}/"
         nodes = invocation.manifest.get("nodes", {})
         results = {r.get("unique_id"): r for r in invocation.run_results.get("results", [])}
         kept: dict[str, list[str]] = {}
@@ -641,9 +642,9 @@ class DbtBuild:
             for suffix, data in ((".sql", code), (".run.sql", ran.read_bytes() if ran else None)):
                 if data is None:
                     continue
-                path = folder / f"{name}{suffix}"
-                atomic_write_bytes(path, data, overwrite=False)
-                files.append(self.store.root.relative(path))
+                key = f"{prefix}{name}{suffix}"
+                self.store.root.objects.put_bytes(key, data, if_absent=True)
+                files.append(key)
             if files:
                 kept[uid] = files
         return kept

@@ -160,7 +160,7 @@ def _incremental_models(
     if path is None:
         return {}, f"the last build ({run.run_id}) kept no dbt manifest"
     try:
-        nodes: dict[str, Any] = json.loads(store.root.resolve(str(path)).read_text()).get("nodes", {})
+        nodes: dict[str, Any] = json.loads(store.root.objects.get_bytes(str(path))).get("nodes", {})
     except (OSError, ValueError) as exc:
         return {}, f"cannot read the dbt manifest of the last build ({path}): {exc}"
     models = {uid: n for uid, n in nodes.items() if n.get("resource_type") == "model"}
