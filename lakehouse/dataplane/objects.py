@@ -17,8 +17,10 @@ AWS variables, see lakehouse.dataplane.s3).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,6 +89,11 @@ class ObjectStore(Protocol):
         """Store the local file ``local`` under ``key``; ``if_absent``: refuse an existing object."""
         ...
 
+    def new_file(self, key: str) -> contextlib.AbstractContextManager[Path]:
+        """A local path to write a new object's bytes to; stored create-only under ``key`` when the
+        block ends without an error (nothing is stored otherwise)."""
+        ...
+
     def put_bytes(self, key: str, data: bytes, *, if_absent: bool = True) -> None:
         """Store ``data`` under ``key``; ``if_absent``: refuse an existing object."""
         ...
@@ -132,6 +139,19 @@ class LocalObjectStore:
                 shutil.copyfile(local, tmp)
         except DataPlaneError as exc:
             if target.exists() and if_absent:
+                raise ObjectExistsError(str(target)) from exc
+            raise
+
+    @contextlib.contextmanager
+    def new_file(self, key: str) -> Iterator[Path]:
+        target = self.path(key)
+        if target.exists():
+            raise ObjectExistsError(str(target))
+        try:
+            with atomic_output(target, overwrite=False) as tmp:  # next to the target: one link
+                yield tmp
+        except DataPlaneError as exc:
+            if target.exists() and not isinstance(exc, ObjectExistsError):
                 raise ObjectExistsError(str(target)) from exc
             raise
 
@@ -189,10 +209,12 @@ class LocalObjectStore:
 class S3ObjectStore:
     """Objects in an S3-compatible bucket under ``prefix``, through boto3."""
 
-    def __init__(self, bucket: str, prefix: str, access: S3Access) -> None:
+    def __init__(self, bucket: str, prefix: str, access: S3Access, scratch: Path | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.access = access
+        #: where new objects are written before their upload (a local folder of this worker)
+        self.scratch = scratch
         self._client: Any = None
 
     @property
@@ -236,6 +258,18 @@ class S3ObjectStore:
             self._call(
                 "write", self.url(key), self.client.put_object, Key=self._key(key), Body=body, **condition
             )
+
+    @contextlib.contextmanager
+    def new_file(self, key: str) -> Iterator[Path]:
+        self._key(key)
+        if self.scratch is not None:
+            ensure_dir(self.scratch)
+        with tempfile.TemporaryDirectory(prefix="lakehouse-upload-", dir=self.scratch) as folder:
+            local = Path(folder) / PurePosixPath(key).name
+            yield local
+            if not local.is_file():
+                raise DataPlaneError(f"nothing was written for {self.url(key)}")
+            self.put_file(local, key, if_absent=True)
 
     def get_bytes(self, key: str) -> bytes:
         response = self._call("read", self.url(key), self.client.get_object, Key=self._key(key))

@@ -81,40 +81,57 @@ def write_parquet(
     path = Path(path)
     if path.exists():
         raise DataPlaneError(f"{path} already exists and Parquet files are immutable: write under a new name")
+    with atomic_output(path, overwrite=False) as tmp:
+        written = write_parquet_to(con, query_or_relation, tmp, metadata, params, name=str(path))
+    return WrittenFile(path, written.size_bytes, written.row_count, written.checksum)
+
+
+def write_parquet_to(
+    con: duckdb.DuckDBPyConnection,
+    query_or_relation: str | duckdb.DuckDBPyRelation | pa.Table,
+    local: Path,
+    metadata: Mapping[str, str] | None = None,
+    params: list[object] | None = None,
+    *,
+    name: str | None = None,
+) -> WrittenFile:
+    """Write a Parquet file at ``local`` as it is (no temporary file, no rename: the caller's
+    ``atomic_output`` or ``ObjectStore.new_file`` publishes it); ``name`` is the file's final name
+    in messages. Arguments and result as :func:`write_parquet`."""
+    name = name or str(local)
     if params is not None and not isinstance(query_or_relation, str):
         raise DataPlaneError("params are only accepted with a query string")
     options = _copy_options(metadata)
+    target = quote_literal(str(local))
     try:
-        with atomic_output(path, overwrite=False) as tmp:
-            target = quote_literal(str(tmp))
-            if isinstance(query_or_relation, str):
-                con.execute(f"COPY ({query_or_relation}) TO {target} ({options})", params or [])
-            elif isinstance(query_or_relation, pa.Table):
-                view = f"__lh_arrow_{uuid.uuid4().hex}"
-                con.register(view, query_or_relation)
-                try:
-                    con.execute(f"COPY (SELECT * FROM {quote_identifier(view)}) TO {target} ({options})")
-                finally:
-                    con.unregister(view)
-            elif isinstance(query_or_relation, duckdb.DuckDBPyRelation):
-                view = f"__lh_rel_{uuid.uuid4().hex}"
-                query_or_relation.query(
-                    view, f"COPY (SELECT * FROM {quote_identifier(view)}) TO {target} ({options})"
-                )
-            else:
-                raise DataPlaneError(
-                    f"cannot write {type(query_or_relation).__name__} to Parquet: "
-                    "pass a query string, a DuckDB relation or a pyarrow Table"
-                )
+        if isinstance(query_or_relation, str):
+            con.execute(f"COPY ({query_or_relation}) TO {target} ({options})", params or [])
+        elif isinstance(query_or_relation, pa.Table):
+            view = f"__lh_arrow_{uuid.uuid4().hex}"
+            con.register(view, query_or_relation)
+            try:
+                con.execute(f"COPY (SELECT * FROM {quote_identifier(view)}) TO {target} ({options})")
+            finally:
+                con.unregister(view)
+        elif isinstance(query_or_relation, duckdb.DuckDBPyRelation):
+            view = f"__lh_rel_{uuid.uuid4().hex}"
+            query_or_relation.query(
+                view, f"COPY (SELECT * FROM {quote_identifier(view)}) TO {target} ({options})"
+            )
+        else:
+            raise DataPlaneError(
+                f"cannot write {type(query_or_relation).__name__} to Parquet: "
+                "pass a query string, a DuckDB relation or a pyarrow Table"
+            )
     except duckdb.Error as exc:
-        raise DataPlaneError(f"writing {path} failed: {exc}") from exc
+        raise DataPlaneError(f"writing {name} failed: {exc}") from exc
     written = WrittenFile(
-        path=path,
-        size_bytes=path.stat().st_size,
-        row_count=parquet_row_count(path),
-        checksum=sha256_file(path),
+        path=local,
+        size_bytes=local.stat().st_size,
+        row_count=parquet_row_count(local),
+        checksum=sha256_file(local),
     )
-    logger.info("wrote %s (%d rows, %d bytes)", path, written.row_count, written.size_bytes)
+    logger.info("wrote %s (%d rows, %d bytes)", name, written.row_count, written.size_bytes)
     return written
 
 

@@ -42,13 +42,14 @@ from lakehouse.dataplane.parquet_io import (
     column_ranges,
     parquet_schema,
     read_parquet,
-    write_parquet,
+    write_parquet_to,
 )
 from lakehouse.dataplane.zones import (
     DATA_ZONES,
     DataRoot,
     Zone,
     part_file_name,
+    partition_dir_name,
     validate_run_id,
 )
 from lakehouse.db.records import DatasetFileRecord, DatasetVersionRecord, DatasetVersionSpec
@@ -171,20 +172,24 @@ class DatasetStore:
         params: list[object] | None = None,
     ) -> FileEntry:
         """Write one immutable part file of ``staged`` under ``dt=`` and add it to the version."""
-        directory = self.root.partition_dir(staged.company, staged.zone, staged.dataset, dt)
-        name = part_file_name(staged.run_id, len(staged.files))
-        written: WrittenFile = write_parquet(
-            con,
-            source,
-            directory / name,
-            metadata=curated_metadata(staged.dataset, staged.schema_version, staged.run_id),
-            params=params,
+        key = (
+            f"{self.root.dataset_prefix(staged.company, staged.zone, staged.dataset)}{partition_dir_name(dt)}/"
+            f"{part_file_name(staged.run_id, len(staged.files))}"
         )
-        ranges = column_ranges(written.path, [c for c in (BRONZE_DAY, staged.key_column) if c])
+        with self.root.objects.new_file(key) as local:  # stored create-only when the block ends
+            written: WrittenFile = write_parquet_to(
+                con,
+                source,
+                local,
+                metadata=curated_metadata(staged.dataset, staged.schema_version, staged.run_id),
+                params=params,
+                name=key,
+            )
+            ranges = column_ranges(local, [c for c in (BRONZE_DAY, staged.key_column) if c])
         days = ranges.get(BRONZE_DAY) or ((dt.isoformat(),) * 2 if staged.zone == "bronze" else (None, None))
         keys = ranges.get(staged.key_column or "", (None, None))
         entry = FileEntry(
-            path=self.root.relative(written.path),
+            path=key,
             size_bytes=written.size_bytes,
             row_count=written.row_count,
             checksum=written.checksum,

@@ -205,11 +205,11 @@ def test_a_full_disk_is_reported_as_such(
 ) -> None:
     written: list[Path] = []
 
-    def no_space(con: object, source: object, path: Path, **kwargs: object) -> None:
+    def no_space(con: object, source: object, path: Path, *args: object, **kwargs: object) -> None:
         written.append(path)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(datasets_mod, "write_parquet", no_space)
+    monkeypatch.setattr(datasets_mod, "write_parquet_to", no_space)
     extract = write_jobs(tmp_path / "extract", "2026-09-30", ["J1"])
     result = cli("ingest", "-c", COMPANY, str(extract))
     assert result.exit_code == 1

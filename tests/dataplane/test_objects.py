@@ -59,6 +59,24 @@ def test_a_create_only_write_never_replaces_an_object(store: ObjectStore, tmp_pa
     assert store.get_bytes(KEY) == b"second"
 
 
+def test_a_new_file_is_stored_when_its_block_ends_and_only_then(store: ObjectStore) -> None:
+    with store.new_file(KEY) as local:
+        local.write_bytes(b"parquet bytes")
+        assert store.head(KEY) is None  # not before the block ends
+    assert store.get_bytes(KEY) == b"parquet bytes"
+
+    with pytest.raises(ObjectExistsError), store.new_file(KEY) as local:
+        local.write_bytes(b"another writer")
+    assert store.get_bytes(KEY) == b"parquet bytes"
+
+    other = KEY.replace("part-r1-0", "part-r1-1")
+    with pytest.raises(RuntimeError), store.new_file(other) as local:
+        local.write_bytes(b"half")
+        raise RuntimeError("the writer failed")
+    assert store.head(other) is None
+    assert [i.key for i in store.list("acme/")] == [KEY]  # no temporary file left behind
+
+
 def test_a_listing_holds_the_keys_below_a_prefix_in_key_order(
     store: ObjectStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
