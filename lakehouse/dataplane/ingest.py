@@ -516,7 +516,7 @@ class BronzeIngest:
                 """A file another run committed meanwhile: not part of this run after all."""
                 item = done.pop(path)
                 if item.rejects_file is not None:
-                    self.store.root.resolve(item.rejects_file).unlink(missing_ok=True)
+                    self.store.root.objects.delete([item.rejects_file])
                 concurrent.append(
                     _describe(item.source, options) | {"reason": f"ingested concurrently by run {holder}"}
                 )
@@ -540,7 +540,7 @@ class BronzeIngest:
                         version.schema, version.schema_version = schema_to_json(schema), schema.version
                     item = self._ingest_file(con, company, source, version, on_error, reading)
                     if item.rejects_file is not None:
-                        run.remove_unless_committed(self.store.root.resolve(item.rejects_file))
+                        run.remove_unless_committed(item.rejects_file)
                     done[item.entry.path] = item
             if progress is not None:
                 progress("publishing", len(todo), len(todo))

@@ -81,7 +81,7 @@ class PipelineRun:
         self._started = False
         self._finished = False
         self._published = False
-        self._extra_files: list[Path] = []
+        self._extra_files: list[str] = []  # keys under the data root
         self._scratch: list[Path] = []
         self._stack = ExitStack()
 
@@ -122,9 +122,10 @@ class PipelineRun:
         self.staged.append(version)
         return version
 
-    def remove_unless_committed(self, path: Path) -> None:
-        """A file of the run that goes with a failure unless the run committed (e.g. quarantined rows)."""
-        self._extra_files.append(path)
+    def remove_unless_committed(self, key: str) -> None:
+        """An object of the run (its key under the data root) that goes with a failure unless the run
+        committed (e.g. quarantined rows)."""
+        self._extra_files.append(key)
 
     def scratch(self, path: Path) -> Path:
         """A folder of the run removed when the block ends, whatever happened (e.g. ``_work/<run_id>``)."""
@@ -203,7 +204,6 @@ class PipelineRun:
         try:
             if not self.store.discard(self.staged):
                 return  # some of it was committed after all, or that cannot be told: gc decides
-            for path in self._extra_files:
-                path.unlink(missing_ok=True)
+            self.store.root.objects.delete(self._extra_files)
         except Exception:  # never hide the error that failed the run; gc removes leftovers
             logger.warning("could not clean up after run %s: `lakehouse gc` will", self.run_id, exc_info=True)

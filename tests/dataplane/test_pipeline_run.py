@@ -55,7 +55,7 @@ def test_a_failure_before_the_commit_marks_the_run_failed_and_removes_what_it_wr
         _stage(store, run)
         rejects.parent.mkdir(parents=True)
         rejects.write_text("{}\n")
-        run.remove_unless_committed(rejects)
+        run.remove_unless_committed(f"{COMPANY}/bronze/_rejects/x.jsonl")
         raise ValueError("bad\nrow")
     failed = store.dal.get_pipeline_run(run.run_id)
     assert failed.status == "failed"
