@@ -115,7 +115,7 @@ def ingest_command(
             encoding=encoding,
             header_case=parse_header_case(header_case),
         )
-        rejects_paths = [str(store.root.resolve(rel)) for rel in result.rejects_files]
+        rejects_paths = [store.root.url(rel) for rel in result.rejects_files]
         stale = store.stale_catalog(company)
     _print_ingest(result, rejects_paths, output)
     if stale is not None:

@@ -465,14 +465,14 @@ class DatasetStore:
 
     def dataset_files(
         self, company: str, zone: str, dataset: str, as_of: str | date | None = None
-    ) -> list[Path]:
+    ) -> list[str]:
         """Files visible for a dataset: silver/gold = one version (see :meth:`resolve_version`);
         bronze = every version committed up to the one named by ``as_of`` (all of them by default),
         or, for an as-of date, every file whose ``dt`` is on or before it."""
         if zone == "bronze":
-            return [self.root.resolve(e.path) for e in self.bronze_entries(company, dataset, as_of)]
+            return [self.root.url(e.path) for e in self.bronze_entries(company, dataset, as_of)]
         target = self.resolve_version(company, zone, dataset, as_of)
-        return [self.root.resolve(e.path) for e in self.version_entries(target)]
+        return [self.root.url(e.path) for e in self.version_entries(target)]
 
     def bronze_entries(self, company: str, dataset: str, as_of: str | date | None = None) -> list[FileEntry]:
         """The file entries of a bronze dataset as of a run/version (or date); every one by default."""
@@ -511,7 +511,7 @@ class DatasetStore:
             files = self.dataset_files(company, zone, dataset, as_of)
         else:
             version = self.resolve_version(company, zone, dataset, as_of)
-            files = [self.root.resolve(e.path) for e in self.version_entries(version)]
+            files = [self.root.url(e.path) for e in self.version_entries(version)]
             snapshot = version.as_of
         if not files:
             raise DatasetNotFoundError(company, zone, dataset, None if as_of is None else str(as_of))
@@ -545,9 +545,9 @@ class DatasetStore:
                 chosen[(zone, name)] = [current_of(versions)]
         return chosen
 
-    def current_views(self, company: str, as_of: date | None = None) -> dict[str, dict[str, list[Path]]]:
-        """Zone -> dataset -> files of what is current (or current as of a date), for the catalog."""
-        views: dict[str, dict[str, list[Path]]] = {z: {} for z in DATA_ZONES}
+    def current_views(self, company: str, as_of: date | None = None) -> dict[str, dict[str, list[str]]]:
+        """Zone -> dataset -> files (what DuckDB opens) of what is current, or current as of a date."""
+        views: dict[str, dict[str, list[str]]] = {z: {} for z in DATA_ZONES}
         current = self.current_versions(company, as_of)
         by_version = self.entries_of([v for versions in current.values() for v in versions])
         for (zone, name), versions in current.items():
@@ -555,7 +555,7 @@ class DatasetStore:
             if zone == "bronze" and as_of is not None:
                 entries = [e for e in entries if e.dt is not None and date.fromisoformat(e.dt) <= as_of]
             if entries:
-                views[zone][name] = [self.root.resolve(e.path) for e in entries]
+                views[zone][name] = [self.root.url(e.path) for e in entries]
         return views
 
     def refresh_catalog(self, company: str) -> Path | None:

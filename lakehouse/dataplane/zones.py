@@ -228,6 +228,10 @@ class DataRoot:
         """The objects under this root, by key (lakehouse.dataplane.objects)."""
         return LocalObjectStore(self.root)
 
+    def url(self, key: str) -> str:
+        """What DuckDB and pyarrow open for the object ``key``: its absolute path, or an ``s3://`` URL."""
+        return self.objects.url(key)
+
     def zone_prefix(self, company: str, zone: Zone) -> str:
         """``<company>/<zone>/``: the key prefix of a zone (manifests included)."""
         return f"{validate_slug('company', company)}/{validate_zone(zone)}/"

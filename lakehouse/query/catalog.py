@@ -84,11 +84,11 @@ class ViewSource:
             ``dt`` column; None derives ``dt`` from the files' ``dt=YYYY-MM-DD`` folders.
     """
 
-    files: Sequence[Path]
+    files: Sequence[str | Path]
     dt: date | None = None
 
 
-ViewFiles: TypeAlias = Sequence[Path] | ViewSource
+ViewFiles: TypeAlias = Sequence[str | Path] | ViewSource
 """What :func:`write_catalog` takes per dataset: the file paths alone, or a :class:`ViewSource`."""
 
 
@@ -196,7 +196,7 @@ def _plan_view(zone: str, dataset: str, source: ViewSource, known: _Known | None
     if zone not in CATALOG_ZONES:
         raise DataPlaneError(f"unknown catalog zone {zone!r}: use one of {', '.join(CATALOG_ZONES)}")
     validate_slug("dataset", dataset)
-    paths = tuple(_checked_path(zone, dataset, Path(f)) for f in source.files)
+    paths = tuple(_checked_path(zone, dataset, str(f)) for f in source.files)
     if len(set(paths)) != len(paths):
         raise DataPlaneError(f"catalog view {zone}.{dataset}: a file is listed more than once")
     if not paths:
@@ -276,10 +276,10 @@ def _unused_name(name: str, taken: set[str]) -> str:
     return name
 
 
-def _checked_path(zone: str, dataset: str, path: Path) -> str:
-    if not path.is_absolute():
-        raise DataPlaneError(f"catalog view {zone}.{dataset}: file path {str(path)!r} is not absolute")
-    text = str(path)
+def _checked_path(zone: str, dataset: str, text: str) -> str:
+    """A view's file as DuckDB opens it: an absolute local path, or an ``s3://`` URL."""
+    if not (text.startswith("s3://") or Path(text).is_absolute()):
+        raise DataPlaneError(f"catalog view {zone}.{dataset}: file path {text!r} is not absolute")
     if _GLOB_CHARS.intersection(text):
         raise DataPlaneError(
             f"catalog view {zone}.{dataset}: file path {text!r} contains a glob character (*, ? or [), "

@@ -71,7 +71,7 @@ def catalog_views(
             entries = [e for e in entries if e.dt is not None and date.fromisoformat(e.dt) <= as_of]
         if not entries:
             continue
-        files = [store.root.resolve(e.path) for e in entries]
+        files = [store.root.url(e.path) for e in entries]
         # A silver/gold version gets its as-of as a constant dt column when its files sit under
         # dt=<its as-of>, or under the dt of an earlier version whose unchanged files it shares (an
         # incremental build): dt is the date the snapshot describes, not where a file was written.

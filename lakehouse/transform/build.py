@@ -279,7 +279,7 @@ class DbtBuild:
 
     def _upstream(
         self, company: str, select: list[str], as_of: date, work: Path, variables: dict[str, Any]
-    ) -> tuple[list[str], dict[str, dict[str, list[Path]]], list[dict[str, Any]]]:
+    ) -> tuple[list[str], dict[str, dict[str, list[str]]], list[dict[str, Any]]]:
         """For a ``--select`` build: the extra models to build and the upstream views to give dbt.
 
         Each silver/gold model the selection reads is given as its version of the same as-of; one that
@@ -292,7 +292,7 @@ class DbtBuild:
             if m["unique_id"] not in chosen and m["zone"] in BUILT_ZONES
         ]
         extra: list[str] = []
-        views: dict[str, dict[str, list[Path]]] = {zone: {} for zone in BUILT_ZONES}
+        views: dict[str, dict[str, list[str]]] = {zone: {} for zone in BUILT_ZONES}
         read: list[dict[str, Any]] = []
         for model in ancestors:
             versions = [
@@ -305,7 +305,7 @@ class DbtBuild:
                 continue
             version = current_of(versions)
             views[model["zone"]][model["name"]] = [
-                self.store.root.resolve(e.path) for e in self.store.version_entries(version)
+                self.store.root.url(e.path) for e in self.store.version_entries(version)
             ]
             read.append(_version_input(version))
         return extra, views, read
@@ -366,8 +366,8 @@ class DbtBuild:
         if origin is not None:
             return self._unchanged(run, inputs, bronze, chosen, origin, notes, backfill)
         bronze_now = self._bronze_files(company, chosen)
-        views: dict[str, dict[str, list[Path]]] = {
-            "bronze": {n: [self.store.root.resolve(e.path) for e in es] for n, es in bronze_now.items() if es}
+        views: dict[str, dict[str, list[str]]] = {
+            "bronze": {n: [self.store.root.url(e.path) for e in es] for n, es in bronze_now.items() if es}
         }
         baseline: Baseline | None = None
         if not full_refresh and not select:

@@ -375,7 +375,7 @@ def _sandbox_as_of(store: DatasetStore, company: str, as_of: date | None) -> tup
 
 def _prepare(
     folder: Path,
-    views: dict[str, dict[str, list[Path]]],
+    views: dict[str, dict[str, list[str]]],
     state: dict[str, Any],
     fresh: bool,
     notes: list[str],

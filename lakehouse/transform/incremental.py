@@ -24,7 +24,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any, Final
 
 import duckdb
@@ -224,7 +223,7 @@ def _files_read(
 
 
 def _files_list(store: DatasetStore, entries: Sequence[FileEntry]) -> str:
-    return "[" + ", ".join(quote_literal(reader_path(store.root.resolve(e.path))) for e in entries) + "]"
+    return "[" + ", ".join(quote_literal(reader_path(store.root.url(e.path))) for e in entries) + "]"
 
 
 def _chunk_expr(columns: Sequence[str]) -> str | None:
@@ -267,7 +266,7 @@ def sort_chunks(con: duckdb.DuckDBPyConnection, store: DatasetStore, baseline: B
         if chunk is None:
             previous.files[None] = list(previous.entries)
             continue
-        by_path = {reader_path(store.root.resolve(e.path)): e for e in previous.entries}
+        by_path = {reader_path(store.root.url(e.path)): e for e in previous.entries}
         spans = con.execute(
             f"SELECT filename, min({chunk}), max({chunk}) FROM read_parquet({listed}, "
             "hive_partitioning = false, filename = true) GROUP BY filename"
@@ -330,10 +329,8 @@ def write_chunks(
     return shared
 
 
-def new_bronze_views(store: DatasetStore, baseline: Baseline) -> dict[str, list[Path]]:
+def new_bronze_views(store: DatasetStore, baseline: Baseline) -> dict[str, list[str]]:
     """Bronze dataset -> the new files, for the run's ``bronze`` views."""
     return {
-        name: [store.root.resolve(e.path) for e in files]
-        for name, files in baseline.new_files.items()
-        if files
+        name: [store.root.url(e.path) for e in files] for name, files in baseline.new_files.items() if files
     }

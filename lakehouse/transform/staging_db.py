@@ -19,7 +19,7 @@ from lakehouse.errors import IntegrityError
 from lakehouse.names import DATA_ZONES
 
 
-def _files_list(files: Sequence[Path]) -> str:
+def _files_list(files: Sequence[str | Path]) -> str:
     return "[" + ", ".join(quote_literal(reader_path(f)) for f in files) + "]"
 
 
@@ -42,7 +42,7 @@ def _create_view(con: duckdb.DuckDBPyConnection, zone: str, dataset: str, sql: s
         ) from exc
 
 
-def prepare_staging_db(path: Path, views: Mapping[str, Mapping[str, Sequence[Path]]]) -> None:
+def prepare_staging_db(path: Path, views: Mapping[str, Mapping[str, Sequence[str | Path]]]) -> None:
     """Create the DuckDB file at ``path`` with one view per zone/dataset over the given files.
 
     Declared raw datasets with nothing ingested yet get an empty, typed bronze view.
