@@ -25,12 +25,17 @@ def dataset_store(dal: DataAccessLayer, root: DataRoot) -> DatasetStore:
 @contextmanager
 def open_store(settings: Settings | None = None) -> Iterator[DatasetStore]:
     """A dataset store over the configured data root and control plane (closed on exit)."""
+    from lakehouse.dataplane import duck
+    from lakehouse.dataplane.objects import S3ObjectStore
     from lakehouse.dataplane.zones import DataRoot
 
     cfg = settings or get_settings()
+    root = DataRoot.from_uri(str(cfg.data_root), cfg.state_dir)
+    if isinstance(root.remote, S3ObjectStore):
+        duck.use_s3(root.remote.access)  # every DuckDB connection reads and writes s3:// through httpfs
     dal = DataAccessLayer.from_settings(cfg)
     try:
-        yield dataset_store(dal, DataRoot.from_uri(str(cfg.data_root)))
+        yield dataset_store(dal, root)
     finally:
         dal.close()
 

@@ -3,7 +3,9 @@
 ``LAKEHOUSE_DATABASE_URL`` — control-plane database; default: an embedded SQLite file at
 ``<data_root>/_control/lakehouse.db``. A PostgreSQL URL looks like
 ``postgresql+psycopg://postgres@127.0.0.1:5432/lakehouse``.
-``LAKEHOUSE_DATA_ROOT`` — root of the Parquet zones (default ``./data``).
+``LAKEHOUSE_DATA_ROOT`` — root of the Parquet zones (default ``./data``): a folder, a ``file://`` URI or
+``s3://bucket/prefix`` (then ``LAKEHOUSE_DATABASE_URL`` is required, the AWS variables give the access
+and ``LAKEHOUSE_STATE_DIR`` is this worker's local folder for scratch files and the catalog).
 ``LAKEHOUSE_CONFIG_DIR`` — the JSON config plane; ``LAKEHOUSE_DBT_PROJECT_DIR`` — the dbt project;
 ``LAKEHOUSE_QUERIES_DIR`` — the saved queries. Unset, each defaults to ``./config`` /
 ``./dbt_project`` / ``./queries`` when that folder exists in the working directory,
@@ -24,6 +26,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lakehouse import resources
+from lakehouse.errors import SettingsError
 
 #: The folder names looked for in the working directory before the shipped copies are used.
 LOCAL_DBT_PROJECT_DIR = Path("dbt_project")
@@ -61,8 +64,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LAKEHOUSE_", frozen=True, extra="ignore")
 
-    data_root: Path = Field(
-        default=Path("data"), description="Root folder (or file:// URI) of the Parquet zones."
+    # str first: an s3:// URI must stay a string (a Path would make it "s3:/bucket/...")
+    data_root: str | Path = Field(
+        default="data", description="Root folder, file:// URI or s3://bucket/prefix of the Parquet zones."
+    )
+    state_dir: Path | None = Field(
+        default=None,
+        description="With an s3:// data root: this worker's local folder (scratch, catalog); default ~/.cache/lakehouse/<bucket>/<prefix>.",
     )
     config_dir: Path = Field(
         default_factory=default_config_dir,
@@ -81,9 +89,19 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _default_database_url(self) -> Settings:
         if not self.database_url:
-            db_file = (self.data_root / "_control" / "lakehouse.db").resolve()
+            if self.data_root_is_remote:
+                raise SettingsError(
+                    f"LAKEHOUSE_DATA_ROOT={self.data_root} is on object storage: set LAKEHOUSE_DATABASE_URL "
+                    "to the shared PostgreSQL control plane (the embedded SQLite file lives under a local root)"
+                )
+            db_file = (Path(self.data_root) / "_control" / "lakehouse.db").resolve()
             object.__setattr__(self, "database_url", f"sqlite:///{db_file}")
         return self
+
+    @property
+    def data_root_is_remote(self) -> bool:
+        """Whether the data root is on object storage (``s3://``)."""
+        return str(self.data_root).startswith("s3://")
 
     def config_dir_or_shipped(self) -> tuple[Path, bool]:
         """The config folder, and whether it is the default config shipped with the package (unset

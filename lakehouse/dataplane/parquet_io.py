@@ -234,6 +234,17 @@ def parquet_row_count(path: Path | str) -> int:
     return int(_footer(path).num_rows)
 
 
+def stored_columns(files: Sequence[Path | str]) -> set[str]:
+    """The columns stored in any of ``files`` (not those a ``key=value`` folder adds), read through
+    DuckDB: local files and ``s3://`` objects alike."""
+    with duck.connect() as con:
+        rows = con.execute(
+            "DESCRIBE SELECT * FROM read_parquet($files, hive_partitioning = false, union_by_name = true)",
+            {"files": [reader_path(f) for f in files]},
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
 def parquet_schema(path: Path | str) -> pa.Schema:
     """Return the Arrow schema of a Parquet file."""
     try:

@@ -40,8 +40,8 @@ from lakehouse.dataplane.manifest import FileEntry, dataset_manifest, manifest_f
 from lakehouse.dataplane.parquet_io import (
     WrittenFile,
     column_ranges,
-    parquet_schema,
     read_parquet,
+    stored_columns,
     write_parquet_to,
 )
 from lakehouse.dataplane.zones import (
@@ -516,7 +516,7 @@ class DatasetStore:
         if not files:
             raise DatasetNotFoundError(company, zone, dataset, None if as_of is None else str(as_of))
         table = read_parquet(files)
-        if "dataset" in table.column_names and not any("dataset" in parquet_schema(f).names for f in files):
+        if "dataset" in table.column_names and "dataset" not in stored_columns(files):
             table = table.drop_columns(["dataset"])
         if snapshot is not None and "dt" in table.column_names:
             # A snapshot's dt is its as-of, also in the files it shares with an earlier version (they

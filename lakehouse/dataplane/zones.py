@@ -18,14 +18,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Final
 from urllib.parse import unquote, urlparse
 
-from lakehouse.dataplane.objects import LocalObjectStore, ObjectStore
+from lakehouse.dataplane.objects import LocalObjectStore, ObjectStore, S3ObjectStore
+from lakehouse.dataplane.s3 import S3Access, split_s3_uri
 from lakehouse.errors import DataPlaneError
 from lakehouse.names import DATA_ZONES as DATA_ZONES
 from lakehouse.names import ZONES as ZONES
@@ -109,12 +110,15 @@ class DataRoot:
     """
 
     root: Path
+    #: Where the objects live when not under ``root`` (an ``s3://`` data root): ``root`` is then
+    #: this worker's local folder for scratch files, the catalog and the dbt sandboxes.
+    remote: ObjectStore | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(os.path.abspath(Path(self.root).expanduser())).resolve())
 
     @classmethod
-    def from_uri(cls, uri: str | Path) -> DataRoot:
+    def from_uri(cls, uri: str | Path, state_dir: Path | None = None) -> DataRoot:
         """Build a data root from a local path or a ``file://`` URI.
 
         Args:
@@ -131,7 +135,28 @@ class DataRoot:
             return cls(uri)
         if not uri.strip():
             raise DataPlaneError("data root URI is empty: set it to a local path or a file:// URI")
+        if uri.strip().startswith("s3://"):
+            return cls.on_s3(uri.strip(), state_dir)
         return cls(_path_from_uri(uri.strip()))
+
+    @classmethod
+    def on_s3(cls, uri: str, state_dir: Path | None = None, access: S3Access | None = None) -> DataRoot:
+        """A data root in an S3-compatible bucket (access from the AWS variables unless given);
+        ``state_dir`` (default ``~/.cache/lakehouse/<bucket>/<prefix>``) is this worker's local folder.
+
+        Raises:
+            SettingsError: a malformed URI or missing AWS variables.
+        """
+        bucket, prefix = split_s3_uri(uri)
+        access = access or S3Access.from_env()
+        local = state_dir or Path.home() / ".cache" / "lakehouse" / bucket / (prefix or "_root")
+        store = S3ObjectStore(bucket, prefix, access, scratch=Path(local) / "_scratch")
+        return cls(Path(local), remote=store)
+
+    @property
+    def is_remote(self) -> bool:
+        """Whether the objects are on object storage (S3), not under :attr:`root`."""
+        return self.remote is not None
 
     # --- URIs and relative paths ------------------------------------------------------------------
 
@@ -226,11 +251,18 @@ class DataRoot:
     @cached_property
     def objects(self) -> ObjectStore:
         """The objects under this root, by key (lakehouse.dataplane.objects)."""
-        return LocalObjectStore(self.root)
+        return self.remote if self.remote is not None else LocalObjectStore(self.root)
 
     def url(self, key: str) -> str:
         """What DuckDB and pyarrow open for the object ``key``: its absolute path, or an ``s3://`` URL."""
         return self.objects.url(key)
+
+    def zone_location(self, company: str, zone: Zone) -> str:
+        """Where a zone's objects are, for DuckDB's ``allowed_directories``: its folder, or its
+        ``s3://`` prefix (ending with ``/``)."""
+        if self.remote is None:
+            return str(self.zone_dir(company, zone))
+        return self.url(self.zone_prefix(company, zone).rstrip("/")) + "/"
 
     def zone_prefix(self, company: str, zone: Zone) -> str:
         """``<company>/<zone>/``: the key prefix of a zone (manifests included)."""

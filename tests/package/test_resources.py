@@ -85,7 +85,7 @@ def test_settings_default_to_the_shipped_project_queries_and_config_outside_a_pr
     assert settings.dbt_project_dir == REPO / "dbt_project"
     assert settings.queries_dir == REPO / "queries"
     assert settings.config_dir == REPO / "config"
-    assert settings.data_root == Path("data")
+    assert settings.data_root == "data"
     assert settings.database_url == f"sqlite:///{empty_cwd / 'data' / '_control' / 'lakehouse.db'}"
 
 
