@@ -156,7 +156,7 @@ def demo_command(
         )
 
         _name, sql = resolve_query("revenue_by_month", settings.queries_dir)
-        allowed = [store.root.zone_dir(company, z) for z in DATA_ZONES]
+        allowed = [store.root.zone_location(company, z) for z in DATA_ZONES]
         since = _months_before(build.as_of, 2)
         table = run_query(
             store.root.catalog_path(company), sql, {"since": since.isoformat()}, allowed, limit=12

@@ -148,22 +148,24 @@ def query_command(
             scratch.cleanup()
 
 
-def _current_catalog(settings: Settings, company: str) -> tuple[Path, list[Path]] | None:
+def _current_catalog(settings: Settings, company: str) -> tuple[Path, list[str]] | None:
     """The company's catalog and its zone folders, when a direct read of the SQLite control plane
     tells that the catalog is current (:mod:`lakehouse.query.freshness`); None: ask the DAL."""
     from lakehouse.dataplane.zones import DataRoot
     from lakehouse.query.freshness import current_catalog
 
+    if settings.data_root_is_remote:
+        return None  # a shared PostgreSQL control plane: ask the DAL
     root = DataRoot.from_uri(str(settings.data_root))
     catalog = current_catalog(settings.database_url, root.catalog_path(company), company)
     if catalog is None:
         return None
-    return catalog, [root.zone_dir(company, z) for z in DATA_ZONES]
+    return catalog, [root.zone_location(company, z) for z in DATA_ZONES]
 
 
 def _catalog_through_the_dal(
     settings: Settings, company: str, day: date | None, scratch: tempfile.TemporaryDirectory[str] | None
-) -> tuple[Path, list[Path], list[str]]:
+) -> tuple[Path, list[str], list[str]]:
     """The catalog to query (refreshed if a crash left it behind the control plane, or one of its own
     in ``scratch`` as of ``day``), the zone folders it may read, and the views missing as of ``day``."""
     from lakehouse.query.catalog import write_catalog
@@ -193,7 +195,7 @@ def _catalog_through_the_dal(
         else:
             store.ensure_catalog(company)  # refreshed if a crash left it behind the control plane
             catalog = store.root.catalog_path(company)
-        allowed = [store.root.zone_dir(company, z) for z in DATA_ZONES]
+        allowed = [store.root.zone_location(company, z) for z in DATA_ZONES]
     return catalog, allowed, missing
 
 

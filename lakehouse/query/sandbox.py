@@ -107,7 +107,7 @@ def run_query(
     catalog_path: Path,
     sql: str,
     params: Mapping[str, object] | Sequence[object] | None,
-    allowed_dirs: Sequence[Path],
+    allowed_dirs: Sequence[str | Path],
     limit: int | None = None,
     limits: QueryConfig | None = None,
     optional_params: Collection[str] | None = None,
@@ -147,7 +147,7 @@ def stream_query(
     catalog_path: Path,
     sql: str,
     params: Mapping[str, object] | Sequence[object] | None,
-    allowed_dirs: Sequence[Path],
+    allowed_dirs: Sequence[str | Path],
     limit: int | None = None,
     limits: QueryConfig | None = None,
     batch_rows: int = STREAM_BATCH_ROWS,
@@ -366,9 +366,12 @@ def _open_catalog(catalog_path: Path, spill_dir: Path) -> duckdb.DuckDBPyConnect
     return con
 
 
-def _sandbox(con: duckdb.DuckDBPyConnection, allowed_dirs: Sequence[Path]) -> None:
+def _sandbox(con: duckdb.DuckDBPyConnection, allowed_dirs: Sequence[str | Path]) -> None:
     dirs: list[str] = []
     for d in allowed_dirs:
+        if str(d).startswith("s3://"):  # an object-storage prefix, taken as it is
+            dirs.append(str(d))
+            continue
         for variant in (Path(d).absolute(), Path(d).resolve()):
             if str(variant) not in dirs:
                 dirs.append(str(variant))
