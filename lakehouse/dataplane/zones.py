@@ -9,8 +9,10 @@ Every path the data plane touches is built here, from validated names only::
     <root>/<company>/manifests/                        run and dataset manifests
 
 Company and dataset names are slugs (:func:`lakehouse.names.validate_slug`), checked before any path
-is built, so a name can never climb out of its folder; the zone names come from :mod:`lakehouse.names`. The root is kept addressable as a URI because a later
-version puts it on object storage; only local paths and ``file://`` URIs are supported for now.
+is built, so a name can never climb out of its folder; the zone names come from :mod:`lakehouse.names`.
+The same layout, as root-relative keys, addresses the objects (:attr:`DataRoot.objects`): files under
+a local root, or objects in an S3-compatible bucket for an ``s3://bucket/prefix`` root
+(:meth:`DataRoot.on_s3`), whose ``root`` folder is then the worker's local state (scratch, catalog).
 """
 
 from __future__ import annotations
@@ -96,8 +98,8 @@ def _path_from_uri(uri: str) -> Path:
     if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
         return Path(uri)
     raise DataPlaneError(
-        f"data root {uri!r} uses the {parsed.scheme}:// scheme; object storage is not supported yet, "
-        "use a local path or a file:// URI"
+        f"data root {uri!r} uses the {parsed.scheme}:// scheme, which is not supported: "
+        "use a local path, a file:// URI or s3://bucket/prefix"
     )
 
 
@@ -119,17 +121,18 @@ class DataRoot:
 
     @classmethod
     def from_uri(cls, uri: str | Path, state_dir: Path | None = None) -> DataRoot:
-        """Build a data root from a local path or a ``file://`` URI.
+        """Build a data root from a local path, a ``file://`` URI or an ``s3://bucket/prefix`` URI.
 
         Args:
-            uri: ``/srv/data``, ``./data`` or ``file:///srv/data``.
+            uri: ``/srv/data``, ``./data``, ``file:///srv/data`` or ``s3://lake/prod``.
+            state_dir: with an ``s3://`` URI, the worker's local folder (see :meth:`on_s3`).
 
         Returns:
             The data root.
 
         Raises:
-            DataPlaneError: the URI is empty or uses another scheme (``s3://`` and friends are not
-                supported yet).
+            DataPlaneError: the URI is empty or uses another scheme.
+            SettingsError: a malformed ``s3://`` URI, or the AWS variables are missing.
         """
         if isinstance(uri, Path):
             return cls(uri)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.dataplane.zones import ZONES, DataRoot, part_file_name
-from lakehouse.errors import DataPlaneError, InvalidNameError
+from lakehouse.errors import DataPlaneError, InvalidNameError, SettingsError
 from lakehouse.names import validate_slug
 
 RUN_ID = "20261130T054512Z-1a2b3c4d"
@@ -91,10 +91,29 @@ def test_relative_root_is_made_absolute(tmp_path: Path, monkeypatch: pytest.Monk
     assert DataRoot.from_uri("./data").root == (tmp_path / "data").resolve()
 
 
-@pytest.mark.parametrize("uri", ["s3://bucket/data", "gs://bucket", "https://example.com/data", "az://c/d"])
-def test_from_uri_refuses_object_storage(uri: str) -> None:
-    with pytest.raises(DataPlaneError, match="object storage is not supported yet"):
+@pytest.mark.parametrize("uri", ["gs://bucket", "https://example.com/data", "az://c/d"])
+def test_from_uri_refuses_other_object_stores(uri: str) -> None:
+    with pytest.raises(DataPlaneError, match="not supported: use a local path, a file:// URI or s3://"):
         DataRoot.from_uri(uri)
+
+
+def test_an_s3_uri_is_a_remote_root_with_a_local_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SettingsError, match="AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION"):
+        DataRoot.from_uri("s3://lake-bucket/prod")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+
+    root = DataRoot.from_uri("s3://lake-bucket/prod/", state_dir=tmp_path / "state")
+
+    assert root.is_remote and root.root == (tmp_path / "state").resolve()
+    assert root.url("acme/manifests/runs/r1.json") == "s3://lake-bucket/prod/acme/manifests/runs/r1.json"
+    assert root.zone_location("acme", "silver") == "s3://lake-bucket/prod/acme/silver/"
+    assert not DataRoot.from_uri(str(tmp_path / "data")).is_remote
 
 
 def test_from_uri_refuses_empty_and_remote_file_uris() -> None:
