@@ -161,12 +161,15 @@ def demo_command(
         table = run_query(
             store.root.catalog_path(company), sql, {"since": since.isoformat()}, allowed, limit=12
         )
+        # the analysts' catalog: under a local data root, or in this worker's state folder (s3://)
+        catalog = store.root.catalog_path(company) if store.root.is_remote else None
     console.print(
         f"revenue by month since {since} (queries/revenue_by_month.sql --param since={since}):", markup=False
     )
     render(table, "table", None, console)
     console.print(
-        f"\nnext: lakehouse query -c {company} top_customers   |   duckdb -readonly {settings.data_root}/{company}/catalog.duckdb",
+        f"\nnext: lakehouse query -c {company} top_customers   |   "
+        f"duckdb -readonly {catalog or f'{settings.data_root}/{company}/catalog.duckdb'}",
         markup=False,
     )
 
