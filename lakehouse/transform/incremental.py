@@ -33,6 +33,7 @@ from lakehouse.dataplane.manifest import FileEntry
 from lakehouse.dataplane.sql import quote_identifier, quote_literal, reader_path
 from lakehouse.dataplane.store import BRONZE_DAY, DatasetStore, StagedVersion
 from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
+from lakehouse.errors import DataPlaneError
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ def _incremental_models(
         return {}, f"the last build ({run.run_id}) kept no dbt manifest"
     try:
         nodes: dict[str, Any] = json.loads(store.root.objects.get_bytes(str(path))).get("nodes", {})
-    except (OSError, ValueError) as exc:
+    except (DataPlaneError, ValueError) as exc:  # a missing or unreadable object, or not JSON
         return {}, f"cannot read the dbt manifest of the last build ({path}): {exc}"
     models = {uid: n for uid, n in nodes.items() if n.get("resource_type") == "model"}
     partial: dict[str, bool] = {}

@@ -121,6 +121,19 @@ def test_a_backfill_and_a_select_build_are_followed_by_a_full_build(lake: Lakeho
 
 
 @sqlite_only
+def test_a_last_build_whose_kept_dbt_manifest_is_gone_is_followed_by_a_full_build(lake: Lakehouse) -> None:
+    [last] = lake.dal.list_pipeline_runs(COMPANY, "dbt_build", limit=1)
+    kept = [a for a in (last.output_manifest or {})["dbt_artifacts"] if a.endswith("manifest.json")]
+    lake.store.root.objects.delete(kept)
+    BronzeIngest(lake.store).run(COMPANY, _days(lake)[-3:-2])
+
+    result = _last_build(lake)
+
+    assert result.incremental_from is None
+    assert "cannot read the dbt manifest" in str(_input_manifest(lake, result)["full_build"])
+
+
+@sqlite_only
 def test_a_table_reading_bronze_past_the_incremental_models_makes_builds_full(lake: Lakehouse) -> None:
     # a gold table over a staging view would see only the new files in an incremental build
     (lake.project_dir / "models" / "gold" / "jobs_raw_count.sql").write_text(
