@@ -131,46 +131,37 @@ class LocalObjectStore:
     def url(self, key: str) -> str:
         return str(self.path(key))
 
-    def put_file(self, local: Path, key: str, *, if_absent: bool = True) -> None:
+    @contextlib.contextmanager
+    def _output(self, key: str, *, if_absent: bool) -> Iterator[Path]:
+        """The temporary file next to ``key``'s target (atomic.atomic_output); a create-only write
+        that finds the target there raises ObjectExistsError."""
         target = self.path(key)
-        ensure_dir(target.parent)
         try:
             with atomic_output(target, overwrite=not if_absent) as tmp:
-                shutil.copyfile(local, tmp)
-        except DataPlaneError as exc:
-            if target.exists() and if_absent:
-                raise ObjectExistsError(str(target)) from exc
-            raise
-
-    @contextlib.contextmanager
-    def new_file(self, key: str) -> Iterator[Path]:
-        target = self.path(key)
-        if target.exists():
-            raise ObjectExistsError(str(target))
-        try:
-            with atomic_output(target, overwrite=False) as tmp:  # next to the target: one link
                 yield tmp
         except DataPlaneError as exc:
-            if target.exists() and not isinstance(exc, ObjectExistsError):
+            if if_absent and target.exists() and not isinstance(exc, ObjectExistsError):
                 raise ObjectExistsError(str(target)) from exc
             raise
 
+    def put_file(self, local: Path, key: str, *, if_absent: bool = True) -> None:
+        with self._output(key, if_absent=if_absent) as tmp:
+            shutil.copyfile(local, tmp)
+
+    def new_file(self, key: str) -> contextlib.AbstractContextManager[Path]:
+        return self._output(key, if_absent=True)  # next to the target: published by one link
+
     def put_bytes(self, key: str, data: bytes, *, if_absent: bool = True) -> None:
-        target = self.path(key)
-        ensure_dir(target.parent)
-        try:
-            with atomic_output(target, overwrite=not if_absent) as tmp:
-                tmp.write_bytes(data)
-        except DataPlaneError as exc:
-            if target.exists() and if_absent:
-                raise ObjectExistsError(str(target)) from exc
-            raise
+        with self._output(key, if_absent=if_absent) as tmp:
+            tmp.write_bytes(data)
 
     def get_bytes(self, key: str) -> bytes:
         try:
             return self.path(key).read_bytes()
         except FileNotFoundError:
             raise ObjectMissingError(self.url(key)) from None
+        except OSError as exc:
+            raise DataPlaneError(f"cannot read {self.url(key)}: {exc.strerror or exc}") from exc
 
     def sha256(self, key: str) -> str:
         path = self.path(key)
