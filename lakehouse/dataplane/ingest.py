@@ -51,7 +51,7 @@ from lakehouse.dataplane.csv_io import (
     parse_delimiter,
     parse_encoding,
 )
-from lakehouse.dataplane.json_io import dumps_line, is_blank
+from lakehouse.dataplane.json_io import is_blank, jsonl_document
 from lakehouse.dataplane.maintenance import WORK_DIR
 from lakehouse.dataplane.manifest import FileEntry, run_manifest
 from lakehouse.dataplane.pipeline_run import PipelineRun
@@ -750,9 +750,7 @@ class BronzeIngest:
             }
             for line, problems in sorted(by_line.items())
         ]
-        self.store.root.objects.put_bytes(
-            key, "".join(f"{dumps_line(r)}\n" for r in rows).encode(), if_absent=False
-        )
+        self.store.root.objects.put_bytes(key, jsonl_document(rows, key), if_absent=False)
         return key
 
 

@@ -78,8 +78,23 @@ def dumps_line(obj: object) -> str:
         raise DataPlaneError(f"cannot serialise to JSON: {exc}") from exc
 
 
+def jsonl_document(rows: Iterable[Mapping[str, Any]], name: str | Path) -> bytes:
+    """One compact JSON object per line (:func:`dumps_line`), UTF-8, each line ending in a newline.
+
+    Raises:
+        DataPlaneError: a row is not a mapping (``name`` says which document) or holds a value JSON
+            cannot represent.
+    """
+    lines = []
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            raise DataPlaneError(f"row {number} for {name} is a {type(row).__name__}, not a mapping")
+        lines.append(dumps_line(row) + "\n")
+    return "".join(lines).encode("utf-8")
+
+
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write one JSON object per line to ``path``, atomically.
+    """Write :func:`jsonl_document` of ``rows`` to ``path``, atomically.
 
     Args:
         path: final path of the file.
@@ -91,15 +106,11 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
     Raises:
         DataPlaneError: a row is not a mapping or holds a value JSON cannot represent.
     """
-    count = 0
-    with atomic_output(Path(path)) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        for row in rows:
-            if not isinstance(row, Mapping):
-                raise DataPlaneError(f"row {count + 1} for {path} is a {type(row).__name__}, not a mapping")
-            handle.write(dumps_line(row))
-            handle.write("\n")
-            count += 1
-    return count
+    rows = list(rows)
+    data = jsonl_document(rows, path)
+    with atomic_output(Path(path)) as tmp:
+        tmp.write_bytes(data)
+    return len(rows)
 
 
 def _bad_json(path: str | Path, line: int, exc: json.JSONDecodeError) -> DataPlaneError:
