@@ -234,15 +234,24 @@ def parquet_row_count(path: Path | str) -> int:
     return int(_footer(path).num_rows)
 
 
-def stored_columns(files: Sequence[Path | str]) -> set[str]:
-    """The columns stored in any of ``files`` (not those a ``key=value`` folder adds), read through
-    DuckDB: local files and ``s3://`` objects alike."""
+def stored_schema(files: Sequence[Path | str]) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of the columns stored in any of ``files`` (not those a ``key=value``
+    folder adds), read through DuckDB: local files and ``s3://`` objects alike.
+
+    Raises:
+        duckdb.Error: a file cannot be read.
+    """
     with duck.connect() as con:
         rows = con.execute(
             "DESCRIBE SELECT * FROM read_parquet($files, hive_partitioning = false, union_by_name = true)",
             {"files": [reader_path(f) for f in files]},
         ).fetchall()
-    return {str(r[0]) for r in rows}
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def stored_columns(files: Sequence[Path | str]) -> set[str]:
+    """The names of :func:`stored_schema`."""
+    return {name for name, _ in stored_schema(files)}
 
 
 def parquet_schema(path: Path | str) -> pa.Schema:

@@ -292,16 +292,14 @@ def _file_columns(zone: str, dataset: str, path: str) -> tuple[tuple[str, str], 
     import pyarrow.parquet as pq  # only to write a catalog (a query just reads one)
 
     if path.startswith("s3://"):  # the footer through DuckDB's httpfs (the connection has the secret)
+        from lakehouse.dataplane.parquet_io import stored_schema
+
         try:
-            with duck.connect() as con:
-                described = con.execute(
-                    "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [path]
-                ).fetchall()
+            return tuple(stored_schema([path]))
         except duckdb.Error as exc:
             raise DataPlaneError(
                 f"catalog view {zone}.{dataset}: cannot read the Parquet footer of {path}: {exc}"
             ) from exc
-        return tuple((str(r[0]), str(r[1])) for r in described)
     try:
         schema = pq.read_schema(path)
     except (OSError, ValueError) as exc:
