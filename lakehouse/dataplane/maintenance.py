@@ -179,6 +179,7 @@ class Maintenance:
         committed_now = self._referenced_paths(company, exclude=expire_ids)
         removed = [rel for rel in removed if rel not in committed_now]
         removed.extend(self._orphaned_rejects(company))
+        objects = list(removed)  # under the data root; what follows is this worker's scratch
         work = self.store.root.company_dir(company) / WORK_DIR
         # Run folders only: not the link to the running build's folder (transform/dbt_runner.py).
         stale_work = (
@@ -190,13 +191,10 @@ class Maintenance:
         links = [p for p in work.iterdir() if p.is_symlink()] if work.exists() else []
         going = {d.resolve() for d in stale_work}
         dangling = [p for p in links if not p.exists() or p.resolve() in going]
-        links_removed = {self.store.root.relative(p) for p in dangling}
-        removed.extend(sorted(links_removed))
+        removed.extend(sorted(self.store.root.relative(p) for p in dangling))
         abandoned = self._abandoned_runs(company)
         if not dry_run:
-            self.store.root.objects.delete(
-                rel for rel in removed if not rel.endswith("/") and rel not in links_removed
-            )
+            self.store.root.objects.delete(objects)
             for link in dangling:
                 link.unlink(missing_ok=True)
             for d in stale_work:
