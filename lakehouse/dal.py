@@ -20,10 +20,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakehouse.db import company_lock, run_health
 from lakehouse.db.engine import (
+    PoolLimits,
     control_plane_error,
     make_engine,
     make_session_factory,
@@ -64,7 +66,7 @@ from lakehouse.db.repos.run_repo import SqlRunRepo
 from lakehouse.db.repos.scheduler_repo import SqlSchedulerRepo
 from lakehouse.db.schema_head import require_head
 from lakehouse.db.types import utcnow
-from lakehouse.errors import AlreadyExistsError
+from lakehouse.errors import AlreadyExistsError, ConnectionPoolExhaustedError
 from lakehouse.ids import new_run_id
 from lakehouse.settings import Settings, get_settings
 
@@ -83,16 +85,23 @@ class DataAccessLayer:
             engine: the control-plane engine; see :meth:`from_url` and :meth:`from_settings`.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, limits: PoolLimits | None = None) -> None:
         self._engine = engine
+        self._limits = limits or PoolLimits()
         self._sessions: sessionmaker[Session] = make_session_factory(engine)
         self._local = threading.local()
         self._reached = False  # a session committed: a later connection failure is a lost database
 
     @classmethod
-    def from_url(cls, url: str, check_schema: bool = True) -> DataAccessLayer:
-        """Connect to ``url``; with ``check_schema``, refuse a database not migrated to head."""
-        dal = cls(make_engine(url))
+    def from_url(
+        cls, url: str, check_schema: bool = True, limits: PoolLimits | None = None
+    ) -> DataAccessLayer:
+        """Connect to ``url``; with ``check_schema``, refuse a database not migrated to head.
+
+        ``limits`` bound the connections and statements on PostgreSQL (default :class:`PoolLimits`).
+        """
+        limits = limits or PoolLimits()
+        dal = cls(make_engine(url, limits), limits)
         if check_schema:
             try:
                 require_head(dal._engine)
@@ -103,7 +112,14 @@ class DataAccessLayer:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, check_schema: bool = True) -> DataAccessLayer:
-        return cls.from_url((settings or get_settings()).database_url, check_schema=check_schema)
+        cfg = settings or get_settings()
+        limits = PoolLimits(
+            size=cfg.db_pool_size,
+            overflow=cfg.db_max_overflow,
+            wait_seconds=cfg.db_pool_timeout,
+            statement_timeout_seconds=cfg.db_statement_timeout,
+        )
+        return cls.from_url(cfg.database_url, check_schema=check_schema, limits=limits)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -129,6 +145,10 @@ class DataAccessLayer:
             if mapped is not None:
                 raise mapped from exc
             raise
+        except PoolTimeoutError as exc:
+            raise ConnectionPoolExhaustedError(
+                self.url, self._limits.connections, self._limits.wait_seconds
+            ) from exc
         self._reached = True
 
     @contextmanager

@@ -161,6 +161,33 @@ class DatabaseUnavailableError(ControlPlaneError):
             )
 
 
+class StatementTimeoutError(ControlPlaneError):
+    """The control-plane server cancelled a statement that ran past ``LAKEHOUSE_DB_STATEMENT_TIMEOUT``."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"the control-plane database at {url} cancelled a statement that ran too long ({reason}): "
+            "the server is overloaded or another session holds a lock for long. Run the command again; "
+            "if such statements are expected, raise LAKEHOUSE_DB_STATEMENT_TIMEOUT (seconds, 0 = no limit)."
+        )
+
+
+class ConnectionPoolExhaustedError(ControlPlaneError):
+    """Every connection this process may open to the control plane stayed in use past the wait."""
+
+    def __init__(self, url: str, connections: int, wait_seconds: float) -> None:
+        self.url = url
+        self.connections = connections
+        self.wait_seconds = wait_seconds
+        super().__init__(
+            f"all {connections} connections this process may open to the control-plane database at {url} "
+            f"were busy for {wait_seconds:g}s: raise LAKEHOUSE_DB_POOL_SIZE / LAKEHOUSE_DB_MAX_OVERFLOW "
+            "(and the server's max_connections to match), or run fewer threads per process"
+        )
+
+
 class MigrationRequiredError(ControlPlaneError):
     def __init__(self, current: str | None, head: str, url: str | None = None) -> None:
         self.current = current

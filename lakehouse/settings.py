@@ -77,6 +77,30 @@ class Settings(BaseSettings):
         description="Folder of the JSON config plane (default ./config if it exists, else the shipped one).",
     )
     database_url: str = Field(default="", description="SQLAlchemy URL of the control-plane database.")
+    db_pool_size: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="PostgreSQL: connections each process keeps open to the control plane.",
+    )
+    db_max_overflow: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="PostgreSQL: connections a process may open beyond the pool when busy.",
+    )
+    db_pool_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="PostgreSQL: seconds a call waits for a free pooled connection.",
+    )
+    db_statement_timeout: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="PostgreSQL: the longest one control-plane statement may run, in seconds (0: no limit).",
+    )
     queries_dir: Path = Field(
         default_factory=default_queries_dir,
         description="Folder of saved analyst queries (default ./queries if it exists, else the shipped ones).",

@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from lakehouse.errors import (
     DiskFullError,
     LakehouseError,
     SettingsError,
+    StatementTimeoutError,
     disk_full_from,
     low_on_space,
 )
@@ -78,8 +80,41 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class PoolLimits:
+    """What one process may take of a shared PostgreSQL server (``LAKEHOUSE_DB_*`` settings).
+
+    Attributes:
+        size: connections kept open in the pool.
+        overflow: connections opened beyond ``size`` at busy moments (closed when returned).
+        wait_seconds: how long a call waits for a free connection before it fails.
+        statement_timeout_seconds: the longest one statement may run (0: no limit).
+    """
+
+    size: int = 5
+    overflow: int = 5
+    wait_seconds: float = 30.0
+    statement_timeout_seconds: float = 300.0
+
+    @property
+    def connections(self) -> int:
+        """The most connections the pool opens at once."""
+        return self.size + self.overflow
+
+
+def _with_statement_timeout(options: str, seconds: float) -> str:
+    """libpq ``options`` that also set ``statement_timeout`` (unless they set it already)."""
+    if seconds <= 0 or "statement_timeout" in options:
+        return options
+    return f"{options} -c statement_timeout={round(seconds * 1000)}".strip()
+
+
+def make_engine(url: str, limits: PoolLimits | None = None) -> Engine:
     """Create an engine for ``url``; for SQLite, create the file's folder and set the pragmas.
+
+    On PostgreSQL, ``limits`` bound the pool and the statements of a command or worker; without them
+    (migrations, ``lakehouse db``) the pool is SQLAlchemy's default and a statement may run as long
+    as it needs (a data migration may take a while).
 
     Raises:
         SettingsError: the URL cannot be parsed or names an unsupported backend.
@@ -106,10 +141,25 @@ def make_engine(url: str) -> Engine:
                 f"use the psycopg 3 driver: write the URL as postgresql+psycopg://... (got {parsed.drivername})"
             )
         # A server that does not answer fails the command after this long instead of hanging it.
-        connect_args = (
+        connect_args: dict[str, Any] = (
             {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         )
-        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        if limits is None:
+            return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        given = parsed.query.get("options", "")
+        options = _with_statement_timeout(
+            given if isinstance(given, str) else " ".join(given), limits.statement_timeout_seconds
+        )
+        if options:
+            connect_args["options"] = options
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=limits.size,
+            max_overflow=limits.overflow,
+            pool_timeout=limits.wait_seconds,
+            connect_args=connect_args,
+        )
     raise SettingsError(f"unsupported control-plane backend {backend!r}: use sqlite or postgresql+psycopg")
 
 
@@ -199,6 +249,10 @@ def _mapped(exc: BaseException, engine_url: URL, lost: bool) -> LakehouseError |
     path = sqlite_path(engine_url)
     if disk_full_from(exc) is not None:
         return DiskFullError(str(path) if path else f"the database server at {url}")
+    if _statement_timed_out(exc):
+        return StatementTimeoutError(
+            url, _first_line(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc)
+        )
     reason = lost_connection_reason(exc)
     if path is not None and _sqlite_io_failure(exc) and low_on_space(path):
         # SQLite that cannot write its journal on a full disk says "disk I/O error" or "unable to
@@ -207,6 +261,13 @@ def _mapped(exc: BaseException, engine_url: URL, lost: bool) -> LakehouseError |
     if reason is None:
         return None
     return DatabaseUnavailableError(url, reason, lost)
+
+
+def _statement_timed_out(exc: BaseException) -> bool:
+    """PostgreSQL cancelled the statement for ``statement_timeout`` (SQLSTATE 57014 with that reason;
+    the same state for a cancel by an operator is left as it is)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return str(getattr(orig, "sqlstate", "") or "") == "57014" and "statement timeout" in str(orig)
 
 
 def _sqlite_io_failure(exc: BaseException) -> bool:
