@@ -15,6 +15,10 @@ occurrence. SIGTERM or Ctrl-C: idle, the worker exits at once; in a task, the ta
 pipeline run marked failed as any failure is, its scheduler run closed "abandoned", its claim
 released so the occurrence is due again at once), and the worker exits 0.
 
+A running worker that loses its control plane (PostgreSQL restarts, the network drops) does not exit:
+it says so and tries again, waiting longer each time (up to a minute); an occurrence it could not
+record is due again for any worker once its claim's lease lapses (``--once`` fails instead).
+
 An SQLite control plane serialises every writer, so it runs one worker at a time: a second one is
 refused (:class:`WorkerRefusedError`) while the first holds the worker lock.
 
@@ -37,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.db.records import Task, TaskClaim, TaskOutcome, TaskRun, TaskStatus
-from lakehouse.errors import LakehouseError, WorkerRefusedError
+from lakehouse.errors import DatabaseUnavailableError, LakehouseError, WorkerRefusedError
 from lakehouse.ops.schedule import MIN_INTERVAL, Schedule
 from lakehouse.ops.task_config import Retry, parse_task_config
 from lakehouse.ops.tasks import RUNNERS, Runner, TaskContext
@@ -196,19 +200,32 @@ class Worker:
         with self._exclusive():
             if self._on_start is not None:
                 self._on_start()
+            outage: _Outage | None = None
             while not self._stop.is_set():
                 if max_tasks is not None and len(report.runs) >= max_tasks:
                     report.stopped_by = "max-tasks"
                     break
-                self._schedule_unscheduled()
-                claims = self.dal.claim_due_tasks(self.worker_id, self.lease, limit=1, only=self.only)
-                if not claims:
+                try:
+                    self._schedule_unscheduled()
+                    claims = self.dal.claim_due_tasks(self.worker_id, self.lease, limit=1, only=self.only)
+                    if outage is not None:
+                        logger.warning(
+                            "the control plane is back after %.0fs; the worker goes on", outage.seconds
+                        )
+                        outage = None
+                    if not claims:
+                        if once:
+                            report.stopped_by = "once"
+                            break
+                        self._stop.wait(self.poll_seconds)
+                        continue
+                    summary = self._execute(claims[0])
+                except DatabaseUnavailableError as exc:
                     if once:
-                        report.stopped_by = "once"
-                        break
-                    self._stop.wait(self.poll_seconds)
+                        raise
+                    outage = outage or _Outage(self.poll_seconds)
+                    self._stop.wait(outage.next_wait(exc))
                     continue
-                summary = self._execute(claims[0])
                 report.runs.append(summary)
                 if summary.abandoned:
                     break
@@ -390,6 +407,31 @@ class Worker:
         finally:
             done.set()
             thread.join()
+
+
+class _Outage:
+    """A running worker that lost its control plane waits and tries again: after ``poll_seconds``
+    (at least 1 s), doubling up to :data:`MAX_OUTAGE_WAIT`, saying so on each try. An occurrence it
+    was running when the connection went is not lost: its claim lapses after the lease and it is due
+    again for any worker."""
+
+    def __init__(self, poll_seconds: float) -> None:
+        self.started = time.monotonic()
+        self._wait = max(poll_seconds, MIN_OUTAGE_WAIT)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def next_wait(self, exc: DatabaseUnavailableError) -> float:
+        wait, self._wait = self._wait, min(self._wait * 2, MAX_OUTAGE_WAIT)
+        logger.warning("%s (the worker tries again in %.0fs)", exc, wait)
+        return wait
+
+
+#: The shortest and the longest a worker waits between two tries of a control plane out of reach.
+MIN_OUTAGE_WAIT = 1.0
+MAX_OUTAGE_WAIT = 60.0
 
 
 def describe_next(task: Task) -> str:

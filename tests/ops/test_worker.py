@@ -3,6 +3,7 @@ catch-up, once tasks, lease takeover, a stop in the middle of a task, one worker
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,9 @@ from lakehouse.config import load_config
 from lakehouse.dal import DataAccessLayer
 from lakehouse.dataplane.store import DatasetStore
 from lakehouse.db.records import Task, TaskOutcome, TaskUpdate
-from lakehouse.errors import WorkerRefusedError
+from lakehouse.errors import DatabaseUnavailableError, WorkerRefusedError
 from lakehouse.ops import task_admin
+from lakehouse.ops import worker as worker_module
 from lakehouse.ops.task_config import TASK_TYPES
 from lakehouse.ops.tasks import TaskContext, TaskResult
 from lakehouse.ops.worker import SQLITE_WORKER_LOCK, Worker
@@ -271,3 +273,98 @@ def test_sqlite_runs_one_worker_at_a_time(dal: DataAccessLayer, store: DatasetSt
     finally:
         lock.release()
     assert _worker(store, Calls()).run(once=True).stopped_by == "once"
+
+
+def _lost(what: str) -> DatabaseUnavailableError:
+    return DatabaseUnavailableError(
+        "postgresql+psycopg://lakehouse@db/test", f"{what}: server closed the connection", True
+    )
+
+
+def test_a_worker_that_loses_the_control_plane_waits_tries_again_and_goes_on(
+    dal: DataAccessLayer,
+    store: DatasetStore,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(worker_module, "MIN_OUTAGE_WAIT", 0.01)
+    _add(dal, "acme-gc", "interval", "1h")
+    _due(dal, "acme-gc", _now() - timedelta(seconds=1))
+    real_claim = dal.claim_due_tasks
+    failures = iter([_lost("claim 1"), _lost("claim 2")])
+
+    def flaky_claim(*args: Any, **kwargs: Any) -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(dal, "claim_due_tasks", flaky_claim)
+    runner = Calls()
+    worker = _worker(store, runner)
+
+    def ran_once(ctx: TaskContext, task: Task, cfg: Any, run_id: str) -> TaskResult:
+        worker.drain("done")
+        return runner(ctx, task, cfg, run_id)
+
+    worker.runners = dict.fromkeys(TASK_TYPES, ran_once)
+    with caplog.at_level(logging.WARNING, logger="lakehouse.ops.worker"):
+        report = worker.run()
+
+    assert [r.success for r in report.runs] == [True]
+    assert [r.success for r in dal.list_task_runs("acme-gc")] == [True]
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("claim 1: server closed the connection" in m and "tries again in" in m for m in said) == 1
+    assert sum("claim 2" in m for m in said) == 1
+    assert any("the control plane is back" in m for m in said)
+
+
+def test_an_occurrence_the_worker_could_not_record_runs_again_after_the_lease(
+    dal: DataAccessLayer, store: DatasetStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection goes while a task runs: its failure cannot be recorded either. The worker waits
+    for the control plane; once the claim's lease lapses, the occurrence runs again, and is recorded."""
+    monkeypatch.setattr(worker_module, "MIN_OUTAGE_WAIT", 0.01)
+    _add(dal, "acme-gc", "interval", "1h")
+    due = _now() - timedelta(seconds=1)
+    _due(dal, "acme-gc", due)
+    real_finish = dal.finish_task_claim
+    down = {"finish": True}
+
+    def finish(*args: Any, **kwargs: Any) -> Any:
+        if down.pop("finish", False):
+            raise _lost("finish")
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(dal, "finish_task_claim", finish)
+    attempts: list[int] = []
+    worker = _worker(store, Calls(), lease=1)
+
+    def runner(ctx: TaskContext, task: Task, cfg: Any, run_id: str) -> TaskResult:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            raise _lost("build")
+        worker.drain("done")
+        return TaskResult("ran", {})
+
+    worker.runners = dict.fromkeys(TASK_TYPES, runner)
+    report = worker.run()
+
+    assert attempts == [1, 2]
+    assert [(r.attempt, r.success) for r in report.runs] == [(2, True)]
+    first, second = dal.list_task_runs("acme-gc")
+    assert first.success is False and first.occurrence_at == second.occurrence_at == due.replace(
+        microsecond=due.microsecond
+    )
+    assert (second.attempt, second.success) == (2, True)
+
+
+def test_a_worker_run_once_fails_on_a_lost_control_plane(
+    dal: DataAccessLayer, store: DatasetStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise _lost("claim")
+
+    monkeypatch.setattr(dal, "claim_due_tasks", lost)
+    with pytest.raises(DatabaseUnavailableError, match="claim: server closed the connection"):
+        _worker(store, Calls()).run(once=True)
