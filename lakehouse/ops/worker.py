@@ -173,6 +173,9 @@ class Worker:
         self._stop = threading.Event()
         self._stop_reason: str | None = None
         self._in_task = False
+        #: Why the task in progress was stopped (the stop may reach the worker wrapped in another
+        #: error: DuckDB turns an exception raised in a query into "Query interrupted").
+        self._stopped_in_task: str | None = None
 
     # --- control ----------------------------------------------------------------------------------
 
@@ -183,6 +186,7 @@ class Worker:
         self._stop.set()
         if self._in_task:
             self._in_task = False  # raise once
+            self._stopped_in_task = reason
             raise WorkerStop(reason)
 
     def drain(self, reason: str) -> None:
@@ -291,6 +295,7 @@ class Worker:
             return self._finish(claim, outcome, started, None)
         runner = self.runners[task.task_type]
         success = False
+        self._stopped_in_task = None
         try:
             with self._renewing(claim):
                 self._in_task = True
@@ -304,9 +309,17 @@ class Worker:
             abandoned = True
             message = f"abandoned: worker {self.worker_id} stopped ({stop}); the occurrence is due again"
         except Exception as exc:  # the task failed: recorded, retried as its config says
-            logger.info("task %s failed", task.task_key, exc_info=True)
-            message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-            metadata["error"] = {"type": type(exc).__name__, "message": str(exc)}
+            error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            if self._stopped_in_task is not None:  # the stop, wrapped on its way out of the task
+                abandoned = True
+                message = (
+                    f"abandoned: worker {self.worker_id} stopped ({self._stopped_in_task}; the task "
+                    f"ended with {error}); the occurrence is due again"
+                )
+            else:
+                logger.info("task %s failed", task.task_key, exc_info=True)
+                message = error
+                metadata["error"] = {"type": type(exc).__name__, "message": str(exc)}
         now = _now()
         if abandoned:
             plan = Plan(claim.occurrence_at, claim.attempt)

@@ -368,3 +368,32 @@ def test_a_worker_run_once_fails_on_a_lost_control_plane(
     monkeypatch.setattr(dal, "claim_due_tasks", lost)
     with pytest.raises(DatabaseUnavailableError, match="claim: server closed the connection"):
         _worker(store, Calls()).run(once=True)
+
+
+def test_a_stop_that_reaches_the_worker_wrapped_in_another_error_still_abandons_the_task(
+    dal: DataAccessLayer, store: DatasetStore
+) -> None:
+    """DuckDB turns an exception raised by a signal handler during a query into
+    ``RuntimeError: Query interrupted``: a stop is a stop, not a failure of the task."""
+    _add(dal, "acme-gc", "interval", "1h")
+    due = _now() - timedelta(seconds=1)
+    _due(dal, "acme-gc", due)
+    holder: dict[str, Worker] = {}
+
+    def in_a_query(ctx: TaskContext, task: Task, cfg: Any, run_id: str) -> TaskResult:
+        try:
+            holder["worker"].request_stop("SIGTERM")
+        except BaseException:
+            raise RuntimeError("Query interrupted") from None
+        raise AssertionError("not reached")
+
+    worker = holder["worker"] = _worker(store, in_a_query)
+    [run] = worker.run().runs
+
+    assert run.abandoned and not run.success
+    assert (
+        "abandoned: worker w1 stopped (SIGTERM; the task ended with RuntimeError: Query interrupted)"
+        in run.message
+    )
+    task = dal.get_task("acme-gc")
+    assert task.claimed_by is None and task.next_run_at == due.replace(microsecond=due.microsecond)
