@@ -7,6 +7,7 @@ an install problem: the tests fail, they never skip.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 
@@ -24,6 +25,7 @@ def s3_endpoint() -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of a moto S3 server that runs for the test session."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request in a failure's log
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
