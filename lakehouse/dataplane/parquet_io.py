@@ -249,6 +249,24 @@ def stored_schema(files: Sequence[Path | str]) -> list[tuple[str, str]]:
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
+def stored_schemas(files: Sequence[Path | str]) -> list[list[tuple[str, str]]]:
+    """:func:`stored_schema` of each of ``files`` on its own, in one DuckDB connection (opening one,
+    with httpfs and its secret for ``s3://`` objects, costs several times a footer read).
+
+    Raises:
+        duckdb.Error: a file cannot be read (its ``reader_path`` is in the message).
+    """
+    schemas = []
+    with duck.connect() as con:
+        for path in files:
+            rows = con.execute(
+                "DESCRIBE SELECT * FROM read_parquet($file, hive_partitioning = false)",
+                {"file": reader_path(path)},
+            ).fetchall()
+            schemas.append([(str(r[0]), str(r[1])) for r in rows])
+    return schemas
+
+
 def stored_columns(files: Sequence[Path | str]) -> set[str]:
     """The names of :func:`stored_schema`."""
     return {name for name, _ in stored_schema(files)}

@@ -202,7 +202,8 @@ def _plan_view(zone: str, dataset: str, source: ViewSource, known: _Known | None
     if not paths:
         return _ViewPlan(zone, dataset, (), False, "none", (), False, _FILENAME_COLUMN, None)
     known_files, signature = known if known is not None else (frozenset(), ())
-    columns = [signature if p in known_files else _file_columns(zone, dataset, p) for p in paths]
+    read = _files_columns(zone, dataset, [p for p in paths if p not in known_files])
+    columns = [signature if p in known_files else read[p] for p in paths]
     names = {name for cols in columns for name, _ in cols}
     dt_form, dts = _plan_dt(zone, dataset, paths, source.dt)
     hide_file_dt = dt_form != "none" and DT_COLUMN in names
@@ -288,18 +289,27 @@ def _checked_path(zone: str, dataset: str, text: str) -> str:
     return text
 
 
+def _files_columns(zone: str, dataset: str, paths: Sequence[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each file's columns: local footers through pyarrow; ``s3://`` ones through DuckDB's httpfs,
+    all of them in one connection (it has the secret)."""
+    columns = {p: _file_columns(zone, dataset, p) for p in paths if not p.startswith("s3://")}
+    remote = [p for p in paths if p.startswith("s3://")]
+    if remote:
+        from lakehouse.dataplane.parquet_io import stored_schemas
+
+        try:
+            schemas = stored_schemas(remote)
+        except duckdb.Error as exc:
+            raise DataPlaneError(
+                f"catalog view {zone}.{dataset}: cannot read a Parquet footer: {exc}"
+            ) from exc
+        columns.update((path, tuple(schema)) for path, schema in zip(remote, schemas, strict=True))
+    return columns
+
+
 def _file_columns(zone: str, dataset: str, path: str) -> tuple[tuple[str, str], ...]:
     import pyarrow.parquet as pq  # only to write a catalog (a query just reads one)
 
-    if path.startswith("s3://"):  # the footer through DuckDB's httpfs (the connection has the secret)
-        from lakehouse.dataplane.parquet_io import stored_schema
-
-        try:
-            return tuple(stored_schema([path]))
-        except duckdb.Error as exc:
-            raise DataPlaneError(
-                f"catalog view {zone}.{dataset}: cannot read the Parquet footer of {path}: {exc}"
-            ) from exc
     try:
         schema = pq.read_schema(path)
     except (OSError, ValueError) as exc:
