@@ -8,10 +8,10 @@ DAYS ?= 90
 
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test test-reliability test-incremental lint format bench migrate clean-data wheel
+.PHONY: help demo test test-reliability test-incremental lint format bench migrate clean-data wheel s3-server
 
 help: ## Show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version' 
@@ -28,6 +28,10 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.runtime-installed ## Run the main job end to end on the embedded defaults (SQLite, ./data)
 	$(BIN)/lakehouse demo --company $(COMPANY) --days $(DAYS)
+
+S3_PORT ?= 5055
+s3-server: $(VENV)/.dev-installed ## A local S3-compatible server (moto) on 127.0.0.1:5055 (S3_PORT=...) with a bucket "lake", to try an s3:// data root
+	$(BIN)/python -m tests.s3_server --port $(S3_PORT) --bucket lake
 
 test: $(VENV)/.dev-installed ## Run the whole test suite (SQLite and PostgreSQL; the short reliability suite), one worker per core
 	$(BIN)/pytest -q -n auto --dist loadgroup

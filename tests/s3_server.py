@@ -52,3 +52,42 @@ def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     bucket = f"lakehouse-{uuid.uuid4().hex[:12]}"
     S3Access.from_env(env).boto3_client().create_bucket(Bucket=bucket)
     return env | {"LAKEHOUSE_TEST_BUCKET": bucket}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.s3_server [--port N] [--bucket NAME]`` (``make s3-server``): the same local
+    server for trying an ``s3://`` data root by hand, with a bucket made, until Ctrl-C."""
+    import argparse
+    import threading
+
+    from moto.server import ThreadedMotoServer
+
+    parser = argparse.ArgumentParser(prog="python -m tests.s3_server", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=5055)
+    parser.add_argument("--bucket", default="lake")
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    env = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{args.port}",
+    }
+    S3Access.from_env(env).boto3_client().create_bucket(Bucket=args.bucket)
+    print(
+        f"local S3 server on 127.0.0.1:{args.port} with bucket {args.bucket!r} (Ctrl-C stops it); in another shell:"
+    )
+    print("  export " + " ".join(f"{k}={v}" for k, v in env.items()))
+    print(f"  export LAKEHOUSE_DATA_ROOT=s3://{args.bucket}/demo", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
