@@ -23,7 +23,7 @@ import json
 import shutil
 import signal
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -278,7 +278,7 @@ def _building_worker(fleet: Fleet) -> str | None:
 
 
 def _stderr_so_far(command: Running) -> str:
-    return command._err_path.read_text(errors="replace")
+    return command._err_path.read_text(errors="replace")  # noqa: SLF001 - the harness keeps it private
 
 
 def _occurrence_problems(key: str, runs: list[TaskRun], interval: timedelta) -> list[str]:
@@ -468,6 +468,20 @@ def test_four_workers_three_companies_one_control_plane_and_one_bucket(fleet: Fl
                     f"{company}: current versions not as of {last_day}: {behind}; builds:\n  "
                     + "\n  ".join(builds)
                 )
+        # Each notification was delivered once, by one host, whichever worker's build found its event.
+        delivered = [
+            json.loads(line)["idempotency_key"]
+            for path in sorted((fleet.home / "hosts").glob("*/state/_notifications/notifications.jsonl"))
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
+        twice = sorted(k for k, n in Counter(delivered).items() if n > 1)
+        findings += [f"notification {k} delivered {Counter(delivered)[k]} times" for k in twice]
+        sent = [n for n in dal.list_notifications(channel="file") if n.status == "sent"]
+        if sorted({n.idempotency_key for n in sent if n.idempotency_key}) != sorted(set(delivered)):
+            findings.append(
+                f"{len(sent)} file notification(s) recorded sent, {len(set(delivered))} delivered"
+            )
         assert not findings, "\n".join(findings)
 
     for company in COMPANIES:
