@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -38,6 +40,26 @@ _CHUNK: Final = 1 << 20
 _DELETE_BATCH: Final = 1000
 #: One DeleteObjects request's keys (a module-level name: ``list`` is a method of the stores).
 _Batch = list[dict[str, str]]
+#: The folder of one upload in a worker's scratch: ``lakehouse-upload-<pid>-<random>`` (the pid of the
+#: process writing it, so that gc can tell the folders of dead processes).
+UPLOAD_PREFIX: Final = "lakehouse-upload-"
+_UPLOAD_DIR: Final = re.compile(re.escape(UPLOAD_PREFIX) + r"([0-9]+)-[A-Za-z0-9_]+")
+
+
+def _process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs on this host (a zombie counts as gone; a reused pid as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return bool(fields) and fields[0] in ("Z", "X")
 
 
 class ObjectExistsError(DataPlaneError):
@@ -255,12 +277,25 @@ class S3ObjectStore:
         self._key(key)
         if self.scratch is not None:
             ensure_dir(self.scratch)
-        with tempfile.TemporaryDirectory(prefix="lakehouse-upload-", dir=self.scratch) as folder:
+        with tempfile.TemporaryDirectory(prefix=f"{UPLOAD_PREFIX}{os.getpid()}-", dir=self.scratch) as folder:
             local = Path(folder) / PurePosixPath(key).name
             yield local
             if not local.is_file():
                 raise DataPlaneError(f"nothing was written for {self.url(key)}")
             self.put_file(local, key, if_absent=True)
+
+    def stale_uploads(self) -> list[Path]:
+        """Upload folders in the scratch folder whose process is gone (a killed writer leaves its
+        folder behind: ``TemporaryDirectory`` cleans up only when the process lives on)."""
+        if self.scratch is None or not self.scratch.is_dir():
+            return []
+        stale = []
+        for folder in sorted(self.scratch.iterdir()):
+            match = _UPLOAD_DIR.fullmatch(folder.name)
+            if match is not None and folder.is_dir() and not folder.is_symlink():
+                if _process_gone(int(match.group(1))):
+                    stale.append(folder)
+        return stale
 
     def get_bytes(self, key: str) -> bytes:
         response = self._call("read", self.url(key), self.client.get_object, Key=self._key(key))
