@@ -100,13 +100,18 @@ def check_no_run_running(lh: Lakehouse, tally: Tally, label: str, company: str =
 
 
 def check_gc_and_verify(lh: Lakehouse, tally: Tally, label: str, company: str = COMPANY) -> list[str]:
-    """``gc --keep 1000`` then ``verify``: both must succeed, verify with no problem. Returns what gc removed."""
+    """``gc --keep 1000`` then ``verify``: both must succeed, verify with no problem, and gc leave no
+    run's scratch in the local folders (:meth:`Lakehouse.local_leftovers`). Returns what gc removed."""
     removed: list[str] = []
     gc = lh.run("gc", "--company", company, "--keep", "1000", "--output", "json")
     if gc.returncode != 0:
         tally.finding(f"{label}: `lakehouse gc` failed: {gc.describe()}")
     else:
         removed = list(gc.json().get("removed_files", []))
+        left = lh.local_leftovers(company)
+        tally.check(
+            not left, f"{label}: `lakehouse gc` (nothing running) left in the local folders: {left[:6]}"
+        )
     verify = lh.run("verify", "--company", company, "--output", "json")
     if verify.returncode != 0:
         try:
@@ -145,7 +150,7 @@ def check_snapshot(
             if seen.catalog.get(name) != seen.store.get(name)
         ]
         tally.finding(
-            f"{label}: the catalog ({'/'.join(zones)} as DuckDB clients read data/<company>/catalog.duckdb) "
+            f"{label}: the catalog ({'/'.join(zones)} as DuckDB clients read <company>/catalog.duckdb) "
             f"does not show what is committed (read_dataset does): {stale[:3]}"
         )
         return seen

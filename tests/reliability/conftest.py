@@ -1,15 +1,26 @@
 """Fixtures of the reliability suite: generated extracts, reference digests, lakehouses cloned from a
-built template on each backend, a throwaway PostgreSQL server, a tmpfs, and each test's tally.
+built template on each backend and storage, a throwaway PostgreSQL server, a tmpfs, and each test's tally.
+
+A case that takes ``template``/``lakehouse`` runs on the variants ``sqlite`` and ``postgres`` (a local
+data root); a case marked ``also_on_object_storage`` also on ``postgres-s3``: the data root in a bucket of the
+suite's S3 server (moto, in a process of its own), PostgreSQL as the control plane, its own state dir.
 
 Trials, the seed and the printed counts: :mod:`tests.reliability.plugin`.
-The short run kills on SQLite only, loses PostgreSQL during a build only, and leaves out the cases
-marked ``long_only`` (gc during a build, builds of two companies, a full disk during a build).
+The short run kills on SQLite and on S3 (with PostgreSQL) only, loses PostgreSQL during a build only,
+and leaves out the cases marked ``long_only`` (gc during a build, builds of two companies, a full disk
+during a build).
 """
 
 from __future__ import annotations
 
 import random
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +29,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
-from lakehouse.runtime import open_store
+from lakehouse.dataplane.s3 import S3Access
 from tests.reliability.checks import Tally
 from tests.reliability.harness import (
     BASE_DAYS,
@@ -31,9 +42,29 @@ from tests.reliability.harness import (
     Snapshot,
     Template,
     build_template,
+    copy_s3_root,
+    remove_bucket,
 )
 from tests.reliability.plugin import long_run, register_tally, seed_of, trials_setting
 from tests.reliability.system import CapabilityMissing, ThrowawayPostgres, Tmpfs, in_ci
+from tests.s3_server import TEST_KEY_ID, TEST_SECRET
+
+#: (control backend, storage) of each variant a case runs on, by the name it has in test ids.
+VARIANTS: dict[str, tuple[str, str]] = {
+    "sqlite": ("sqlite", "local"),
+    "postgres": ("postgres", "local"),
+    "postgres-s3": ("postgres", "s3"),
+}
+#: The prefix of an S3 lakehouse's data root in its bucket.
+S3_PREFIX = "lake"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "also_on_object_storage(short_run=False): a reliability case that also runs on an S3 data root with "
+        "PostgreSQL (variant postgres-s3): in the long run, and in the short run with short_run=True",
+    )
 
 
 @pytest.fixture
@@ -131,59 +162,112 @@ def _pg_drop(server_url: str, name: str) -> None:
 
 
 class Templates:
-    """One template per backend, built on first use and cloned by every test."""
+    """One template per variant, built on first use and cloned by every test."""
 
     def __init__(self, home: Path, extracts: dict[str, Extract]) -> None:
         self.home = home
         self.extracts = extracts
-        self._built: dict[str, Template] = {}
+        self._built: dict[tuple[str, str], Template] = {}
         self._pg_server: str | None = None
         self._pg_templates: list[str] = []
 
-    def get(self, backend: str, pg_server_url: str | None) -> Template:
-        if backend not in self._built:
-            home = self.home / backend
+    def get(
+        self,
+        backend: str,
+        pg_server_url: str | None,
+        storage: str = "local",
+        aws_env: dict[str, str] | None = None,
+    ) -> Template:
+        """The template of ``backend`` on ``storage`` (``s3`` needs the AWS variables ``aws_env``)."""
+        if (backend, storage) not in self._built:
+            home = self.home / (backend if storage == "local" else f"{backend}-{storage}")
             if backend == "sqlite":
+                assert storage == "local", "an s3:// data root needs the PostgreSQL control plane"
                 lh = Lakehouse(home, home / "data", f"sqlite:///{home / 'control.db'}")
-                self._built[backend] = build_template(lh, backend, self.extracts)
+                self._built[(backend, storage)] = build_template(lh, backend, self.extracts)
             else:
                 assert pg_server_url is not None
                 self._pg_server = pg_server_url
                 name = f"lakehouse_rel_tpl_{uuid.uuid4().hex[:10]}"
                 url = _pg_create(pg_server_url, name)
                 self._pg_templates.append(name)
-                template = build_template(Lakehouse(home, home / "data", url), backend, self.extracts)
+                if storage == "s3":
+                    assert aws_env is not None
+                    bucket = self._new_bucket(aws_env)
+                    env = aws_env | {"LAKEHOUSE_STATE_DIR": str(home / "state")}
+                    lh = Lakehouse(home, f"s3://{bucket}/{S3_PREFIX}", url, extra_env=env)
+                else:
+                    lh = Lakehouse(home, home / "data", url)
+                # The S3 variant runs the cases about acme alone (kill -9, gc): no beta to ingest.
+                companies = (COMPANY,) if storage == "s3" else (COMPANY, OTHER_COMPANY)
+                template = build_template(lh, backend, self.extracts, companies)
                 template.pg_database = name
-                self._built[backend] = template
-        return self._built[backend]
+                self._built[(backend, storage)] = template
+        return self._built[(backend, storage)]
+
+    @staticmethod
+    def _new_bucket(aws_env: dict[str, str]) -> str:
+        bucket = f"lakehouse-rel-{uuid.uuid4().hex[:12]}"
+        S3Access.from_env(aws_env).boto3_client().create_bucket(Bucket=bucket)
+        return bucket
 
     def clone(self, template: Template, home: Path, data_root: Path | None = None) -> Lakehouse:
-        """A copy of ``template`` under ``home`` (its data root at ``data_root`` if given)."""
-        data_root = data_root or home / "data"
-        shutil.copytree(template.lakehouse.data_root, data_root, dirs_exist_ok=True)
-        if template.backend == "sqlite":
-            db = data_root / "_control" / "lakehouse.db"
-            db.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(str(make_url(template.lakehouse.db_url).database), db)
-            url = f"sqlite:///{db}"
+        """A copy of ``template`` under ``home`` (a local data root at ``data_root`` if given; an S3
+        template's copy is in a bucket of its own, with its state dir under ``home``)."""
+        started, source = time.monotonic(), template.lakehouse
+        if template.storage == "s3":
+            assert data_root is None, "an S3 template is copied to a bucket, not a folder"
+            bucket = self._new_bucket(source.extra_env)
+            target = f"s3://{bucket}/{S3_PREFIX}"
+            copied = copy_s3_root(source.s3_access(), str(source.data_root), target)
+            what = f"{copied} objects copied in {time.monotonic() - started:.2f}s"
+            # The state dir's dbt partial-parse file (a local root's copy has it too); the catalogs
+            # are rebuilt below.
+            state = home / "state"
+            assert source.state_dir is not None
+            shutil.copytree(source.state_dir, state, ignore=shutil.ignore_patterns("_scratch", "*.duckdb*"))
+            env = source.extra_env | {"LAKEHOUSE_STATE_DIR": str(state)}
+            lh = Lakehouse(home, target, self._pg_clone(template), extra_env=env)
         else:
-            assert self._pg_server is not None and template.pg_database is not None
-            url = _pg_create(self._pg_server, f"lakehouse_rel_{uuid.uuid4().hex[:12]}", template.pg_database)
-        lh = Lakehouse(home, data_root, url)
-        # The catalogs name the template's files by absolute path: point them at the copies.
-        with open_store(lh.settings) as store:
-            for company in (COMPANY, OTHER_COMPANY):
+            data_root = data_root or home / "data"
+            shutil.copytree(Path(source.data_root), data_root, dirs_exist_ok=True)
+            if template.backend == "sqlite":
+                db = data_root / "_control" / "lakehouse.db"
+                db.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(str(make_url(source.db_url).database), db)
+                url = f"sqlite:///{db}"
+            else:
+                url = self._pg_clone(template)
+            lh = Lakehouse(home, data_root, url)
+            what = "a folder"
+        # The catalogs name the template's files by absolute path or s3:// URL: point them at the copies.
+        refresh = time.monotonic()
+        with lh.store() as store:
+            for company in template.companies:
                 store.refresh_catalog(company)
+        lh.note(
+            f"{time.monotonic() - started:7.2f}s (in this process) the copy of the {template.variant} template "
+            f"({what}; catalogs refreshed in {time.monotonic() - refresh:.2f}s)"
+        )
         return lh
+
+    def _pg_clone(self, template: Template) -> str:
+        """A new database made from the template's (``CREATE DATABASE ... TEMPLATE``)."""
+        assert self._pg_server is not None and template.pg_database is not None
+        return _pg_create(self._pg_server, f"lakehouse_rel_{uuid.uuid4().hex[:12]}", template.pg_database)
 
     def drop(self, lh: Lakehouse) -> None:
         if lh.db_url.startswith("postgresql") and self._pg_server is not None:
             _pg_drop(self._pg_server, str(make_url(lh.db_url).database))
+        if lh.on_s3:  # the server keeps every object in memory: free the copy's
+            bucket = str(lh.data_root).removeprefix("s3://").split("/", 1)[0]
+            remove_bucket(lh.s3_access(), bucket)
 
     def close(self) -> None:
         for name in self._pg_templates:
             assert self._pg_server is not None
             _pg_drop(self._pg_server, name)
+        # The templates' buckets go with the S3 server of the session (it may be stopped already).
 
 
 @pytest.fixture(scope="session")
@@ -203,25 +287,98 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item.get_closest_marker("long_only") is None]
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Give ``control_backend`` its backends: both in the long run; in the short run, those the
-    module names in ``SHORT_RUN_BACKENDS`` (default SQLite only), to keep ``make test`` short."""
-    if "control_backend" not in metafunc.fixturenames:
-        return
+def _variants(metafunc: pytest.Metafunc) -> tuple[str, ...]:
+    """The variants of a case: sqlite and postgres in the long run, those the module names in
+    ``SHORT_RUN_BACKENDS`` (default SQLite only) in the short one, to keep ``make test`` short; and
+    postgres-s3 for a case marked ``also_on_object_storage`` (in the short run only with ``short_run=True``)."""
     names: tuple[str, ...] = ("sqlite", "postgres")
     if not long_run():
-        names = getattr(metafunc.module, "SHORT_RUN_BACKENDS", ("sqlite",))
-    metafunc.parametrize(
-        "control_backend",
-        [pytest.param(n, marks=pytest.mark.postgres) if n == "postgres" else n for n in names],
-        scope="function",
-    )
+        names = tuple(getattr(metafunc.module, "SHORT_RUN_BACKENDS", ("sqlite",)))
+    on_s3 = metafunc.definition.get_closest_marker("also_on_object_storage")
+    if on_s3 is not None and (long_run() or on_s3.kwargs.get("short_run", False)):
+        names += ("postgres-s3",)
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give ``control_backend`` (and ``storage``, where a fixture takes it) their variants (:func:`_variants`)."""
+    if "control_backend" not in metafunc.fixturenames:
+        return
+    params = []
+    for name in _variants(metafunc):
+        backend, storage = VARIANTS[name]
+        marks = [pytest.mark.postgres] if backend == "postgres" else []
+        marks += [pytest.mark.s3] if storage == "s3" else []
+        values = (backend, storage) if "storage" in metafunc.fixturenames else (backend,)
+        params.append(pytest.param(*values, marks=marks, id=name))
+    argnames = ["control_backend", "storage"] if "storage" in metafunc.fixturenames else ["control_backend"]
+    metafunc.parametrize(argnames, params, scope="function")
+
+
+@pytest.fixture(scope="session")
+def s3_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a moto S3 server in a process of its own (not a thread of this
+    one, like ``s3_endpoint``: the suite reads the bucket in this process through DuckDB while the
+    CLI's processes write to it, and a server sharing this process's interpreter answered such reads
+    late enough, on a loaded machine, for httpfs to time out). A server that does not start fails."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(sys.executable).with_name("moto_server")
+    argv = [str(script)] if script.is_file() else [sys.executable, "-m", "moto.server"]
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*argv, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/", timeout=2):
+                    break
+            except urllib.error.HTTPError:  # it answers
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the moto S3 server did not start: {log.read_text(errors='replace')[-800:]}")
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_aws_env(s3_server_process: str) -> dict[str, str]:
+    """The AWS variables of the suite's S3 server, for the S3 templates and their copies (given to
+    the commands through ``Lakehouse.extra_env``: this process's environment is left alone)."""
+    return {
+        "AWS_ACCESS_KEY_ID": TEST_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": TEST_SECRET,
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": s3_server_process,
+    }
 
 
 @pytest.fixture
-def template(control_backend: str, templates: Templates, request: pytest.FixtureRequest) -> Template:
+def storage() -> str:
+    """Where the data root is (``local`` or ``s3``); parametrized with ``control_backend``."""
+    return "local"
+
+
+@pytest.fixture
+def template(
+    control_backend: str, storage: str, templates: Templates, request: pytest.FixtureRequest
+) -> Template:
     server = request.getfixturevalue("pg_server_url") if control_backend == "postgres" else None
-    return templates.get(control_backend, server)
+    aws_env = request.getfixturevalue("s3_aws_env") if storage == "s3" else None
+    return templates.get(control_backend, server, storage, aws_env)
 
 
 @pytest.fixture

@@ -6,6 +6,10 @@ Every command a test drives runs as a user would run it: ``lakehouse ...`` in a 
 the command's whole process group. Reads that only check the outcome (digests, version lists) run in
 the test process, on the same data root and control plane: they change nothing.
 
+A lakehouse's data root is a local folder or an ``s3://bucket/prefix`` (then the control plane is
+PostgreSQL, the AWS variables of the environment reach every command, and ``LAKEHOUSE_STATE_DIR``, the
+worker's local folder holding the catalog and the scratch files, is one of the lakehouse's own).
+
 Every build runs with ``--full-refresh``: the trials rebuild the same bronze input, which a plain build
 would (rightly) skip as unchanged, and the suite is about what a real build does when it is killed.
 """
@@ -19,17 +23,23 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from lakehouse.dal import DataAccessLayer
+from lakehouse.dataplane import duck
+from lakehouse.dataplane.s3 import S3Access, enable_s3, split_s3_uri
 from lakehouse.dataplane.schemas import RAW_SCHEMAS
-from lakehouse.dataplane.store import current_of
+from lakehouse.dataplane.store import DatasetStore, current_of
+from lakehouse.dataplane.zones import CATALOG_FILE_NAME, DataRoot
 from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
-from lakehouse.runtime import open_store
+from lakehouse.runtime import dataset_store, open_store
 from lakehouse.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -255,13 +265,27 @@ def _digest_relation(
 
 @dataclass
 class Lakehouse:
-    """One data root and control plane, driven through the CLI."""
+    """One data root (a folder, or ``s3://bucket/prefix``) and control plane, driven through the CLI."""
 
     home: Path
-    data_root: Path
+    data_root: Path | str
     db_url: str
-    #: Extra environment of every command (e.g. a dbt project copy).
+    #: Extra environment of every command (e.g. a dbt project copy, the AWS variables of a bucket).
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def on_s3(self) -> bool:
+        """Whether the data root is in a bucket (``s3://``)."""
+        return str(self.data_root).startswith("s3://")
+
+    @property
+    def state_dir(self) -> Path | None:
+        """With an ``s3://`` root, every command's local folder (catalog, scratch): the
+        ``LAKEHOUSE_STATE_DIR`` of ``extra_env``, else ``home/state``. None on a local root."""
+        if not self.on_s3:
+            return None
+        given = self.extra_env.get("LAKEHOUSE_STATE_DIR")
+        return Path(given) if given else self.home / "state"
 
     @property
     def env(self) -> dict[str, str]:
@@ -279,18 +303,47 @@ class Lakehouse:
                 "COLUMNS": "200",
             }
         )
+        state = self.state_dir
+        if state is not None:
+            env["LAKEHOUSE_STATE_DIR"] = str(state)
         env.update(self.extra_env)
         return env
 
     @property
     def settings(self) -> Settings:
         return Settings(
-            data_root=self.data_root,
+            data_root=str(self.data_root) if self.on_s3 else self.data_root,
+            state_dir=self.state_dir,
             database_url=self.db_url,
             config_dir=REPO / "config",
             dbt_project_dir=REPO / "dbt_project",
             queries_dir=REPO / "queries",
         )
+
+    def s3_access(self) -> S3Access:
+        """The bucket's access, from the AWS variables the commands get (:attr:`env`)."""
+        return S3Access.from_env(self.env)
+
+    @contextmanager
+    def store(self) -> Iterator[DatasetStore]:
+        """The dataset store the commands open (``lakehouse.runtime.open_store``), in this process.
+
+        On S3 the access comes from :attr:`env` (not only this process's environment), and DuckDB's
+        process-wide S3 access is put back as it was afterwards.
+        """
+        if not self.on_s3:
+            with open_store(self.settings) as opened:
+                yield opened
+            return
+        settings, access, previous = self.settings, self.s3_access(), duck.s3_access()
+        root = DataRoot.on_s3(str(self.data_root), self.state_dir, access)
+        duck.use_s3(access)
+        dal = DataAccessLayer.from_settings(settings)
+        try:
+            yield dataset_store(dal, root)
+        finally:
+            dal.close()
+            duck.use_s3(previous)
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -307,8 +360,13 @@ class Lakehouse:
 
     def log(self, result: CliResult) -> None:
         """Append how a command ended to ``home/commands.log`` (kept with the test's tmp_path)."""
+        self.note(f"{result.seconds:7.2f}s rc={result.returncode:<3} {result.command[:300]}")
+
+    def note(self, line: str) -> None:
+        """Append a line to ``home/commands.log`` (commands, and the reads of this process)."""
+        self.home.mkdir(parents=True, exist_ok=True)
         with open(self.home / "commands.log", "a", encoding="utf-8") as handle:
-            handle.write(f"{result.seconds:7.2f}s rc={result.returncode:<3} {result.command[:300]}\n")
+            handle.write(line + "\n")
 
     def ok(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> CliResult:
         """Run ``lakehouse ARGS``; it must succeed."""
@@ -323,20 +381,35 @@ class Lakehouse:
     # --- reads of the outcome (in this process) -------------------------------------------------
 
     def catalog_path(self, company: str = COMPANY) -> Path:
-        return self.data_root / company / "catalog.duckdb"
+        """The company's catalog: under the data root, or under the state dir of an S3 root."""
+        state = self.state_dir
+        return (state if state is not None else Path(self.data_root)) / company / CATALOG_FILE_NAME
+
+    def local_leftovers(self, company: str = COMPANY) -> list[str]:
+        """What commands left in this worker's local folders: run folders (and links to them) in
+        ``<company>/_work/`` (the data root's, or the state dir's on S3), and on S3 the upload
+        folders in ``<state_dir>/_scratch/``. Empty once gc ran with nothing running."""
+        state = self.state_dir
+        base = state if state is not None else Path(self.data_root)
+        work = base / company / "_work"
+        found = [p for p in work.iterdir() if p.is_dir() or p.is_symlink()] if work.is_dir() else []
+        scratch = state / "_scratch" if state is not None else None
+        if scratch is not None and scratch.is_dir():
+            found.extend(scratch.iterdir())
+        return sorted(str(p.relative_to(base)) for p in found)
 
     def versions(self, company: str = COMPANY) -> list[DatasetVersionRecord]:
         """Every committed dataset version of ``company``, from the control plane."""
-        with open_store(self.settings) as store:
+        with self.store() as store:
             return store.dal.list_dataset_versions(company)
 
     def runs_in_process(self, company: str = COMPANY) -> list[PipelineRunRecord]:
         """The company's runs, newest first, read without the CLI (so without its recovery pass)."""
-        with open_store(self.settings) as store:
+        with self.store() as store:
             return store.dal.list_pipeline_runs(company, None, 1000)
 
     def run_record(self, run_id: str) -> PipelineRunRecord:
-        with open_store(self.settings) as store:
+        with self.store() as store:
             return store.dal.get_pipeline_run(run_id)
 
     def current(self, company: str = COMPANY) -> dict[str, DatasetVersionRecord]:
@@ -355,10 +428,15 @@ class Lakehouse:
         by_dt: bool = False,
     ) -> Snapshot:
         """Digest every dataset of ``zones`` as the catalog and as the control plane show it."""
-        return Snapshot(
-            self._catalog_digests(zones, company, content_only, by_dt),
-            self._store_digests(zones, company, content_only, by_dt),
+        started = time.monotonic()
+        catalog = self._catalog_digests(zones, company, content_only, by_dt)
+        middle = time.monotonic()
+        store = self._store_digests(zones, company, content_only, by_dt)
+        self.note(
+            f"{time.monotonic() - started:7.2f}s (in this process) digests of {company} "
+            f"{'/'.join(zones)}: catalog {middle - started:.2f}s, read_dataset {time.monotonic() - middle:.2f}s"
         )
+        return Snapshot(catalog, store)
 
     def _catalog_digests(
         self, zones: Collection[str], company: str, content_only: bool, by_dt: bool
@@ -368,6 +446,8 @@ class Lakehouse:
             return {}
         con = duckdb.connect(str(path), read_only=True)
         try:
+            if self.on_s3:  # the views read s3:// URLs: httpfs and a temporary secret
+                enable_s3(con, self.s3_access())
             names = ", ".join(f"'{z}'" for z in zones)
             views = con.execute(
                 "select schema_name, view_name from duckdb_views() "
@@ -386,7 +466,7 @@ class Lakehouse:
         self, zones: Collection[str], company: str, content_only: bool, by_dt: bool
     ) -> Digests:
         digests: Digests = {}
-        with open_store(self.settings) as store, duckdb.connect() as con:
+        with self.store() as store, duckdb.connect() as con:
             names = sorted(
                 {
                     (v.zone, v.dataset_name)
@@ -475,7 +555,8 @@ class Extract:
 
 @dataclass
 class Template:
-    """A lakehouse with BASE_DAYS of acme and beta ingested and acme built once, uninterrupted."""
+    """A lakehouse with BASE_DAYS of acme (and beta, unless left out) ingested and acme built once,
+    uninterrupted."""
 
     backend: str
     lakehouse: Lakehouse
@@ -493,6 +574,15 @@ class Template:
     #: The as-of date of that build.
     as_of: str
     pg_database: str | None = None
+    #: Where the data root is: ``local`` (a folder) or ``s3`` (a bucket of the test server).
+    storage: str = "local"
+    #: The companies ingested (acme always; beta for the cases about two companies).
+    companies: tuple[str, ...] = (COMPANY, OTHER_COMPANY)
+
+    @property
+    def variant(self) -> str:
+        """The backend and the storage, for labels: ``sqlite``, ``postgres``, ``postgres on s3``."""
+        return self.backend if self.storage == "local" else f"{self.backend} on {self.storage}"
 
     @property
     def allowed_sets(self) -> set[frozenset[str]]:
@@ -532,4 +622,47 @@ def build_template(
         ingest_set=next(iter(ingest_sets)),
         build_run_id=out["run_id"],
         as_of=str(out["as_of"]),
+        storage="s3" if lh.on_s3 else "local",
+        companies=tuple(companies),
     )
+
+
+# --- buckets of the test S3 server ------------------------------------------------------------------
+
+
+def copy_s3_root(access: S3Access, source: str, target: str) -> int:
+    """Copy every object under the ``s3://`` root ``source`` to the same keys under ``target``,
+    server-side (the control plane stores root-relative keys, so the copy is a whole data root).
+    Returns how many objects were copied."""
+    client = access.boto3_client()
+    (src_bucket, src_prefix), (dst_bucket, dst_prefix) = split_s3_uri(source), split_s3_uri(target)
+    strip = len(src_prefix) + 1 if src_prefix else 0
+    keys = [
+        str(item["Key"])
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=src_bucket, Prefix=f"{src_prefix}/" if src_prefix else ""
+        )
+        for item in page.get("Contents", [])
+    ]
+
+    def copy(key: str) -> None:
+        relative = key[strip:]
+        client.copy_object(
+            Bucket=dst_bucket,
+            Key=f"{dst_prefix}/{relative}" if dst_prefix else relative,
+            CopySource={"Bucket": src_bucket, "Key": key},
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(copy, keys))
+    return len(keys)
+
+
+def remove_bucket(access: S3Access, bucket: str) -> None:
+    """Delete a bucket of the test server and every object in it."""
+    client = access.boto3_client()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if objects:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+    client.delete_bucket(Bucket=bucket)

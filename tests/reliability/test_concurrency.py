@@ -1,7 +1,8 @@
 """Commands that overlap: nothing lost, nothing duplicated, every error one clear line.
 
 Two ingests of different days sharing a file, the same files twice, an ingest during a build, gc
-during a build, builds of two companies, and a ``--wait`` build that commits last (it is current).
+during a build (in the long run on an S3 data root too), builds of two companies, and a ``--wait``
+build that commits last (it is current).
 """
 
 from __future__ import annotations
@@ -200,6 +201,7 @@ def test_an_ingest_during_a_build(
 
 
 @pytest.mark.long_only
+@pytest.mark.also_on_object_storage
 def test_gc_during_a_build(
     lakehouse: Lakehouse, template: Template, tally: Tally, rng: random.Random
 ) -> None:

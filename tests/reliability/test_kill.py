@@ -1,4 +1,5 @@
-"""kill -9 a running ingest and a running build at random points, on both backends.
+"""kill -9 a running ingest and a running build at random points, on both backends, and on a data
+root in a bucket of the test S3 server (with PostgreSQL).
 
 After each kill: ``lakehouse runs`` (the recovery pass) leaves no run running, ``gc`` then ``verify``
 pass, every current silver/gold digests as after an uninterrupted run, bronze holds either all or
@@ -34,10 +35,12 @@ from tests.reliability.harness import (
     sum_by_day,
 )
 
-#: The short run kills on SQLite (the PostgreSQL-loss case covers PostgreSQL); the long run on both.
+#: The short run kills on SQLite, and on S3 with PostgreSQL (``also_on_object_storage``; the PostgreSQL-loss case
+#: covers PostgreSQL on a local root); the long run on every variant.
 SHORT_RUN_BACKENDS = ("sqlite",)
 
 pytestmark = [
+    pytest.mark.also_on_object_storage(short_run=True),
     pytest.mark.reliability,
     pytest.mark.xdist_group("reliability"),
     pytest.mark.slow,
@@ -81,7 +84,7 @@ def test_kill_9_ingest_at_random_points(
         tally.trials += 1
         tally.crashes += crashed
         label = (
-            f"ingest trial {n} ({template.backend}): `lakehouse ingest` of {' '.join(chunk)} "
+            f"ingest trial {n} ({template.variant}): `lakehouse ingest` of {' '.join(chunk)} "
             f"SIGKILLed {delay:.2f}s after start of ~{duration:.1f}s"
             + ("" if crashed else " (it had finished)")
         )
@@ -112,7 +115,7 @@ def test_kill_9_build_at_random_points(
         tally.trials += 1
         tally.crashes += crashed
         label = (
-            f"build trial {n} ({template.backend}): `lakehouse build` SIGKILLed {delay:.2f}s after start "
+            f"build trial {n} ({template.variant}): `lakehouse build` SIGKILLed {delay:.2f}s after start "
             f"of ~{duration:.1f}s" + ("" if crashed else " (it had finished)")
         )
         check_recovered(lh, tally, label, template, [template.reference], [template.bronze])
