@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from lakehouse.dataplane.atomic import CHECKSUM_PREFIX, atomic_output, ensure_dir, sha256_file
 from lakehouse.errors import DataPlaneError
+from lakehouse.processes import process_alive
 
 if TYPE_CHECKING:
     from lakehouse.dataplane.s3 import S3Access
@@ -44,22 +45,6 @@ _Batch = list[dict[str, str]]
 #: process writing it, so that gc can tell the folders of dead processes).
 UPLOAD_PREFIX: Final = "lakehouse-upload-"
 _UPLOAD_DIR: Final = re.compile(re.escape(UPLOAD_PREFIX) + r"([0-9]+)-[A-Za-z0-9_]+")
-
-
-def _process_gone(pid: int) -> bool:
-    """Whether no process ``pid`` runs on this host (a zombie counts as gone; a reused pid as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's process
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return bool(fields) and fields[0] in ("Z", "X")
 
 
 class ObjectExistsError(DataPlaneError):
@@ -293,7 +278,7 @@ class S3ObjectStore:
         for folder in sorted(self.scratch.iterdir()):
             match = _UPLOAD_DIR.fullmatch(folder.name)
             if match is not None and folder.is_dir() and not folder.is_symlink():
-                if _process_gone(int(match.group(1))):
+                if not process_alive(int(match.group(1))):
                     stale.append(folder)
         return stale
 

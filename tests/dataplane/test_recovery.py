@@ -28,10 +28,11 @@ from lakehouse.dataplane.maintenance import Maintenance
 from lakehouse.dataplane.manifest import run_manifest
 from lakehouse.dataplane.recovery import recover_company
 from lakehouse.dataplane.store import DatasetStore, StagedVersion
-from lakehouse.db.liveness import HOLDER_LEASE, UNKNOWN_HOLDER_GRACE, holder_alive, process_alive
+from lakehouse.db.liveness import HOLDER_LEASE, UNKNOWN_HOLDER_GRACE, holder_alive
 from lakehouse.db.records import PipelineRunRecord
 from lakehouse.db.types import utcnow
 from lakehouse.errors import DatabaseUnavailableError
+from lakehouse.processes import process_alive
 from lakehouse.settings import get_settings
 from tests.data_fixtures import COMPANY, REPO, files_under, publish_table
 from tests.recovery_fixtures import dead_pid, kill_holder, set_holder
