@@ -1,6 +1,6 @@
 """A local S3-compatible server for the object-storage tests: moto's server mode on 127.0.0.1.
 
-One server per test process (session scope); each test gets a bucket of its own and the AWS
+One server process per test process (session scope); each test gets a bucket of its own and the AWS
 variables that point at the server (``s3_env``). The server is a dev dependency, so a missing one is
 an install problem: the tests fail, they never skip.
 """
@@ -8,6 +8,12 @@ an install problem: the tests fail, they never skip.
 from __future__ import annotations
 
 import logging
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 
@@ -21,18 +27,42 @@ TEST_SECRET = "lakehouse-test-secret-0123456789"  # noqa: S105 - a fake credenti
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """``http://127.0.0.1:<port>`` of a moto S3 server that runs for the test session."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request in a failure's log
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a moto S3 server that runs for the test session, in a process of
+    its own: the tests read the bucket through DuckDB in this process while the CLI's processes write
+    to it, and a server on a thread of this interpreter answered such reads late enough, on a loaded
+    machine, for httpfs to time out. A server that does not start fails the tests."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://{host}:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/", timeout=2):
+                    break
+            except urllib.error.HTTPError:  # it answers
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the moto S3 server did not start: {log.read_text(errors='replace')[-800:]}")
+                time.sleep(0.2)
+        yield endpoint
     finally:
-        server.stop()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture

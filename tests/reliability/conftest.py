@@ -3,7 +3,7 @@ built template on each backend and storage, a throwaway PostgreSQL server, a tmp
 
 A case that takes ``template``/``lakehouse`` runs on the variants ``sqlite`` and ``postgres`` (a local
 data root); a case marked ``also_on_object_storage`` also on ``postgres-s3``: the data root in a bucket of the
-suite's S3 server (moto, in a process of its own), PostgreSQL as the control plane, its own state dir.
+tests' S3 server (:mod:`tests.s3_server`), PostgreSQL as the control plane, its own state dir.
 
 Trials, the seed and the printed counts: :mod:`tests.reliability.plugin`.
 The short run kills on SQLite and on S3 (with PostgreSQL) only, loses PostgreSQL during a build only,
@@ -15,12 +15,7 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,24 +85,8 @@ def trials() -> int:
 
 
 def _generate(home: Path, company: str, days: int, seed: int) -> Extract:
-    out = home / company
     scratch = Lakehouse(home / "scratch", home / "scratch" / "data", f"sqlite:///{home / 'scratch.db'}")
-    scratch.ok(
-        "generate",
-        "--company",
-        company,
-        "--out",
-        str(out),
-        "--days",
-        str(days),
-        "--scale",
-        SCALE,
-        "--seed",
-        str(seed),
-    )
-    names = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name[:1].isdigit())
-    assert len(names) == days, names
-    return Extract(out, company, names)
+    return Extract.generate(scratch, home / company, company, days, SCALE, seed)
 
 
 @pytest.fixture(scope="session")
@@ -316,53 +295,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def s3_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``http://127.0.0.1:<port>`` of a moto S3 server in a process of its own (not a thread of this
-    one, like ``s3_endpoint``: the suite reads the bucket in this process through DuckDB while the
-    CLI's processes write to it, and a server sharing this process's interpreter answered such reads
-    late enough, on a loaded machine, for httpfs to time out). A server that does not start fails."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    script = Path(sys.executable).with_name("moto_server")
-    argv = [str(script)] if script.is_file() else [sys.executable, "-m", "moto.server"]
-    log = tmp_path_factory.mktemp("moto") / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*argv, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/", timeout=2):
-                    break
-            except urllib.error.HTTPError:  # it answers
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the moto S3 server did not start: {log.read_text(errors='replace')[-800:]}")
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="session")
-def s3_aws_env(s3_server_process: str) -> dict[str, str]:
+def s3_aws_env(s3_endpoint: str) -> dict[str, str]:
     """The AWS variables of the suite's S3 server, for the S3 templates and their copies (given to
     the commands through ``Lakehouse.extra_env``: this process's environment is left alone)."""
     return {
         "AWS_ACCESS_KEY_ID": TEST_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": TEST_SECRET,
         "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": s3_server_process,
+        "AWS_ENDPOINT_URL": s3_endpoint,
     }
 
 

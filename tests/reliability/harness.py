@@ -184,6 +184,10 @@ class Running:
             self.kill()
         return self.result()
 
+    def stderr_so_far(self) -> str:
+        """What the command has written to stderr up to now (it may still be running)."""
+        return self._err_path.read_text(errors="replace")
+
     def result(self) -> CliResult:
         assert self.proc.returncode is not None, "the command is still running"
         ended = self.ended or time.monotonic()
@@ -540,8 +544,31 @@ class Extract:
     company: str
     days: list[str]
 
+    @classmethod
+    def generate(cls, lh: Lakehouse, out: Path, company: str, days: int, scale: str, seed: int) -> Extract:
+        """``lakehouse generate`` of ``days`` daily folders of ``company`` into ``out``, run by ``lh``."""
+        lh.ok(
+            "generate",
+            "--company",
+            company,
+            "--out",
+            str(out),
+            "--days",
+            str(days),
+            "--scale",
+            scale,
+            "--seed",
+            str(seed),
+        )
+        names = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name[:1].isdigit())
+        assert len(names) == days, names
+        return cls(out, company, names)
+
     def folder(self, day: str) -> Path:
         return self.root / day
+
+    def folders(self) -> list[Path]:
+        return [self.root / day for day in self.days]
 
     def file(self, day: str, dataset: str) -> Path:
         [path] = [p for p in self.folder(day).iterdir() if p.stem == dataset]

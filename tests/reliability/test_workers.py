@@ -36,7 +36,7 @@ from lakehouse.dataplane.store import current_of
 from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord, TaskRun
 from lakehouse.runtime import open_store
 from lakehouse.settings import Settings
-from tests.reliability.harness import REPO, Lakehouse, Running
+from tests.reliability.harness import REPO, Extract, Lakehouse, Running
 from tests.reliability.plugin import long_run
 from tests.reliability.system import ThrowawayPostgres
 
@@ -157,20 +157,7 @@ def fleet(s3_env: dict[str, str], pg_migrated_url: str, tmp_path: Path) -> Itera
 
 def _generate(fleet: Fleet, company: str, days: int, seed: int) -> list[Path]:
     out = fleet.home / "extracts" / company
-    fleet.lakehouse("admin").ok(
-        "generate",
-        "--company",
-        company,
-        "--out",
-        str(out),
-        "--days",
-        str(days),
-        "--scale",
-        "0.2",
-        "--seed",
-        str(seed),
-    )
-    return sorted(p for p in out.iterdir() if p.is_dir() and p.name[:1].isdigit())
+    return Extract.generate(fleet.lakehouse("admin"), out, company, days, "0.2", seed).folders()
 
 
 def _add_tasks(fleet: Fleet) -> None:
@@ -241,22 +228,25 @@ def _runs(fleet: Fleet, company: str) -> list[PipelineRunRecord]:
 
 def _settled(fleet: Fleet, company: str) -> bool:
     """Every fed day ingested (an ingest task run found nothing new after the last feed) and built
-    (a successful build started after the last ingest ended)."""
+    (a build task run that started after the last ingest ended succeeded: its dbt build and the
+    extraction that follows it, which a worker stopped between the two leaves to the next build)."""
     with open_store(fleet.settings()) as store:
         runs = store.dal.list_task_runs(f"{company}-ingest")
+        builds = [
+            r
+            for task in store.dal.list_tasks()
+            if task.company == company and task.task_type == "build"
+            for r in store.dal.list_task_runs(task.task_key)
+        ]
     fed = fleet.fed_at.get(company, 0.0)
     quiet = [
         r for r in runs if r.started_at.timestamp() > fed and r.success and "nothing new" in (r.message or "")
     ]
     if not quiet:
         return False
-    pipeline_runs = _runs(fleet, company)
-    ingests = [r for r in pipeline_runs if r.pipeline_name == "ingest" and r.status == "success"]
+    ingests = [r for r in _runs(fleet, company) if r.pipeline_name == "ingest" and r.status == "success"]
     last_ingest = max(r.finished_at for r in ingests if r.finished_at is not None)
-    return any(
-        r.pipeline_name == "dbt_build" and r.status == "success" and r.started_at > last_ingest
-        for r in pipeline_runs
-    )
+    return any(r.success and r.started_at > last_ingest for r in builds)
 
 
 def _building_worker(fleet: Fleet) -> str | None:
@@ -275,10 +265,6 @@ def _building_worker(fleet: Fleet) -> str | None:
 
 
 # --- the checks -------------------------------------------------------------------------------------
-
-
-def _stderr_so_far(command: Running) -> str:
-    return command._err_path.read_text(errors="replace")  # noqa: SLF001 - the harness keeps it private
 
 
 def _occurrence_problems(key: str, runs: list[TaskRun], interval: timedelta) -> list[str]:
@@ -537,7 +523,7 @@ def test_a_worker_rides_out_a_postgresql_restart(
             fleet.feed("acme", days[2])
             _wait_for(
                 "the worker to say it tries again",
-                lambda: "the worker tries again in" in _stderr_so_far(worker),
+                lambda: "the worker tries again in" in worker.stderr_so_far(),
                 300,
                 fleet.workers,
             )
