@@ -55,13 +55,13 @@ WORKERS = 4
 EVERY = 10
 LEASE_SECONDS = 12
 #: Pipelines that hold the company's build lock while they run.
-LOCKED_PIPELINES = ("dbt_build", "extraction", "events_refresh")
+LOCKED_PIPELINES = ("dbt_build", "transcript_pipeline", "events_refresh")
 SETTLE_TIMEOUT = 900.0
 
 
 def _days() -> tuple[int, int]:
     """(days in the drop folders when the workers start, days fed while they run)."""
-    return (2, 8) if long_run() else (2, 3)
+    return (2, 8) if long_run() else (2, 2)
 
 
 # --- the setup --------------------------------------------------------------------------------------

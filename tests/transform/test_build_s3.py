@@ -1,6 +1,6 @@
 """``lakehouse build`` on a data root in a bucket of the local S3 server: dbt reads bronze and the
 build writes silver and gold through the object store; an incremental build shares its unchanged
-chunks there; every version verifies."""
+chunks there; a backfill is published but not current; every version verifies."""
 
 from __future__ import annotations
 
@@ -44,7 +44,10 @@ def lake(s3_env: dict[str, str], tmp_path: Path, db_url: str) -> Iterator[Lakeho
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_a_build_and_an_incremental_one_write_to_the_bucket_and_verify(lake: Lakehouse) -> None:
+def test_builds_incremental_builds_backfills_and_time_travel_on_the_bucket(lake: Lakehouse) -> None:
+    """A build, an incremental one after a new day (sharing its unchanged chunks in the bucket), then a
+    backfill as of an earlier day: published but not current; read_dataset by run id and by date reads
+    each version's objects from the bucket; every version verifies; nothing durable stays local."""
     days = sorted(p for p in lake.extract.iterdir() if p.is_dir())
     BronzeIngest(lake.store).run(COMPANY, days[:-1])
     first = lake.builder().run(COMPANY, extract=False)
@@ -55,35 +58,27 @@ def test_a_build_and_an_incremental_one_write_to_the_bucket_and_verify(lake: Lak
     assert jobs.num_rows > 0
 
     BronzeIngest(lake.store).run(COMPANY, days[-1:])
-    second = lake.builder().run(COMPANY, extract=False)
-
-    assert second.incremental_from == first.run_id and second.files_shared > 0
-    assert lake.store.read_dataset(COMPANY, "silver", "jobs").num_rows >= jobs.num_rows
-    assert lake.store.maintenance.verify(COMPANY).ok
-    assert lake.store.maintenance.gc(COMPANY).removed_files == []
-    # nothing durable on the worker: its folder holds the catalog and the dbt parse cache
-    local = files_under(lake.store.root.root)
-    assert not [f for f in local if f.endswith((".parquet", ".json"))], local
-
-
-@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_a_backfill_and_time_travel_on_the_bucket(lake: Lakehouse) -> None:
-    """A build of the newest day, then a backfill as of an earlier one: the backfill is published
-    but not current; read_dataset by run id and by date reads each version's objects from the bucket."""
-    days = sorted(p for p in lake.extract.iterdir() if p.is_dir())
-    BronzeIngest(lake.store).run(COMPANY, days)
     newest = lake.builder().run(COMPANY, extract=False)
+
+    assert newest.incremental_from == first.run_id and newest.files_shared > 0
+    assert newest.as_of == date.fromisoformat(days[-1].name)
+    now = lake.store.read_dataset(COMPANY, "silver", "jobs")
+    assert now.num_rows >= jobs.num_rows
+
     earlier = date.fromisoformat(days[-8].name)
     backfill = lake.builder().run(COMPANY, as_of=earlier, extract=False)
 
-    assert (
-        backfill.backfill and backfill.as_of == earlier and newest.as_of == date.fromisoformat(days[-1].name)
-    )
-    now = lake.store.read_dataset(COMPANY, "silver", "jobs")
+    assert backfill.backfill and backfill.as_of == earlier
+    assert now.equals(lake.store.read_dataset(COMPANY, "silver", "jobs"))  # still current
     assert now.equals(lake.store.read_dataset(COMPANY, "silver", "jobs", as_of=newest.run_id))
     then = lake.store.read_dataset(COMPANY, "silver", "jobs", as_of=backfill.run_id)
     assert then.equals(lake.store.read_dataset(COMPANY, "silver", "jobs", as_of=earlier))
     assert 0 < then.num_rows < now.num_rows
     # The backfill saw bronze up to its date only.
     assert max(then.column("dt").to_pylist()) <= earlier < max(now.column("dt").to_pylist())
+
     assert lake.store.maintenance.verify(COMPANY).ok
+    assert lake.store.maintenance.gc(COMPANY).removed_files == []
+    # nothing durable on the worker: its folder holds the catalog and the dbt parse cache
+    local = files_under(lake.store.root.root)
+    assert not [f for f in local if f.endswith((".parquet", ".json"))], local
