@@ -11,6 +11,7 @@ sub-app) when it is first asked for. ``tests/cli/test_startup_imports.py`` check
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -56,7 +57,35 @@ class LazyCommand:
             holder.command(self.name, context_settings=settings)(target)
             command = typer.main.get_command(holder)
         command.name = self.name
+        _reflow_help(command)
         return command
+
+
+#: A paragraph with a line that starts like this keeps its line breaks (examples, lists).
+_KEEP_LINES = ("`", "-", "*", " ", "\b")
+
+
+def reflow(text: str) -> str:
+    """``text`` (a command's docstring) with the lines of each paragraph joined, so the terminal
+    wraps them at its width (rich prints a docstring's line breaks as they are, which cut sentences
+    in two on a narrow terminal). A paragraph with a line that starts an example or a list item keeps
+    its lines; what follows a form feed (typer's cut) is left alone."""
+    shown, cut, rest = inspect.cleandoc(text).partition("\f")
+    paragraphs = []
+    for paragraph in shown.split("\n\n"):
+        lines = paragraph.split("\n")
+        if paragraph.startswith("\b") or any(line.startswith(_KEEP_LINES) for line in lines[1:]):
+            paragraphs.append(paragraph)
+        else:
+            paragraphs.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs) + cut + rest
+
+
+def _reflow_help(command: Command) -> None:
+    if command.help:
+        command.help = reflow(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _reflow_help(sub)
 
 
 class LazyGroup(TyperGroup):
