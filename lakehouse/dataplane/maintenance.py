@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse.dataplane.atomic import TEMP_PREFIX
 from lakehouse.dataplane.manifest import FileEntry
-from lakehouse.dataplane.objects import S3ObjectStore
 from lakehouse.dataplane.zones import DATA_ZONES, Zone
 from lakehouse.db.records import DatasetVersionRecord, PipelineRunRecord
 from lakehouse.errors import DataPlaneError, IntegrityError, NotFoundError
@@ -194,8 +193,7 @@ class Maintenance:
         dangling = [p for p in links if not p.exists() or p.resolve() in going]
         removed.extend(sorted(self.store.root.relative(p) for p in dangling))
         # ...and on S3, the upload folders of writers that died (this worker's scratch, any company).
-        remote = self.store.root.remote
-        stale_uploads = remote.stale_uploads() if isinstance(remote, S3ObjectStore) else []
+        stale_uploads = self.store.root.objects.stale_uploads()
         removed.extend(self.store.root.relative(d) + "/" for d in stale_uploads)
         abandoned = self._abandoned_runs(company)
         if not dry_run:

@@ -41,6 +41,8 @@ _CHUNK: Final = 1 << 20
 _DELETE_BATCH: Final = 1000
 #: One DeleteObjects request's keys (a module-level name: ``list`` is a method of the stores).
 _Batch = list[dict[str, str]]
+#: Local folders (a module-level name for the same reason).
+_Folders = list[Path]
 #: The folder of one upload in a worker's scratch: ``lakehouse-upload-<pid>-<random>`` (the pid of the
 #: process writing it, so that gc can tell the folders of dead processes).
 UPLOAD_PREFIX: Final = "lakehouse-upload-"
@@ -125,6 +127,10 @@ class ObjectStore(Protocol):
         """Remove these objects; a missing one is no error."""
         ...
 
+    def stale_uploads(self) -> _Folders:
+        """Local folders that writers killed mid-write left behind, for gc to remove."""
+        ...
+
 
 class LocalObjectStore:
     """Objects as files under a local folder, written through lakehouse.dataplane.atomic."""
@@ -203,6 +209,10 @@ class LocalObjectStore:
         for key in keys:
             self.path(key).unlink(missing_ok=True)
 
+    def stale_uploads(self) -> _Folders:
+        """None: a killed writer leaves a temporary file next to its target, which gc finds by name."""
+        return []
+
 
 class S3ObjectStore:
     """Objects in an S3-compatible bucket under ``prefix``, through boto3."""
@@ -269,7 +279,7 @@ class S3ObjectStore:
                 raise DataPlaneError(f"nothing was written for {self.url(key)}")
             self.put_file(local, key, if_absent=True)
 
-    def stale_uploads(self) -> list[Path]:
+    def stale_uploads(self) -> _Folders:
         """Upload folders in the scratch folder whose process is gone (a killed writer leaves its
         folder behind: ``TemporaryDirectory`` cleans up only when the process lives on)."""
         if self.scratch is None or not self.scratch.is_dir():
