@@ -62,7 +62,7 @@ class LazyCommand:
 
 
 #: A paragraph with a line that starts like this keeps its line breaks (examples, lists).
-_KEEP_LINES = ("`", "-", "*", " ", "\b")
+KEEP_LINE_STARTS = ("`", "-", "*", " ", "\b")
 
 
 def reflow(text: str) -> str:
@@ -74,7 +74,7 @@ def reflow(text: str) -> str:
     paragraphs = []
     for paragraph in shown.split("\n\n"):
         lines = paragraph.split("\n")
-        if paragraph.startswith("\b") or any(line.startswith(_KEEP_LINES) for line in lines[1:]):
+        if paragraph.startswith("\b") or any(line.startswith(KEEP_LINE_STARTS) for line in lines[1:]):
             paragraphs.append(paragraph)
         else:
             paragraphs.append(" ".join(line.strip() for line in lines))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import typer
 from typer.testing import CliRunner
 
-from lakehouse.cli.lazy import reflow
+from lakehouse.cli.lazy import KEEP_LINE_STARTS, reflow
 from lakehouse.cli.main import app
 
 runner = CliRunner()
@@ -48,9 +48,7 @@ def test_every_commands_help_is_paragraphs_and_wraps_at_80_columns() -> None:
         seen += 1
         for paragraph in (getattr(command, "help", None) or "").partition("\f")[0].split("\n\n"):
             lines = paragraph.split("\n")
-            kept = paragraph.startswith("\b") or any(
-                line.startswith(("`", "-", "*", " ")) for line in lines[1:]
-            )
+            kept = paragraph.startswith("\b") or any(line.startswith(KEEP_LINE_STARTS) for line in lines[1:])
             assert len(lines) == 1 or kept, f"lakehouse {' '.join(path)} --help: {paragraph!r}"
     assert seen > 20
 
