@@ -8,7 +8,9 @@ DuckDB 1.5 has no statement timeout: :class:`Deadline` runs a timer thread that 
 
 DuckDB's internal errors carry a C++ stack trace of several kilobytes; :func:`query_error` keeps
 their first line. Errors raised while a result streams come out of pyarrow as ``OSError`` with
-DuckDB's message; they are classified by the message's prefix (``INTERRUPT Error``, ...).
+DuckDB's message; they are classified by the message's prefix (``INTERRUPT Error``, ...). An
+interrupt that the deadline did not cause is DuckDB stopping a query's other threads after one of them
+failed: a streamed result sometimes reports that stop instead of the failure, and the message says so.
 """
 
 from __future__ import annotations
@@ -97,8 +99,15 @@ def query_error(exc: BaseException, deadline: Deadline, limits: QueryConfig) -> 
         limits: the query's limits, named in the message when one was hit.
     """
     message = error_message(exc)
-    if deadline.expired and (isinstance(exc, duckdb.InterruptException) or message.startswith("INTERRUPT")):
-        return QueryError(f"query stopped after {_seconds(deadline.seconds)} s ({TIMEOUT_SOURCE})")
+    if isinstance(exc, duckdb.InterruptException) or message.startswith("INTERRUPT"):
+        if deadline.expired:
+            return QueryError(f"query stopped after {_seconds(deadline.seconds)} s ({TIMEOUT_SOURCE})")
+        # Nobody interrupted the query: one of DuckDB's threads failed and DuckDB stopped the others,
+        # and now and then (under load) a stream reports that stop instead of the thread's error.
+        return QueryError(
+            "query failed: DuckDB stopped it after an error in one of its threads but reported only "
+            f"the stop (a DuckDB {duckdb.__version__} race): run the query again to see the error"
+        )
     if isinstance(exc, duckdb.PermissionException) or message.startswith("Permission Error"):
         return QueryRefusedError(f"the query tried to reach outside this company's data folders: {message}")
     if isinstance(exc, duckdb.OutOfMemoryException) or message.startswith("Out of Memory Error"):

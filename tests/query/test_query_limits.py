@@ -16,7 +16,7 @@ from lakehouse.config import load_config
 from lakehouse.config.models import QueryConfig
 from lakehouse.errors import QueryError, QueryRefusedError
 from lakehouse.query.catalog import write_catalog
-from lakehouse.query.limits import error_message
+from lakehouse.query.limits import Deadline, error_message, query_error
 from lakehouse.query.sandbox import run_query, stream_query
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -150,12 +150,34 @@ def test_error_messages_drop_stack_traces() -> None:
 
 def test_an_error_while_the_result_streams_is_a_query_error(company: Company) -> None:
     sql = "select case when range = 300000 then error('boom') else range end as x from range(400000)"
+    # One thread: with more, DuckDB now and then reports the stop of the others instead (see below).
+    one_thread = QueryConfig(threads=1)
     batches = 0
     with pytest.raises(QueryError, match=r"^query failed: Invalid Input Error: boom$"):  # noqa: PT012
-        with stream_query(company.catalog, sql, None, company.zones, batch_rows=1000) as reader:
-            for _ in reader:
+        with stream_query(company.catalog, sql, None, company.zones, limits=one_thread, batch_rows=1000) as r:
+            for _ in r:
                 batches += 1
     assert batches < 400
+
+
+def test_an_interrupt_nobody_asked_for_says_duckdb_stopped_the_query() -> None:
+    # Under load a streamed result whose thread failed sometimes reports DuckDB's stop of the
+    # query's other threads ("Interrupted!") instead of the failure: not a timeout, not "failed: INTERRUPT".
+    con = duckdb.connect()
+    try:
+        timer = Deadline(con, 300)
+        with timer:
+            stopped = query_error(OSError("INTERRUPT Error: Interrupted!"), timer, QueryConfig())
+            raised = query_error(
+                duckdb.InterruptException("INTERRUPT Error: Interrupted!"), timer, QueryConfig()
+            )
+    finally:
+        con.close()
+    for error in (stopped, raised):
+        assert isinstance(error, QueryError)
+        assert str(error).startswith("query failed: DuckDB stopped it after an error in one of its threads")
+        assert "run the query again" in str(error)
+        assert "timeout" not in str(error)
 
 
 # --- config ----------------------------------------------------------------------------------------
