@@ -69,6 +69,7 @@ from lakehouse.transform.dbt_runner import (
     run_dbt_build,
     save_parse_cache,
     stable_db_path,
+    stable_profile_path,
 )
 from lakehouse.transform.events import EVENT_FACTS, events_from_facts, sync_events
 from lakehouse.transform.extraction_run import ExtractResult, run_extraction
@@ -86,6 +87,8 @@ logger = logging.getLogger(__name__)
 
 #: Folder of a failed build's kept artifacts (``manifests/dbt/<run_id>/``) with its failing nodes' SQL.
 FAILED_SQL_DIR = "failed"
+#: The DuckDB file of a build in its ``_work/<run_id>/`` folder.
+BUILD_DB = "build.duckdb"
 
 
 def dbt_vars(config: LakehouseConfig, company: str, as_of: date) -> dict[str, Any]:
@@ -278,17 +281,28 @@ class DbtBuild:
             return result
 
     def _upstream(
-        self, company: str, select: list[str], as_of: date, work: Path, variables: dict[str, Any]
+        self,
+        company: str,
+        select: list[str],
+        as_of: date,
+        work: Path,
+        variables: dict[str, Any],
+        db_path: Path,
     ) -> tuple[list[str], dict[str, dict[str, list[str]]], list[dict[str, Any]]]:
         """For a ``--select`` build: the extra models to build and the upstream views to give dbt.
 
         Each silver/gold model the selection reads is given as its version of the same as-of; one that
         has no version at that as-of is built in this run too (never another as-of's version).
+        ``variables`` and ``db_path`` are the build's (dbt's partial parse is shared with ``dbt ls``).
         """
-        chosen = {m["unique_id"] for m in list_models(self.project_dir, work / "target", variables, select)}
+
+        def listed(selection: list[str]) -> list[dict[str, Any]]:
+            return list_models(self.project_dir, work / "target", variables, selection, db_path)
+
+        chosen = {m["unique_id"] for m in listed(select)}
         ancestors = [
             m
-            for m in list_models(self.project_dir, work / "target", variables, [f"+{s}" for s in select])
+            for m in listed([f"+{s}" for s in select])
             if m["unique_id"] not in chosen and m["zone"] in BUILT_ZONES
         ]
         extra: list[str] = []
@@ -380,10 +394,17 @@ class DbtBuild:
             else:
                 views["bronze"] = new_bronze_views(self.store, baseline)
                 inputs["incremental_from"] = baseline.describe()
+        # dbt re-parses the project unless its vars and profile are those of the previous run: the
+        # as-of goes in the environment, the DuckDB file through a link the same for every run.
+        dbt_variables = {k: v for k, v in variables.items() if k != "as_of"}
+        parse_cache = work.parent / PARSE_CACHE
+        restore_parse_cache(parse_cache, work / "target")
         to_build = select
         upstream: list[dict[str, Any]] = []
         if select:
-            extra, upstream_views, upstream = self._upstream(company, select, chosen, work, variables)
+            extra, upstream_views, upstream = self._upstream(
+                company, select, chosen, work, dbt_variables, stable_profile_path(work.parent, BUILD_DB)
+            )
             views.update(upstream_views)
             to_build = [*select, *extra]
             if extra:
@@ -392,21 +413,17 @@ class DbtBuild:
         inputs["upstream_versions"] = upstream
         run.start(stage="silver_gold", inputs=inputs)
         work.mkdir(parents=True, exist_ok=True)
-        db_path = work / "build.duckdb"
+        db_path = work / BUILD_DB
         prepare_staging_db(db_path, views)
         if baseline is not None:
             with duck.connect(db_path) as con:
                 seed_tables(con, self.store, baseline)
-        # dbt re-parses the project unless its vars and profile are those of the previous run: the
-        # as-of goes in the environment, the DuckDB file through a link the same for every run.
-        parse_cache = work.parent / PARSE_CACHE
-        restore_parse_cache(parse_cache, work / "target")
         try:
             invocation = run_dbt_build(
                 self.project_dir,
                 stable_db_path(work.parent, work, db_path.name),
                 work / "target",
-                {k: v for k, v in variables.items() if k != "as_of"},
+                dbt_variables,
                 run_id,
                 to_build,
                 progress,

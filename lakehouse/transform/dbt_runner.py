@@ -116,7 +116,12 @@ def stable_db_path(work_root: Path, run_dir: Path, file_name: str) -> Path:
     """
     link = work_root / CURRENT_RUN_LINK
     atomic_symlink(link, run_dir.name if run_dir.parent == work_root else run_dir)
-    return link / file_name
+    return stable_profile_path(work_root, file_name)
+
+
+def stable_profile_path(work_root: Path, file_name: str) -> Path:
+    """The path :func:`stable_db_path` gives, without linking it (for ``dbt ls``, which opens no file)."""
+    return work_root / CURRENT_RUN_LINK / file_name
 
 
 def drop_stable_db_path(work_root: Path) -> None:
@@ -270,9 +275,13 @@ def published_models(invocation: DbtInvocation) -> list[dict[str, Any]]:
 
 
 def list_models(
-    project_dir: Path, target_dir: Path, variables: Mapping[str, Any], select: list[str]
+    project_dir: Path, target_dir: Path, variables: Mapping[str, Any], select: list[str], db_path: Path
 ) -> list[dict[str, Any]]:
     """The models ``dbt ls --select <select>`` names, with their ``meta.zone`` (silver/gold/staging).
+
+    ``dbt ls`` opens no database, but the profile's DuckDB path (``db_path``) and ``variables`` key
+    dbt's partial parse: give those of the build (:func:`stable_db_path`, vars without ``as_of``)
+    and its parse cache in ``target_dir``, and the listing parses only what changed.
 
     Raises:
         TransformError: dbt could not list the project (a parse error, an unknown selector).
@@ -292,7 +301,7 @@ def list_models(
         "--select",
         *select,
     ]
-    env = dbt_env(target_dir / "ls.duckdb")
+    env = dbt_env(db_path)
     with temporary_environ(env):
         try:
             result = dbtRunner().invoke(args)
