@@ -19,9 +19,22 @@ from lakehouse.runtime import dataset_store
 from lakehouse.sample.generator import generate
 from lakehouse.settings import get_settings
 from lakehouse.transform.build import DbtBuild
+from tests.parse_cache import seed_parse_cache
 
 REPO = Path(__file__).resolve().parents[1]
 COMPANY = "acme"
+
+
+def one_backend(name: str) -> pytest.MarkDecorator:
+    """Run a build test on one control-plane backend (``sqlite`` or ``postgres``), not on both.
+
+    For the tests whose subject is dbt, the data plane or the CLI, not the control plane: each builds
+    several times, and running them twice made the suite too slow. The control plane's own tests
+    (the DAL, transactions, locks, migrations), the events lifecycle and the as-of rules run on both;
+    the one-backend tests are shared out between the two, so builds run on each.
+    """
+    marks = [pytest.mark.postgres] if name == "postgres" else []
+    return pytest.mark.parametrize("db_url", [pytest.param(name, marks=marks)], indirect=True)
 
 
 @dataclass
@@ -58,6 +71,7 @@ def make_lakehouse(tmp_path: Path, db_url: str, days: int = 30, scale: float = 0
     shutil.copytree(REPO / "dbt_project", project_dir, ignore=shutil.ignore_patterns("target", "logs"))
     store = dataset_store(DataAccessLayer.from_url(db_url), DataRoot.from_uri(str(tmp_path / "data")))
     BronzeIngest(store).run(COMPANY, [extract])
+    seed_parse_cache(tmp_path / "data")
     return Lakehouse(store, extract, config_dir, project_dir)
 
 

@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.cli_fixtures",
     "tests.http_receiver",
     "tests.s3_server",
+    "tests.parse_cache",
 ]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
