@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from lakehouse.cli.main import app
 from lakehouse.settings import get_settings
-from tests.build_fixtures import COMPANY, REPO, Lakehouse, cli_lakehouse
+from tests.build_fixtures import COMPANY, REPO, Lakehouse, cli_lakehouse, one_backend
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -34,6 +34,7 @@ def lake(tmp_path: Path, db_url: str, settings_env: pytest.MonkeyPatch) -> Itera
     yield from cli_lakehouse(tmp_path, db_url, settings_env)
 
 
+@one_backend("sqlite")
 def test_build_cli_reports_the_failing_node_on_one_line(lake: Lakehouse) -> None:
     (lake.project_dir / "tests" / "never_holds.sql").write_text("select 1 as broken\n")
     result = _cli("build", "--company", COMPANY)
@@ -52,6 +53,7 @@ def test_build_cli_reports_the_failing_node_on_one_line(lake: Lakehouse) -> None
     assert zones == {"bronze"}
 
 
+@one_backend("postgres")
 def test_build_and_events_cli(lake: Lakehouse) -> None:
     built = _cli("build", "--company", COMPANY, "-o", "json")
     assert built.exit_code == 0, built.stderr

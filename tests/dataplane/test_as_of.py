@@ -20,7 +20,7 @@ from lakehouse.dataplane.ingest import BronzeIngest
 from lakehouse.dataplane.store import DatasetStore, StagedVersion
 from lakehouse.errors import DataPlaneError, DatasetNotFoundError, EmptyVersionError, TransformError
 from lakehouse.ids import new_run_id
-from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
+from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse, one_backend
 from tests.data_fixtures import make_store
 
 
@@ -129,6 +129,7 @@ def _one_call_ahead(lake: Lakehouse, day: date) -> Path:
 
 
 @pytest.mark.slow
+@one_backend("postgres")
 def test_one_feed_ahead_does_not_move_the_default_as_of(lake: Lakehouse) -> None:
     first = lake.builder().run(COMPANY, extract=False)
     ahead = first.as_of + timedelta(days=1)
@@ -147,6 +148,7 @@ def test_one_feed_ahead_does_not_move_the_default_as_of(lake: Lakehouse) -> None
 
 
 @pytest.mark.slow
+@one_backend("sqlite")
 def test_a_model_with_a_reserved_column_fails_clearly_and_publishes_nothing(lake: Lakehouse) -> None:
     (lake.project_dir / "models" / "gold" / "jobs_by_day.sql").write_text(
         "select cast(scheduled_for as date) as dt, count(*) as job_count from {{ ref('jobs') }} group by 1\n"

@@ -8,7 +8,7 @@ tests' S3 server (:mod:`tests.s3_server`), PostgreSQL as the control plane, its 
 Trials, the seed and the printed counts: :mod:`tests.reliability.plugin`.
 The short run kills on SQLite and on S3 (with PostgreSQL) only, loses PostgreSQL during a build only,
 and leaves out the cases marked ``long_only`` (gc during a build, builds of two companies, a full disk
-during a build).
+during a build, a worker riding out a PostgreSQL restart).
 """
 
 from __future__ import annotations

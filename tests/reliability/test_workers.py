@@ -474,6 +474,8 @@ def test_four_workers_three_companies_one_control_plane_and_one_bucket(fleet: Fl
         admin.ok("verify", "--company", company)
 
 
+# In the long run only (75 s): the short run loses PostgreSQL in test_pg_loss.py.
+@pytest.mark.long_only
 def test_a_worker_rides_out_a_postgresql_restart(
     throwaway_pg: ThrowawayPostgres, s3_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from lakehouse.dataplane.schemas import schema_from_json
 from lakehouse.db.company_lock import company_lock
 from lakehouse.errors import BuildFailedError, DataPlaneError, LockBusyError, TransformError
 from lakehouse.transform.build import BuildResult
-from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
+from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse, one_backend
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +51,7 @@ def gold_columns(lake: Lakehouse, dataset: str) -> list[str]:
     return list(lake.store.read_dataset(COMPANY, "gold", dataset).column_names)
 
 
+@one_backend("sqlite")
 def test_build_publishes_gold_that_matches_an_independent_computation(lake: Lakehouse) -> None:
     result = lake.builder().run(COMPANY)
 
@@ -126,6 +127,7 @@ def test_build_publishes_gold_that_matches_an_independent_computation(lake: Lake
     assert all(c.nullable and c.enum is None for c in profiles_schema.columns)
 
 
+@one_backend("postgres")
 def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_old_version(lake: Lakehouse) -> None:
     first = lake.builder().run(COMPANY)
     before = lake.store.read_dataset(COMPANY, "gold", "revenue_by_month")
@@ -175,6 +177,7 @@ def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_old_version(lake: La
     assert lake.store.resolve_version(COMPANY, "gold", "revenue_by_month").version_tag == first.run_id
 
 
+@one_backend("postgres")
 def test_a_user_added_model_is_built_tested_versioned_and_published(lake: Lakehouse) -> None:
     (lake.project_dir / "models" / "gold" / "jobs_per_unit.sql").write_text(
         "select business_unit, count(*) as job_count from {{ ref('jobs') }} group by business_unit\n"
@@ -245,6 +248,7 @@ def test_a_second_build_is_refused_or_waits_while_one_holds_the_lease(lake: Lake
     assert lake.store.maintenance.verify(COMPANY).ok
 
 
+@one_backend("sqlite")
 def test_selective_builds_backfills_and_as_of_checks(lake: Lakehouse, tmp_path: Path) -> None:
     silver_only = lake.builder().run(COMPANY, select=["customers"])  # staging parents come along
     assert [(v["zone"], v["dataset"]) for v in silver_only.versions] == [("silver", "customers")]

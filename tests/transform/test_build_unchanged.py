@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.transform.build import BuildResult
-from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse
+from tests.build_fixtures import COMPANY, Lakehouse, make_lakehouse, one_backend
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +34,7 @@ def _published(result: BuildResult) -> set[tuple[str, str]]:
     return {(v["zone"], v["dataset"]) for v in result.versions}
 
 
+@one_backend("postgres")
 def test_a_build_with_nothing_new_publishes_nothing_until_a_full_refresh(lake: Lakehouse) -> None:
     first = lake.builder().run(COMPANY)
     assert first.unchanged_since is None and ("gold", "revenue_by_month") in _published(first)
@@ -56,6 +57,7 @@ def test_a_build_with_nothing_new_publishes_nothing_until_a_full_refresh(lake: L
     assert lake.builder().run(COMPANY).unchanged_since == refreshed.run_id
 
 
+@one_backend("sqlite")
 def test_a_change_to_the_config_or_the_project_builds_again(lake: Lakehouse) -> None:
     first = lake.builder().run(COMPANY)
     lake.set_event_parameter("unsold_estimate", "min_total", 0.0)  # the event rules: dbt vars
@@ -70,6 +72,7 @@ def test_a_change_to_the_config_or_the_project_builds_again(lake: Lakehouse) -> 
     assert _current_tags(lake)[("gold", "revenue_by_month")] == by_project.run_id
 
 
+@one_backend("postgres")
 def test_a_version_rebuilt_since_makes_the_next_build_run(lake: Lakehouse) -> None:
     first = lake.builder().run(COMPANY)
     # Another build of one model since (a --select build): the newest build is not the full one.

@@ -23,7 +23,7 @@ from lakehouse.cli.main import app
 from lakehouse.transform.build import dbt_vars
 from lakehouse.transform.dbt_dev import sandbox_lock
 from lakehouse.transform.dbt_runner import release_dbt_resources, temporary_environ
-from tests.build_fixtures import COMPANY, Lakehouse, cli_lakehouse
+from tests.build_fixtures import COMPANY, Lakehouse, cli_lakehouse, one_backend
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -55,6 +55,7 @@ def _models(project_dir: Path) -> set[str]:
     return {f"model.lakehouse.{p.stem}" for p in (project_dir / "models").rglob("*.sql")}
 
 
+@one_backend("sqlite")
 def test_dbt_runs_any_command_in_a_sandbox_with_dbt_exit_codes(lake: Lakehouse) -> None:
     built = _cli("dbt", "--company", COMPANY, "--", "build", "-s", "+customers")
     assert built.exit_code == 0, built.stdout + built.stderr
@@ -108,6 +109,7 @@ def test_dbt_runs_any_command_in_a_sandbox_with_dbt_exit_codes(lake: Lakehouse) 
     assert not [name for name in PROJECT_ARTIFACTS if (lake.project_dir / name).exists()]
 
 
+@one_backend("postgres")
 def test_dbt_gets_the_vars_of_a_build_and_prints_the_env_for_plain_dbt(lake: Lakehouse) -> None:
     lake.set_event_parameter("unsold_estimate", "min_total", 4321.5)
     compiled = _cli("dbt", "-c", COMPANY, "--", "compile", "-s", "event_facts")
