@@ -16,6 +16,7 @@ from lakehouse.dataplane.zones import DataRoot
 from lakehouse.runtime import dataset_store
 from lakehouse.sample.generator import generate
 from lakehouse.transform.build import BuildResult
+from lakehouse.transform.dbt_runner import PARSE_CACHE
 from tests.build_fixtures import COMPANY, REPO, Lakehouse
 from tests.parse_cache import seed_parse_cache
 
@@ -26,22 +27,52 @@ sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 DAYS = 40  # two months and more: silver has several chunks
 
 
-@pytest.fixture
-def lake(tmp_path: Path, db_url: str, request: pytest.FixtureRequest) -> Iterator[Lakehouse]:
-    """A company with all but the last three of its days ingested and built once."""
-    extract = tmp_path / "extract"
+def _ingested_and_built(home: Path, db_url: str, seed: bool) -> Lakehouse:
+    """A company under ``home`` with all but the last three of its days ingested and built once."""
+    extract = home / "extract"
     generate(COMPANY, extract, days=DAYS, scale=0.04, seed=5)
-    config_dir = tmp_path / "config"
+    config_dir = home / "config"
     shutil.copytree(REPO / "config", config_dir)
-    project_dir = tmp_path / "dbt_project"
+    project_dir = home / "dbt_project"
     shutil.copytree(REPO / "dbt_project", project_dir, ignore=shutil.ignore_patterns("target", "logs"))
-    store = dataset_store(DataAccessLayer.from_url(db_url), DataRoot.from_uri(str(tmp_path / "data")))
+    store = dataset_store(DataAccessLayer.from_url(db_url), DataRoot.from_uri(str(home / "data")))
     lh = Lakehouse(store, extract, config_dir, project_dir)
     BronzeIngest(store).run(COMPANY, _days(lh)[:-3])
-    if request.node.get_closest_marker("first_parse_in_full") is None:
-        seed_parse_cache(tmp_path / "data")
+    if seed:
+        seed_parse_cache(home / "data")
     first = lh.builder().run(COMPANY, extract=False)
     assert first.incremental_from is None and first.files_shared == 0
+    return lh
+
+
+@pytest.fixture(scope="module")
+def sqlite_built(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Path]:
+    """:func:`_ingested_and_built` once on SQLite for the module: each test gets a copy."""
+    home = tmp_path_factory.mktemp("incremental")
+    shutil.copy(sqlite_template, home / "control.db")
+    lh = _ingested_and_built(home, f"sqlite:///{home / 'control.db'}", seed=False)
+    lh.dal.close()
+    yield home
+
+
+@pytest.fixture
+def lake(tmp_path: Path, db_url: str, request: pytest.FixtureRequest) -> Iterator[Lakehouse]:
+    """A company with all but the last three of its days ingested and built once: on SQLite a copy
+    of one such lakehouse (its data root, control-plane file, extract, config and project), unless
+    the test is about that first build's dbt parse."""
+    own_first_parse = request.node.get_closest_marker("first_parse_in_full") is not None
+    if own_first_parse or not db_url.startswith("sqlite"):
+        lh = _ingested_and_built(tmp_path, db_url, seed=not own_first_parse)
+    else:
+        home = request.getfixturevalue("sqlite_built")
+        for name in ("extract", "config", "dbt_project", "data"):
+            # the template's parse cache names its own data root: this copy's comes from seed_parse_cache
+            shutil.copytree(home / name, tmp_path / name, ignore=shutil.ignore_patterns(PARSE_CACHE))
+        shutil.copy(home / "control.db", db_url.removeprefix("sqlite:///"))
+        store = dataset_store(DataAccessLayer.from_url(db_url), DataRoot.from_uri(str(tmp_path / "data")))
+        store.refresh_catalog(COMPANY)  # the catalog's views name the template's files
+        seed_parse_cache(tmp_path / "data")
+        lh = Lakehouse(store, tmp_path / "extract", tmp_path / "config", tmp_path / "dbt_project")
     yield lh
     lh.dal.close()
 
