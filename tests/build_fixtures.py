@@ -30,8 +30,8 @@ def one_backend(name: str) -> pytest.MarkDecorator:
 
     For the tests whose subject is dbt, the data plane or the CLI, not the control plane: each builds
     several times, and running them twice made the suite too slow. The control plane's own tests
-    (the DAL, transactions, locks, migrations), the events lifecycle and the as-of rules run on both;
-    the one-backend tests are shared out between the two, so builds run on each.
+    (the DAL and its events lifecycle, transactions, locks, migrations) and the as-of rules run on
+    both; the one-backend tests are shared out between the two, so builds run on each.
     """
     marks = [pytest.mark.postgres] if name == "postgres" else []
     return pytest.mark.parametrize("db_url", [pytest.param(name, marks=marks)], indirect=True)

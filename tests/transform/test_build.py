@@ -191,6 +191,7 @@ def test_a_user_added_model_is_built_tested_versioned_and_published(lake: Lakeho
     assert version.schema_version == "1"
 
 
+@one_backend("postgres")
 def test_event_lifecycle_across_builds(lake: Lakehouse) -> None:
     lake.set_event_parameter("unsold_estimate", "min_total", 0.0)
     lake.set_event_parameter("unsold_estimate", "min_age_days", 0)

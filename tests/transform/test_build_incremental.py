@@ -20,7 +20,8 @@ from lakehouse.transform.dbt_runner import PARSE_CACHE
 from tests.build_fixtures import COMPANY, REPO, Lakehouse
 from tests.parse_cache import seed_parse_cache
 
-pytestmark = pytest.mark.slow
+# One process for the module: its SQLite tests copy one built lakehouse (sqlite_built), built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("build-incremental")]
 #: The fallbacks, gc and discard are control-plane-neutral: SQLite only (each test builds 2-4 times).
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
