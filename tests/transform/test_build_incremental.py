@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,8 +16,9 @@ from lakehouse.dataplane.store import StagedVersion
 from lakehouse.dataplane.zones import DataRoot
 from lakehouse.runtime import dataset_store
 from lakehouse.sample.generator import generate
+from lakehouse.transform import build as build_module
 from lakehouse.transform.build import BuildResult
-from lakehouse.transform.dbt_runner import PARSE_CACHE
+from lakehouse.transform.dbt_runner import PARSE_CACHE, list_models
 from tests.build_fixtures import COMPANY, REPO, Lakehouse
 from tests.parse_cache import seed_parse_cache
 
@@ -208,7 +210,9 @@ def test_discarding_a_staged_version_leaves_the_files_it_shares(lake: Lakehouse)
 
 @sqlite_only
 @pytest.mark.first_parse_in_full
-def test_the_next_build_reuses_dbts_parse_and_still_gets_its_own_as_of(lake: Lakehouse) -> None:
+def test_the_next_build_reuses_dbts_parse_and_still_gets_its_own_as_of(
+    lake: Lakehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
     BronzeIngest(lake.store).run(COMPANY, _days(lake)[-3:-2])
 
     result = _last_build(lake)
@@ -227,3 +231,19 @@ def test_the_next_build_reuses_dbts_parse_and_still_gets_its_own_as_of(lake: Lak
     lake.store.maintenance.gc(COMPANY, keep=2, min_age=timedelta(0))
     assert sorted(p.name for p in work.iterdir()) == ["dbt-partial-parse.msgpack"]
     assert lake.store.resolve_version(COMPANY, "silver", "jobs").as_of == result.as_of
+
+    # A --select build lists its models (dbt ls) with the builds' parse: dbt rewrites its
+    # partial_parse.msgpack only when it parses, and the listing finds the cache and leaves it as is.
+    listings: list[tuple[int | None, int | None]] = []
+
+    def spied(project_dir: Path, target_dir: Path, *args: Any) -> list[dict[str, Any]]:
+        cache = target_dir / "partial_parse.msgpack"
+        before = cache.stat().st_mtime_ns if cache.exists() else None
+        listed = list_models(project_dir, target_dir, *args)
+        listings.append((before, cache.stat().st_mtime_ns))
+        return listed
+
+    monkeypatch.setattr(build_module, "list_models", spied)
+    lake.builder().run(COMPANY, select=["revenue_by_month"], extract=False)
+    assert len(listings) == 2
+    assert all(before is not None and before == after for before, after in listings), listings
