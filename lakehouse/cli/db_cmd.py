@@ -23,8 +23,9 @@ def upgrade(
 ) -> None:
     """Upgrade the control-plane schema to REVISION."""
     url = get_settings().database_url
+    before = _current(url)
     migrate.upgrade(url, revision)
-    console.print(f"control plane at {_current(url)} ({redact_url(url)})", markup=False)
+    _report(url, "upgraded", before, _current(url))
 
 
 _STEPS_BACK = re.compile(r"-\d+")
@@ -68,8 +69,9 @@ def downgrade(
 ) -> None:
     """Downgrade the control-plane schema to REVISION, keeping every row (see ``_DOWNGRADE_HELP``)."""
     url = get_settings().database_url
+    before = _current(url)
     migrate.downgrade(url, revision, drop_data=drop_data)
-    console.print(f"control plane at {_current(url) or 'base (no tables)'} ({redact_url(url)})", markup=False)
+    _report(url, "downgraded", before, _current(url))
 
 
 @app.command("current")
@@ -86,6 +88,15 @@ def current(
         return
     state = "up to date" if rev == head else f"behind head {head}: run `lakehouse db upgrade`"
     console.print(f"{rev or 'none (empty database)'} ({state}) at {redact_url(url)}", markup=False)
+
+
+def _report(url: str, done: str, before: str | None, after: str | None) -> None:
+    """One line: what a migration did (from which revision to which), or that there was nothing to do."""
+    if before == after:
+        line = f"control plane already at {after or 'base (no tables)'}: nothing to do"
+    else:
+        line = f"control plane {done} from {before or 'base (no tables)'} to {after or 'base (no tables)'}"
+    console.print(f"{line} ({redact_url(url)})", markup=False)
 
 
 def _current(url: str) -> str | None:

@@ -43,10 +43,16 @@ def test_upgrade_current_downgrade(empty_db_url: str, use_url: pytest.MonkeyPatc
     assert up.exit_code == 0, up.stderr
     state = _current()
     assert (state["current"], state["head"], state["up_to_date"]) == (head_revision(), head_revision(), True)
+    assert up.stdout.startswith(f"control plane upgraded from base (no tables) to {head_revision()} (")
+    # a second upgrade says there was nothing to do, not the same line again
+    again = runner.invoke(app, ["db", "upgrade"])
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.startswith(f"control plane already at {head_revision()}: nothing to do (")
 
     down = runner.invoke(app, ["db", "downgrade", "base"])
     assert down.exit_code == 0, down.stderr
     assert _current()["current"] is None
+    assert down.stdout.startswith(f"control plane downgraded from {head_revision()} to base (no tables) (")
 
 
 def _down_revision(rev: str) -> str | None:
